@@ -1,0 +1,221 @@
+"""Every way a FLORA call can fail, as one exception tree.
+
+    FloraError                      anything this client raises
+    ├── FloraConnectionError        no usable answer: refused, reset, dropped mid-body
+    │   └── FloraTimeoutError       the answer did not come in time
+    └── FloraAPIError               FLORA (or something in front of it) answered with an error
+        ├── InputValidationError    400 input_validation_error: `fields` names what to fix
+        ├── InvalidJSONError        400 invalid_json
+        ├── AuthenticationError     401 unauthorized, invalid_api_key
+        ├── InsufficientCreditsError 402 insufficient_credits
+        ├── PermissionDeniedError   403 forbidden
+        ├── NotFoundError           404 not_found (also projects the key cannot see)
+        ├── IdempotencyDuplicateError 409 idempotency_duplicate
+        ├── RateLimitedError        429 rate_limited
+        ├── ServerError             5xx, unknown_error
+        └── UnexpectedResponseError a body that is not FLORA's envelope (proxy HTML, empty, cut)
+
+`error_from_response` is the one place a status and body become one of these. Messages carry
+FLORA's code, message, fields and request id; they never carry the API key, because the
+client never puts it anywhere but the Authorization header.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+from typing import ClassVar
+
+from pydantic import ValidationError
+
+from flora_mcp.api.models import ErrorEnvelope
+
+MAX_QUOTED_BODY = 200
+
+
+@dataclass(frozen=True)
+class FieldError:
+    """One offending request field, as FLORA names it."""
+
+    field: str
+    message: str
+
+    def __str__(self) -> str:
+        return f"{self.field}: {self.message}"
+
+
+class FloraError(Exception):
+    """Base of every error this client raises."""
+
+
+class FloraConnectionError(FloraError):
+    """FLORA could not be reached, or the connection broke before a full answer arrived."""
+
+    def __init__(self, message: str, *, attempts: int = 1) -> None:
+        super().__init__(message)
+        self.message = message
+        self.attempts = attempts
+
+
+class FloraTimeoutError(FloraConnectionError):
+    """FLORA did not answer within the configured timeout."""
+
+
+class FloraAPIError(FloraError):
+    """FLORA answered with an error status.
+
+    Attributes mirror FLORA's error envelope plus what the HTTP answer adds: `status`, `code`,
+    `message`, `fields`, `request_id`, and `retry_after` (seconds) when the answer gave one.
+    """
+
+    default_code: ClassVar[str] = "unknown_error"
+
+    def __init__(
+        self,
+        message: str,
+        *,
+        status: int,
+        code: str | None = None,
+        fields: tuple[FieldError, ...] = (),
+        request_id: str | None = None,
+        retry_after: float | None = None,
+        attempts: int = 1,
+    ) -> None:
+        self.status = status
+        self.code = code or self.default_code
+        self.message = message
+        self.fields = fields
+        self.request_id = request_id
+        self.retry_after = retry_after
+        self.attempts = attempts
+        super().__init__(self._describe())
+
+    def _describe(self) -> str:
+        text = f"{self.code} (HTTP {self.status}): {self.message}"
+        if self.fields:
+            text += " [" + "; ".join(str(f) for f in self.fields) + "]"
+        if self.request_id:
+            text += f" (request-id {self.request_id})"
+        return text
+
+    def __repr__(self) -> str:
+        return f"{type(self).__name__}(status={self.status}, code={self.code!r}, request_id={self.request_id!r})"
+
+
+class InputValidationError(FloraAPIError):
+    default_code = "input_validation_error"
+
+
+class InvalidJSONError(FloraAPIError):
+    default_code = "invalid_json"
+
+
+class AuthenticationError(FloraAPIError):
+    default_code = "unauthorized"
+
+
+class InsufficientCreditsError(FloraAPIError):
+    default_code = "insufficient_credits"
+
+
+class PermissionDeniedError(FloraAPIError):
+    default_code = "forbidden"
+
+
+class NotFoundError(FloraAPIError):
+    default_code = "not_found"
+
+
+class IdempotencyDuplicateError(FloraAPIError):
+    default_code = "idempotency_duplicate"
+
+
+class RateLimitedError(FloraAPIError):
+    default_code = "rate_limited"
+
+
+class ServerError(FloraAPIError):
+    default_code = "unknown_error"
+
+
+class UnexpectedResponseError(FloraAPIError):
+    """The body was not FLORA's JSON (an HTML page from a proxy, nothing, cut-off JSON)."""
+
+    default_code = "unexpected_response"
+
+
+_BY_CODE: dict[str, type[FloraAPIError]] = {
+    "input_validation_error": InputValidationError,
+    "invalid_json": InvalidJSONError,
+    "unauthorized": AuthenticationError,
+    "invalid_api_key": AuthenticationError,
+    "insufficient_credits": InsufficientCreditsError,
+    "forbidden": PermissionDeniedError,
+    "not_found": NotFoundError,
+    "idempotency_duplicate": IdempotencyDuplicateError,
+    "rate_limited": RateLimitedError,
+    "unknown_error": ServerError,
+}
+
+_BY_STATUS: dict[int, type[FloraAPIError]] = {
+    400: InputValidationError,
+    401: AuthenticationError,
+    402: InsufficientCreditsError,
+    403: PermissionDeniedError,
+    404: NotFoundError,
+    409: IdempotencyDuplicateError,
+    429: RateLimitedError,
+}
+
+
+def _class_for_status(status: int) -> type[FloraAPIError]:
+    if status >= 500:
+        return ServerError
+    return _BY_STATUS.get(status, FloraAPIError)
+
+
+def _quote(body: bytes) -> str:
+    text = body[:MAX_QUOTED_BODY].decode("utf-8", "replace")
+    text = " ".join(text.split())
+    return text + ("…" if len(body) > MAX_QUOTED_BODY else "")
+
+
+def error_from_response(
+    status: int,
+    body: bytes,
+    *,
+    content_type: str = "",
+    request_id: str | None = None,
+    retry_after: float | None = None,
+) -> FloraAPIError:
+    """Turn an error answer into the matching FloraAPIError, whatever its body looks like."""
+    try:
+        envelope = ErrorEnvelope.model_validate(json.loads(body))
+    except (ValueError, ValidationError):
+        envelope = None
+
+    if envelope is not None:
+        err = envelope.error
+        cls = _BY_CODE.get(err.code) or _class_for_status(status)
+        fields = tuple(FieldError(f.field, f.message) for f in err.fields or ())
+        return cls(
+            err.message or f"FLORA answered HTTP {status}",
+            status=status,
+            code=err.code,
+            fields=fields,
+            request_id=request_id,
+            retry_after=retry_after,
+        )
+
+    # Not the envelope. Keep the status's meaning (a 502 is still a server failure an agent can
+    # wait out) and say what came back instead, briefly.
+    what = "an empty body" if not body.strip() else f"a non-JSON body ({content_type or 'no content type'})"
+    if body.strip() and "json" in content_type.lower():
+        what = "a JSON body that is not FLORA's error envelope"
+    message = f"FLORA answered HTTP {status} with {what}"
+    if body.strip():
+        message += f": {_quote(body)}"
+    cls = _class_for_status(status)
+    if cls is FloraAPIError:
+        cls = UnexpectedResponseError
+    return cls(message, status=status, code=None, request_id=request_id, retry_after=retry_after)

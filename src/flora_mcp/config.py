@@ -1,0 +1,36 @@
+"""Settings: command-line flags over FLORA_* environment variables over defaults.
+
+Nothing here reads the environment at import time; `Settings()` does, when the CLI or a test
+builds one. The API key is a SecretStr so that a repr, a log line or a traceback of the
+settings shows `**********`, never the key.
+"""
+
+from __future__ import annotations
+
+from pydantic import Field, SecretStr, field_validator
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+DEFAULT_BASE_URL = "https://app.flora.ai/api/v1"
+
+
+class Settings(BaseSettings):
+    """Everything flora-mcp can be told. Each field is also the env var FLORA_<NAME>."""
+
+    model_config = SettingsConfigDict(env_prefix="FLORA_", extra="ignore", populate_by_name=True)
+
+    api_key: SecretStr | None = Field(default=None, description="FLORA API key (Bearer token).")
+    base_url: str = Field(default=DEFAULT_BASE_URL, description="FLORA API base URL.")
+    timeout: float = Field(default=30.0, gt=0, le=600, description="Seconds to wait for one FLORA answer.")
+    max_retries: int = Field(default=2, ge=0, le=10, description="Retries of a failed call (same idempotency key).")
+
+    @field_validator("base_url")
+    @classmethod
+    def _strip_trailing_slash(cls, value: str) -> str:
+        value = value.strip().rstrip("/")
+        if not value.startswith(("http://", "https://")):
+            raise ValueError("FLORA_BASE_URL must start with https:// (or http:// for a local sandbox)")
+        return value
+
+    def api_key_value(self) -> str | None:
+        """The key itself, for the one place that needs it: the Authorization header."""
+        return self.api_key.get_secret_value() if self.api_key else None
