@@ -1,5 +1,140 @@
-"""Command line: placeholder replaced below."""
+"""The `flora-mcp` command: serve the MCP server, serve the sandbox, or run the demo.
+
+    flora-mcp [--transport stdio|streamable-http|sse] [--host H] [--port N] [--sandbox] ...
+    flora-mcp sandbox [--port N]      serve the local FLORA-compatible API
+    flora-mcp demo                    a narrated session against the sandbox
+
+Flags override FLORA_* environment variables, which override defaults. In stdio mode stdout is
+the MCP wire, so everything this module says goes to stderr; only `sandbox` and `demo`, which
+are not MCP servers, write to stdout.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from collections.abc import Sequence
+from typing import Any
+
+from pydantic import ValidationError
+
+from flora_mcp import __version__
+from flora_mcp.config import Settings
+from flora_mcp.logs import configure_logging
+
+LOG_LEVELS = ("DEBUG", "INFO", "WARNING", "ERROR")
 
 
-def main() -> None:
-    raise SystemExit(0)
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="flora-mcp",
+        description="MCP server for FLORA's generative runs. Without a command it serves MCP (stdio by default).",
+    )
+    parser.add_argument("--version", action="version", version=f"flora-mcp {__version__}")
+    parser.add_argument(
+        "--transport",
+        choices=("stdio", "streamable-http", "sse"),
+        default="stdio",
+        help="MCP transport (default stdio; sse is for older clients).",
+    )
+    parser.add_argument("--host", default="127.0.0.1", help="HTTP bind address (default 127.0.0.1).")
+    parser.add_argument("--port", type=int, default=8000, help="HTTP port (default 8000).")
+    parser.add_argument(
+        "--allowed-host",
+        action="append",
+        dest="allowed_hosts",
+        metavar="HOST[:PORT]",
+        help="Host header value to accept over HTTP (repeatable); needed when serving on a public name.",
+    )
+    parser.add_argument(
+        "--sandbox", action="store_true", help="Run against the built-in local sandbox API; no key needed."
+    )
+    parser.add_argument("--base-url", help="FLORA API base URL (env FLORA_BASE_URL).")
+    parser.add_argument("--timeout", type=float, help="Seconds to wait for one FLORA answer (env FLORA_TIMEOUT).")
+    parser.add_argument("--max-retries", type=int, help="Retries of a failed FLORA call (env FLORA_MAX_RETRIES).")
+    parser.add_argument(
+        "--log-level", type=str.upper, choices=LOG_LEVELS, help="Log level on stderr (env FLORA_LOG_LEVEL)."
+    )
+
+    commands = parser.add_subparsers(dest="command", metavar="{sandbox,demo}")
+    sandbox = commands.add_parser("sandbox", help="Serve the local FLORA-compatible sandbox API.")
+    sandbox.add_argument("--port", type=int, default=8787, dest="sandbox_port", help="Port (default 8787).")
+    sandbox.add_argument("--host", default="127.0.0.1", dest="sandbox_host", help="Bind address.")
+    commands.add_parser("demo", help="Start the server on the sandbox and narrate a session with a real client.")
+    return parser
+
+
+def settings_from_args(args: argparse.Namespace) -> Settings:
+    """Settings from the environment, with every flag the user gave taking precedence."""
+    flags: dict[str, Any] = {
+        "base_url": args.base_url,
+        "timeout": args.timeout,
+        "max_retries": args.max_retries,
+        "log_level": args.log_level,
+    }
+    return Settings(**{name: value for name, value in flags.items() if value is not None})
+
+
+def main(argv: Sequence[str] | None = None) -> None:
+    args = build_parser().parse_args(argv)
+    try:
+        settings = settings_from_args(args)
+    except ValidationError as exc:
+        problems = "; ".join(f"{'.'.join(map(str, e['loc']))}: {e['msg']}" for e in exc.errors())
+        sys.stderr.write(f"flora-mcp: bad setting: {problems}\n")
+        raise SystemExit(2) from None
+    configure_logging(settings.log_level)
+
+    if args.command == "sandbox":
+        _serve_sandbox(args.sandbox_host, args.sandbox_port)
+    elif args.command == "demo":
+        _run_demo()
+    else:
+        _serve_mcp(args, settings)
+
+
+def _serve_sandbox(host: str, port: int) -> None:
+    from flora_mcp.sandbox import SandboxConfig, serve
+
+    config = SandboxConfig()
+
+    def announce(base_url: str) -> None:
+        # Not an MCP server: stdout is the user's terminal here.
+        sys.stdout.write(
+            f"FLORA sandbox listening.\n  FLORA_BASE_URL={base_url}\n  FLORA_API_KEY={config.api_key}\n"
+            "Point flora-mcp (or any FLORA client) at it with those two variables. Ctrl-C stops it.\n"
+        )
+        sys.stdout.flush()
+
+    serve(port=port, host=host, config=config, ready=announce)
+
+
+def _run_demo() -> None:
+    import anyio
+
+    from flora_mcp.server.demo import run_demo
+
+    anyio.run(run_demo, sys.stdout)
+
+
+def _serve_mcp(args: argparse.Namespace, settings: Settings) -> None:
+    from flora_mcp.server import create_server
+    from flora_mcp.server.transports import run_http, run_stdio
+
+    sandbox = None
+    if args.sandbox:
+        from flora_mcp.sandbox import Sandbox
+
+        sandbox = Sandbox()
+    server = create_server(settings, sandbox=sandbox)
+    if args.transport == "stdio":
+        run_stdio(server)
+    else:
+        run_http(
+            server,
+            settings,
+            host=args.host,
+            port=args.port,
+            transport=args.transport,
+            allowed_hosts=args.allowed_hosts,
+        )

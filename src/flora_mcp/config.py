@@ -7,6 +7,8 @@ settings shows `**********`, never the key.
 
 from __future__ import annotations
 
+from typing import Literal
+
 from pydantic import Field, SecretStr, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
@@ -22,6 +24,12 @@ class Settings(BaseSettings):
     base_url: str = Field(default=DEFAULT_BASE_URL, description="FLORA API base URL.")
     timeout: float = Field(default=30.0, gt=0, le=600, description="Seconds to wait for one FLORA answer.")
     max_retries: int = Field(default=2, ge=0, le=10, description="Retries of a failed call (same idempotency key).")
+    log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = Field(
+        default="WARNING", description="Level of the log lines written to stderr."
+    )
+    sandbox_time_scale: float = Field(
+        default=1.0, ge=0, le=10, description="With --sandbox: multiplies simulated run durations (0 = instant)."
+    )
 
     @field_validator("base_url")
     @classmethod

@@ -1,6 +1,7 @@
 """Every way a FLORA call can fail, as one exception tree.
 
     FloraError                      anything this client raises
+    ├── MissingAPIKeyError          no API key configured: nothing was sent
     ├── FloraConnectionError        no usable answer: refused, reset, dropped mid-body
     │   └── FloraTimeoutError       the answer did not come in time
     └── FloraAPIError               FLORA (or something in front of it) answered with an error
@@ -46,6 +47,10 @@ class FieldError:
 
 class FloraError(Exception):
     """Base of every error this client raises."""
+
+
+class MissingAPIKeyError(FloraError):
+    """No API key was configured, so nothing was sent."""
 
 
 class FloraConnectionError(FloraError):

@@ -62,8 +62,9 @@ TechniqueRef = Annotated[
 RunId = Annotated[
     str,
     StringConstraints(pattern=rf"^run_{_ID_TAIL}$"),
-    Field(description="Run id returned by a start tool or list_technique_runs; starts with run_.",
-          examples=["run_abc123"]),
+    Field(
+        description="Run id returned by a start tool or list_technique_runs; starts with run_.", examples=["run_abc123"]
+    ),
 ]
 ModelId = Annotated[
     str,
@@ -171,7 +172,7 @@ class GenerationRunRequest(RequestModel):
         default=None,
         description=(
             "Model parameters by name, as listed in list_models' params for the chosen model "
-            "(e.g. {\"aspect_ratio\": \"16:9\"}). Values FLORA does not check still run and bill."
+            '(e.g. {"aspect_ratio": "16:9"}). Values FLORA does not check still run and bill.'
         ),
     )
 
@@ -187,9 +188,7 @@ class TechniqueRunRequest(RequestModel):
 class TechniqueInput(RequestModel):
     """One input of a technique run, as get_technique lists them."""
 
-    id: str = Field(
-        min_length=1, max_length=128, description="Input id from get_technique's inputs (e.g. 'subject')."
-    )
+    id: str = Field(min_length=1, max_length=128, description="Input id from get_technique's inputs (e.g. 'subject').")
     type: TechniqueInputType = Field(
         description='"text" for words, "imageUrl" or "videoUrl" for a link to a media file.'
     )
@@ -226,11 +225,7 @@ class StartTechniqueRun(RequestModel):
 
     def uses_top_level_route(self) -> bool:
         """True when the documented top-level route can carry this start."""
-        return (
-            self.workspace_id is not None
-            and self.technique_id.startswith("tech_")
-            and self.callback_url is None
-        )
+        return self.workspace_id is not None and self.technique_id.startswith("tech_") and self.callback_url is None
 
 
 class TechniqueRunListQuery(RequestModel):
@@ -266,6 +261,16 @@ class ModelListQuery(RequestModel):
     """Query of GET /models."""
 
     type: GenerationType | None = Field(default=None, description="Only models of this generation type.")
+
+
+class GenerationListQuery(RequestModel):
+    """Query of GET /generations: generation run history."""
+
+    workspace_id: WorkspaceId | None = None
+    project_id: ProjectId | None = None
+    status: RunStatus | None = Field(default=None, description="Only generations in this status.")
+    limit: Limit | None = None
+    cursor: Cursor | None = None
 
 
 # --- responses ---------------------------------------------------------------------------------
@@ -421,6 +426,31 @@ class Technique(ResponseModel):
 
 class TechniqueList(ResponseModel):
     techniques: list[Technique]
+    meta: ListMeta = Field(default_factory=ListMeta)
+
+
+class GenerationItem(ResponseModel):
+    """One item of GET /generations. FLORA documents no item shape, so every field is optional."""
+
+    run_id: str | None = None
+    status: RunStatus | None = None
+    type: str | None = None
+    project_id: str | None = None
+    workspace_id: str | None = None
+    prompt: str | None = None
+    model: ModelRef | None = None
+    progress: float | None = None
+    created_at: float | str | None = None
+    completed_at: float | str | None = None
+    charged_cost: float | None = None
+    error_code: str | None = None
+    error_message: str | None = None
+    poll_url: str | None = None
+    outputs: list[RunOutput] | None = None
+
+
+class GenerationList(ResponseModel):
+    generations: list[GenerationItem]
     meta: ListMeta = Field(default_factory=ListMeta)
 
 

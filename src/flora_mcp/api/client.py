@@ -1,0 +1,381 @@
+"""The FLORA API as async methods: one method per endpoint, typed by `models.py`.
+
+The client knows routes, bodies and answer shapes; sending, retrying and error mapping are
+`transport.py`'s job, and retry rules are `retry.py`'s. It knows nothing of MCP.
+
+Starts are the calls that cost money, so they get one rule: every start carries an
+Idempotency-Key (the caller's, or a fresh one), the same key on every retry of that start, and
+the key comes back in the result. When FLORA answers `idempotency_duplicate` the start WAS
+accepted earlier (its first answer was lost): that is `AcceptedEarlier`, never an error that
+would invite starting again under a new key.
+"""
+
+from __future__ import annotations
+
+import copy
+import json
+import random as _random
+import time
+import uuid
+from collections.abc import AsyncIterator, Awaitable, Callable, Mapping
+from dataclasses import dataclass
+from typing import Any, Generic, Protocol, TypeVar
+
+import anyio
+import httpx
+from pydantic import BaseModel, TypeAdapter, ValidationError
+
+from flora_mcp.api.errors import IdempotencyDuplicateError, UnexpectedResponseError
+from flora_mcp.api.models import (
+    GenerationList,
+    GenerationListQuery,
+    GenerationRunRequest,
+    IdempotencyKey,
+    ListMeta,
+    ModelList,
+    ModelListQuery,
+    NestedTechniqueRunRequest,
+    ProjectList,
+    ProjectListQuery,
+    RunState,
+    StartResponse,
+    StartTechniqueRun,
+    Technique,
+    TechniqueList,
+    TechniqueListQuery,
+    TechniqueRunList,
+    TechniqueRunListQuery,
+    TechniqueRunRequest,
+    WorkspaceList,
+)
+from flora_mcp.api.retry import RetryPolicy
+from flora_mcp.api.transport import Answer, Transport
+from flora_mcp.api.urls import parse_base_url, path_segment, url_inside
+from flora_mcp.config import Settings
+
+T = TypeVar("T")
+M = TypeVar("M", bound=BaseModel)
+ItemT = TypeVar("ItemT")
+
+_KEY_ADAPTER: TypeAdapter[str] = TypeAdapter(IdempotencyKey)
+
+
+class _Page(Protocol):
+    @property
+    def meta(self) -> ListMeta: ...
+
+
+PageT = TypeVar("PageT", bound=_Page)
+
+
+@dataclass(frozen=True)
+class Started(Generic[T]):
+    """FLORA accepted a start and answered it.
+
+    `response` is a StartResponse (generation, top-level technique) or a RunState (nested
+    technique route). Keep `idempotency_key`: starting again with it can never start twice.
+    """
+
+    response: T
+    idempotency_key: str
+    request_id: str | None
+    route: str
+
+
+@dataclass(frozen=True)
+class AcceptedEarlier:
+    """FLORA answered idempotency_duplicate: a start with this key was accepted before.
+
+    Its answer (and so its run id) was lost on the way, e.g. a dropped connection followed by a
+    retry. The run exists and is charged; find it in the run history rather than starting again.
+    """
+
+    idempotency_key: str
+    request_id: str | None
+    route: str
+
+
+def new_idempotency_key() -> str:
+    return f"flora-mcp-{uuid.uuid4().hex}"
+
+
+def _query(model: BaseModel) -> dict[str, Any]:
+    return model.model_dump(mode="json", exclude_none=True)
+
+
+def _snippet(body: bytes, limit: int = 120) -> str:
+    text = " ".join(body[:limit].decode("utf-8", "replace").split())
+    return text + ("…" if len(body) > limit else "")
+
+
+class FloraClient:
+    """Async client for FLORA's public API over an httpx.AsyncClient its owner provides.
+
+    It never builds or closes an HTTP client: the owner (the server's lifespan, a test) does.
+    Every error raised by a call is a `flora_mcp.api.errors.FloraError`; arguments that can
+    never be sent (an empty id, a malformed idempotency key) raise ValueError before sending.
+    """
+
+    def __init__(
+        self,
+        http_client: httpx.AsyncClient,
+        *,
+        base_url: str,
+        api_key: str | None,
+        retry: RetryPolicy = RetryPolicy(),  # noqa: B008 - frozen dataclass, safe to share
+        timeout: float = 30.0,
+        sleep: Callable[[float], Awaitable[None]] = anyio.sleep,
+        random: Callable[[], float] = _random.random,
+        new_key: Callable[[], str] = new_idempotency_key,
+        max_body_bytes: int = 8 * 1024 * 1024,
+        clock: Callable[[], float] = time.time,
+    ) -> None:
+        base = parse_base_url(base_url)
+        self._base = base
+        self._base_url = str(base).rstrip("/")
+        self._new_key = new_key
+        self._transport = Transport(
+            http_client,
+            api_key=api_key,
+            retry=retry,
+            timeout=timeout,
+            sleep=sleep,
+            random=random,
+            clock=clock,
+            max_body_bytes=max_body_bytes,
+        )
+
+    @classmethod
+    def from_settings(cls, settings: Settings, http_client: httpx.AsyncClient, **kw: Any) -> FloraClient:
+        kw.setdefault("retry", RetryPolicy(max_retries=settings.max_retries))
+        kw.setdefault("timeout", settings.timeout)
+        return cls(http_client, base_url=settings.base_url, api_key=settings.api_key_value(), **kw)
+
+    def with_api_key(self, api_key: str) -> FloraClient:
+        """The same client (HTTP client, policy, base URL) speaking with another key."""
+        other = copy.copy(self)
+        other._transport = self._transport.with_api_key(api_key)
+        return other
+
+    def __repr__(self) -> str:
+        key = "set" if self._transport.has_api_key else "missing"
+        return f"FloraClient(base_url={self._base_url!r}, api_key={key})"
+
+    @property
+    def base_url(self) -> str:
+        return self._base_url
+
+    async def aclose(self) -> None:
+        """Nothing to release: the injected HTTP client belongs to, and is closed by, its owner."""
+
+    # --- starts --------------------------------------------------------------------------------
+    async def start_generation_run(
+        self, request: GenerationRunRequest, *, idempotency_key: str | None = None
+    ) -> Started[StartResponse] | AcceptedEarlier:
+        """POST /runs/generation (documented as deprecated, still served)."""
+        return await self._start("/runs/generation", _query(request), idempotency_key, StartResponse)
+
+    async def generate(
+        self, request: GenerationRunRequest, *, idempotency_key: str | None = None
+    ) -> Started[StartResponse] | AcceptedEarlier:
+        """POST /generate: the current route for a generation; same body and answer."""
+        return await self._start("/generate", _query(request), idempotency_key, StartResponse)
+
+    async def start_top_level_technique_run(
+        self, request: TechniqueRunRequest, *, idempotency_key: str | None = None
+    ) -> Started[StartResponse] | AcceptedEarlier:
+        """POST /runs/technique."""
+        return await self._start("/runs/technique", _query(request), idempotency_key, StartResponse)
+
+    async def start_nested_technique_run(
+        self, technique_id: str, request: NestedTechniqueRunRequest, *, idempotency_key: str | None = None
+    ) -> Started[RunState] | AcceptedEarlier:
+        """POST /techniques/{technique_id}/runs, with the key in the header AND the body.
+
+        In the body FLORA makes a repeated key answer the existing run's state, so a retry after
+        a lost answer usually comes back as Started with that run.
+        """
+        if idempotency_key and request.idempotency_key and idempotency_key != request.idempotency_key:
+            raise ValueError("idempotency_key differs from request.idempotency_key")
+        key = self._key(idempotency_key or request.idempotency_key)
+        body = _query(request.model_copy(update={"idempotency_key": key}))
+        path = f"/techniques/{path_segment(technique_id, 'technique id')}/runs"
+        return await self._start(path, body, key, RunState, route="POST /techniques/{technique_id}/runs")
+
+    async def start_technique_run(
+        self, request: StartTechniqueRun
+    ) -> Started[StartResponse] | Started[RunState] | AcceptedEarlier:
+        """Start a technique on the route that can carry it (see StartTechniqueRun)."""
+        key = self._key(request.idempotency_key)
+        if request.uses_top_level_route():
+            assert request.workspace_id is not None  # checked by uses_top_level_route
+            inputs: dict[str, Any] = {}
+            for item in request.inputs:
+                if item.id in inputs:
+                    raise ValueError(f"technique input {item.id!r} is given more than once")
+                inputs[item.id] = item.value
+            top = TechniqueRunRequest(
+                technique_id=request.technique_id, workspace_id=request.workspace_id, inputs=inputs
+            )
+            return await self.start_top_level_technique_run(top, idempotency_key=key)
+        nested = NestedTechniqueRunRequest(
+            inputs=request.inputs, mode="async", callback_url=request.callback_url, idempotency_key=key
+        )
+        return await self.start_nested_technique_run(request.technique_id, nested, idempotency_key=key)
+
+    def _key(self, given: str | None) -> str:
+        if given is None:
+            return self._new_key()
+        return _KEY_ADAPTER.validate_python(given)
+
+    async def _start(
+        self,
+        path: str,
+        body: dict[str, Any],
+        idempotency_key: str | None,
+        model: type[M],
+        *,
+        route: str | None = None,
+    ) -> Started[M] | AcceptedEarlier:
+        route = route or f"POST {path}"
+        key = self._key(idempotency_key)
+        try:
+            answer = await self._transport.request(
+                "POST", route, self._base_url + path, json_body=body, idempotency_key=key
+            )
+            parsed = self._parse(answer, model, route)
+        except IdempotencyDuplicateError as err:
+            # Another 409 code would be a different conflict; a bare 409 to a keyed start can
+            # only be about the key, and calling it a failure would invite a second charge.
+            if err.code != "idempotency_duplicate":
+                raise
+            return AcceptedEarlier(idempotency_key=key, request_id=err.request_id, route=route)
+        except UnexpectedResponseError as err:
+            if not 200 <= err.status < 300:
+                raise
+            # A 2xx to a start means FLORA accepted it: say so, or the agent would start again.
+            raise UnexpectedResponseError(
+                f"{err.message}. The start was probably accepted (idempotency key {key}): look for "
+                "the run in the run history, or retry with the same idempotency key, before starting again",
+                status=err.status,
+                request_id=err.request_id,
+                attempts=err.attempts,
+            ) from None
+        return Started(response=parsed, idempotency_key=key, request_id=answer.request_id, route=route)
+
+    # --- reads ---------------------------------------------------------------------------------
+    async def get_run(self, run_id: str) -> RunState:
+        """GET /runs/{run_id}: a generation or action run's state."""
+        return await self._get(f"/runs/{path_segment(run_id, 'run id')}", RunState, "GET /runs/{run_id}")
+
+    async def get_technique_run(self, technique_id: str, run_id: str) -> RunState:
+        """GET /techniques/{technique_id}/runs/{run_id}."""
+        path = f"/techniques/{path_segment(technique_id, 'technique id')}/runs/{path_segment(run_id, 'run id')}"
+        return await self._get(path, RunState, "GET /techniques/{technique_id}/runs/{run_id}")
+
+    async def poll(self, *, run_id: str, technique_id: str | None = None, poll_url: str | None = None) -> RunState:
+        """A run's current state, from its poll_url when that points into this API, else its route.
+
+        A poll_url is an address FLORA (or whatever answered) chose; it is followed only when
+        its scheme, host and port are the base URL's and its path lies under the base path, so
+        the key is never sent anywhere else.
+        """
+        target = url_inside(poll_url, self._base) if poll_url else None
+        if target is not None:
+            return await self._fetch(target, RunState, "GET poll_url")
+        if technique_id is not None:
+            return await self.get_technique_run(technique_id, run_id)
+        return await self.get_run(run_id)
+
+    async def list_technique_runs(self, query: TechniqueRunListQuery) -> TechniqueRunList:
+        """GET /technique-runs, newest first."""
+        return await self._get("/technique-runs", TechniqueRunList, params=_query(query))
+
+    async def list_generations(self, query: GenerationListQuery) -> GenerationList:
+        """GET /generations."""
+        return await self._get("/generations", GenerationList, params=_query(query))
+
+    async def list_workspaces(self) -> WorkspaceList:
+        """GET /workspaces (not paginated)."""
+        return await self._get("/workspaces", WorkspaceList)
+
+    async def list_projects(self, query: ProjectListQuery) -> ProjectList:
+        """GET /projects."""
+        return await self._get("/projects", ProjectList, params=_query(query))
+
+    async def list_models(self, query: ModelListQuery) -> ModelList:
+        """GET /models (not paginated)."""
+        return await self._get("/models", ModelList, params=_query(query))
+
+    async def list_techniques(self, query: TechniqueListQuery) -> TechniqueList:
+        """GET /techniques."""
+        return await self._get("/techniques", TechniqueList, params=_query(query))
+
+    async def get_technique(self, technique_id: str) -> Technique:
+        """GET /techniques/{technique_id}: a technique's inputs, outputs and run cost."""
+        path = f"/techniques/{path_segment(technique_id, 'technique id')}"
+        return await self._get(path, Technique, "GET /techniques/{technique_id}")
+
+    async def paginate(
+        self,
+        fetch: Callable[[str | None], Awaitable[PageT]],
+        items: Callable[[PageT], list[ItemT]],
+        *,
+        max_pages: int | None = None,
+    ) -> AsyncIterator[ItemT]:
+        """Every item of a listing, page after page, following meta.next_cursor.
+
+        `fetch(cursor)` gets one page (None for the first). Stops when a page has no next
+        cursor, after `max_pages`, or when FLORA hands back a cursor it already gave (which
+        would otherwise loop forever).
+        """
+        cursor: str | None = None
+        seen: set[str] = set()
+        pages = 0
+        while True:
+            page = await fetch(cursor)
+            pages += 1
+            for item in items(page):
+                yield item
+            cursor = page.meta.next_cursor
+            if not cursor or cursor in seen or (max_pages is not None and pages >= max_pages):
+                return
+            seen.add(cursor)
+
+    # --- plumbing ------------------------------------------------------------------------------
+    async def _get(
+        self, path: str, model: type[M], route: str | None = None, *, params: Mapping[str, Any] | None = None
+    ) -> M:
+        return await self._fetch(self._base_url + path, model, route or f"GET {path}", params=params)
+
+    async def _fetch(self, url: str, model: type[M], route: str, *, params: Mapping[str, Any] | None = None) -> M:
+        answer = await self._transport.request("GET", route, url, params=params)
+        return self._parse(answer, model, route)
+
+    def _parse(self, answer: Answer, model: type[M], route: str) -> M:
+        """The answer as `model`, or UnexpectedResponseError saying what came instead."""
+        problem: str
+        try:
+            if not answer.body.strip():
+                raise ValueError("empty")
+            data = json.loads(answer.body)
+        except ValueError:
+            problem = (
+                "an empty body" if not answer.body.strip() else f"a body that is not JSON: {_snippet(answer.body)}"
+            )
+        else:
+            try:
+                return model.model_validate(data)
+            except ValidationError as exc:
+                details = "; ".join(
+                    f"{'.'.join(str(p) for p in e['loc']) or 'body'}: {e['msg']}"
+                    for e in exc.errors(include_input=False, include_url=False)[:5]
+                )
+                problem = f"JSON that is not a {model.__name__} ({details})"
+        message = f"FLORA answered {route} with HTTP {answer.status} and {problem}"
+        raise UnexpectedResponseError(
+            self._transport.redact(message),
+            status=answer.status,
+            request_id=answer.request_id,
+            attempts=answer.attempts,
+        )

@@ -1,0 +1,308 @@
+"""One HTTP exchange with FLORA, with its retries: the client's only door to the network.
+
+`Transport.request` sends one logical call: it adds auth and identification headers, sends,
+reads the body with a size cap, retries what `RetryPolicy` says to retry (re-sending the very
+same request, so a POST keeps its Idempotency-Key), and turns every failure into a FloraError.
+httpx exceptions never leave this module.
+
+The API key lives in one attribute and goes into one header. Every message built here is
+passed through `_redact`, because an answer body (a proxy echoing headers, a validation error
+quoting input) is text we do not control.
+"""
+
+from __future__ import annotations
+
+import logging
+import math
+import time
+from collections.abc import Awaitable, Callable, Mapping
+from dataclasses import dataclass
+from typing import Any
+
+import httpx
+
+from flora_mcp import __version__
+from flora_mcp.api.errors import (
+    FloraAPIError,
+    FloraConnectionError,
+    FloraError,
+    FloraTimeoutError,
+    MissingAPIKeyError,
+    UnexpectedResponseError,
+    error_from_response,
+)
+from flora_mcp.api.retry import RetryPolicy, parse_retry_after
+
+logger = logging.getLogger("flora_mcp.api")
+
+USER_AGENT = f"flora-mcp/{__version__}"
+MISSING_KEY_MESSAGE = "No FLORA API key: set FLORA_API_KEY (or pass --sandbox to try the local sandbox)"
+REDACTED = "[redacted]"
+
+# Failures where the request may never have reached FLORA, or its answer was lost on the way:
+# worth another attempt. Other httpx errors (unsupported scheme, an invalid request) would only
+# fail the same way again.
+_RETRYABLE_TRANSPORT_ERRORS = (httpx.TimeoutException, httpx.NetworkError, httpx.RemoteProtocolError, httpx.ProxyError)
+
+
+@dataclass(frozen=True)
+class Answer:
+    """A 2xx answer, fully read."""
+
+    status: int
+    headers: httpx.Headers
+    body: bytes
+    request_id: str | None
+    attempts: int
+
+
+@dataclass(frozen=True)
+class _Failure:
+    """How one attempt failed: the error to raise if it is the last, and what retrying needs."""
+
+    error: FloraError
+    headers: httpx.Headers | None = None
+    transport_retryable: bool = True
+
+
+class _BodyTooLarge(Exception):
+    """Raised inside `_read_capped` when an answer passes max_body_bytes."""
+
+
+class Transport:
+    """Sends requests to one FLORA base URL with one API key, retrying per one policy."""
+
+    def __init__(
+        self,
+        http_client: httpx.AsyncClient,
+        *,
+        api_key: str | None,
+        retry: RetryPolicy,
+        timeout: float,
+        sleep: Callable[[float], Awaitable[None]],
+        random: Callable[[], float],
+        clock: Callable[[], float],
+        max_body_bytes: int,
+    ) -> None:
+        self._http = http_client
+        self._api_key = api_key or None
+        self.retry = retry
+        self.timeout = timeout
+        self.sleep = sleep
+        self.random = random
+        self.clock = clock
+        self.max_body_bytes = max_body_bytes
+
+    def __repr__(self) -> str:
+        return f"Transport(api_key={'set' if self._api_key else 'missing'}, retry={self.retry!r})"
+
+    @property
+    def http_client(self) -> httpx.AsyncClient:
+        return self._http
+
+    @property
+    def has_api_key(self) -> bool:
+        return self._api_key is not None
+
+    def with_api_key(self, api_key: str) -> Transport:
+        return Transport(
+            self._http,
+            api_key=api_key,
+            retry=self.retry,
+            timeout=self.timeout,
+            sleep=self.sleep,
+            random=self.random,
+            clock=self.clock,
+            max_body_bytes=self.max_body_bytes,
+        )
+
+    def redact(self, text: str) -> str:
+        """`text` with every occurrence of the API key replaced."""
+        if self._api_key and self._api_key in text:
+            return text.replace(self._api_key, REDACTED)
+        return text
+
+    async def request(
+        self,
+        method: str,
+        route: str,
+        url: str,
+        *,
+        params: Mapping[str, Any] | None = None,
+        json_body: Any = None,
+        idempotency_key: str | None = None,
+    ) -> Answer:
+        """Send one call (with retries) and return its 2xx answer, or raise a FloraError.
+
+        `route` is the route template ("GET /runs/{run_id}"): it names the call in logs and
+        errors, where the URL itself might carry ids or tokens.
+        """
+        if self._api_key is None:
+            raise MissingAPIKeyError(MISSING_KEY_MESSAGE)
+        headers = {
+            "Authorization": f"Bearer {self._api_key}",
+            "User-Agent": USER_AGENT,
+            "Accept": "application/json",
+        }
+        if idempotency_key is not None:
+            headers["Idempotency-Key"] = idempotency_key
+        clean_params = {k: v for k, v in (params or {}).items() if v is not None}
+        # Built once and sent as is on every attempt: the same body and the same key each time.
+        request = self._http.build_request(
+            method,
+            url,
+            params=clean_params or None,
+            json=json_body,
+            headers=headers,
+            timeout=httpx.Timeout(self.timeout),
+        )
+        started = time.perf_counter()
+        attempts = 0
+        status: int | None = None
+        request_id: str | None = None
+        try:
+            while True:
+                attempts += 1
+                outcome = await self._attempt(request, route, attempts)
+                if isinstance(outcome, Answer):
+                    status, request_id = outcome.status, outcome.request_id
+                    return outcome
+                error = outcome.error
+                # What the log line reports is the last attempt's outcome, not an earlier one's.
+                if isinstance(error, FloraAPIError):
+                    status, request_id = error.status, error.request_id
+                else:
+                    status, request_id = None, None
+                if not self._retryable(outcome, idempotency_key, attempts):
+                    raise _final(error, attempts)
+                wait = self.retry.delay(attempts - 1, outcome.headers, self.random, now=self.clock())
+                logger.debug(
+                    "retrying %s after %s; waiting %.2f s",
+                    route,
+                    status or type(error).__name__,
+                    wait,
+                    extra={"route": route, "attempt": attempts, "wait_s": round(wait, 3)},
+                )
+                await self.sleep(wait)
+        finally:
+            self._log(route, status, request_id, attempts, started)
+
+    def _retryable(self, failure: _Failure, idempotency_key: str | None, attempts: int) -> bool:
+        if attempts > self.retry.max_retries:
+            return False
+        error = failure.error
+        if not isinstance(error, FloraAPIError):
+            return failure.transport_retryable and self.retry.should_retry(None, None)
+        # A 409 on a keyed request is FLORA saying the key was already accepted; asking again
+        # cannot change that, whatever x-should-retry says.
+        if error.status == 409 and idempotency_key is not None:
+            return False
+        return self.retry.should_retry(error.status, failure.headers)
+
+    async def _attempt(self, request: httpx.Request, route: str, attempt: int) -> Answer | _Failure:
+        """One send. Returns the 2xx answer, or the error it ended with (to raise or retry)."""
+        try:
+            # Redirects are never followed: nothing but FLORA's own routes is ever fetched.
+            response = await self._http.send(request, stream=True, follow_redirects=False)
+        except httpx.HTTPError as exc:
+            return self._transport_error(exc, route, attempt)
+        try:
+            status = response.status_code
+            headers = response.headers
+            request_id = headers.get("request-id")
+            try:
+                body = await self._read_capped(response)
+            except _BodyTooLarge:
+                error: FloraAPIError = UnexpectedResponseError(
+                    f"FLORA's answer to {route} (HTTP {status}) was larger than {self.max_body_bytes} bytes",
+                    status=status,
+                    request_id=request_id,
+                    attempts=attempt,
+                )
+                return _Failure(error, headers)
+            except httpx.DecodingError as exc:
+                error = UnexpectedResponseError(
+                    self.redact(f"FLORA's answer to {route} (HTTP {status}) could not be decoded: {exc}"),
+                    status=status,
+                    request_id=request_id,
+                    attempts=attempt,
+                )
+                return _Failure(error, headers)
+            except httpx.HTTPError as exc:
+                return self._transport_error(exc, route, attempt)
+        finally:
+            await response.aclose()
+
+        if 200 <= status < 300:
+            return Answer(status, headers, body, request_id, attempt)
+        error = error_from_response(
+            status,
+            body.replace(self._api_key.encode(), REDACTED.encode()) if self._api_key else body,
+            content_type=headers.get("content-type", ""),
+            request_id=request_id,
+            retry_after=parse_retry_after(headers, self.clock()),
+        )
+        error.attempts = attempt
+        return _Failure(error, headers)
+
+    async def _read_capped(self, response: httpx.Response) -> bytes:
+        # Stop reading as soon as the cap is passed: an answer we will refuse anyway must not
+        # be buffered whole.
+        declared = response.headers.get("content-length", "")
+        if declared.isdigit() and int(declared) > self.max_body_bytes:
+            raise _BodyTooLarge
+        chunks: list[bytes] = []
+        size = 0
+        async for chunk in response.aiter_bytes():
+            size += len(chunk)
+            if size > self.max_body_bytes:
+                raise _BodyTooLarge
+            chunks.append(chunk)
+        return b"".join(chunks)
+
+    def _transport_error(self, exc: httpx.HTTPError, route: str, attempt: int) -> _Failure:
+        host = exc.request.url.host if _has_request(exc) else "FLORA"
+        if isinstance(exc, httpx.TimeoutException):
+            message = f"FLORA ({host}) did not answer {route} within {_seconds(self.timeout)}"
+            error: FloraConnectionError = FloraTimeoutError(self.redact(message), attempts=attempt)
+        else:
+            detail = str(exc) or "connection failed"
+            message = f"Could not reach FLORA ({host}) for {route}: {type(exc).__name__}: {detail}"
+            error = FloraConnectionError(self.redact(message), attempts=attempt)
+        # The httpx exception is not chained: its text is outside our control, and what it says
+        # is already in the (redacted) message.
+        return _Failure(error, None, isinstance(exc, _RETRYABLE_TRANSPORT_ERRORS))
+
+    def _log(self, route: str, status: int | None, request_id: str | None, attempts: int, started: float) -> None:
+        ms = round((time.perf_counter() - started) * 1000)
+        ok = status is not None and (200 <= status < 300 or status == 409)
+        logger.log(
+            logging.INFO if ok else logging.WARNING,
+            "%s -> %s (request-id %s, %d attempt%s, %d ms)",
+            route,
+            status if status is not None else "no answer",
+            request_id or "-",
+            attempts,
+            "" if attempts == 1 else "s",
+            ms,
+            extra={"route": route, "status": status, "request_id": request_id, "attempts": attempts, "ms": ms},
+        )
+
+
+def _final(error: FloraError, attempts: int) -> FloraError:
+    """The error to raise after `attempts` tries; a connection error says how many there were."""
+    if isinstance(error, FloraConnectionError) and attempts > 1:
+        return type(error)(f"{error.message} (tried {attempts} times)", attempts=attempts)
+    return error
+
+
+def _has_request(exc: httpx.HTTPError) -> bool:
+    try:
+        exc.request  # noqa: B018 - httpx raises RuntimeError when no request is attached
+    except RuntimeError:
+        return False
+    return True
+
+
+def _seconds(value: float) -> str:
+    return f"{value:g} s" if math.isfinite(value) else "the timeout"
