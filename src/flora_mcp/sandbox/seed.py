@@ -1,0 +1,252 @@
+"""The sandbox's fixed world: one workspace, its projects, models and techniques.
+
+Everything here is data. Durations are the simulated run lengths at time_scale 1 and costs are
+what a start charges, in USD; the API answers quote them as estimated_seconds and charged_cost.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+WORKSPACE_ID = "ws_sandbox"
+PROJECT_ID = "prj_sandbox"
+
+# A fixed creation time (2025-01-01T00:00:00Z, unix ms) so seed answers are stable across runs.
+SEED_CREATED_AT_MS = 1_735_689_600_000
+
+
+@dataclass(frozen=True)
+class SeedProject:
+    project_id: str
+    name: str
+    created_at: int
+    workspace_id: str = WORKSPACE_ID
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "project_id": self.project_id,
+            "workspace_id": self.workspace_id,
+            "name": self.name,
+            "created_at": self.created_at,
+            "last_modified": self.created_at,
+            "origin": "app",
+        }
+
+
+@dataclass(frozen=True)
+class SeedModel:
+    model_id: str
+    name: str
+    type: str  # image, video, audio or text
+    seconds: float
+    cost: float
+    capabilities: tuple[str, ...]
+    params: tuple[dict[str, Any], ...] = ()
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "model_id": self.model_id,
+            "name": self.name,
+            "provider": "sandbox",
+            "type": self.type,
+            "capabilities": list(self.capabilities),
+            "estimated_credits": self.cost,
+            "estimated_seconds": self.seconds,
+            "beta": False,
+            "params": [dict(p) for p in self.params],
+        }
+
+
+@dataclass(frozen=True)
+class SeedIO:
+    """One input or output of a technique; `type` is text, imageUrl or videoUrl."""
+
+    id: str
+    name: str
+    type: str
+    optional: bool = False
+    description: str = ""
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "id": self.id,
+            "name": self.name,
+            "type": self.type,
+            "optional": self.optional,
+            "description": self.description,
+        }
+
+
+@dataclass(frozen=True)
+class SeedTechnique:
+    technique_id: str
+    slug: str
+    name: str
+    description: str
+    run_cost: float
+    seconds: float
+    inputs: tuple[SeedIO, ...]
+    outputs: tuple[SeedIO, ...] = field(default=())
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "technique_id": self.technique_id,
+            "slug": self.slug,
+            "name": self.name,
+            "description": self.description,
+            "run_cost": self.run_cost,
+            "inputs": [i.to_json() for i in self.inputs],
+            "outputs": [o.to_json() for o in self.outputs],
+        }
+
+    def summary(self) -> dict[str, Any]:
+        return {"name": self.name, "technique_id": self.technique_id}
+
+
+WORKSPACES: tuple[dict[str, Any], ...] = (
+    {"workspace_id": WORKSPACE_ID, "name": "Sandbox workspace", "role": "owner", "created_at": SEED_CREATED_AT_MS},
+)
+
+# Three projects so that paging and the name query have something to work on.
+PROJECTS: tuple[SeedProject, ...] = (
+    SeedProject(PROJECT_ID, "Sandbox project", SEED_CREATED_AT_MS + 3000),
+    SeedProject("prj_sandboxlaunch", "Product launch", SEED_CREATED_AT_MS + 2000),
+    SeedProject("prj_sandboxmoodboard", "Moodboard", SEED_CREATED_AT_MS + 1000),
+)
+
+MODELS: tuple[SeedModel, ...] = (
+    SeedModel(
+        "t2i-sandbox-image",
+        "Sandbox Image",
+        "image",
+        seconds=6,
+        cost=0.04,
+        capabilities=("text-to-image",),
+        params=(
+            {
+                "name": "aspect_ratio",
+                "required": False,
+                "type": "string",
+                "default": "1:1",
+                "description": "Width to height ratio of the image.",
+                "options": ["1:1", "16:9", "9:16"],
+            },
+        ),
+    ),
+    SeedModel(
+        "t2v-sandbox-video",
+        "Sandbox Video",
+        "video",
+        seconds=45,
+        cost=0.5,
+        capabilities=("text-to-video",),
+        params=(
+            {
+                "name": "duration",
+                "required": False,
+                "type": "integer",
+                "default": 5,
+                "description": "Length of the clip in seconds.",
+                "min": 2,
+                "max": 10,
+            },
+        ),
+    ),
+    SeedModel(
+        "t2a-sandbox-audio",
+        "Sandbox Audio",
+        "audio",
+        seconds=12,
+        cost=0.1,
+        capabilities=("text-to-audio",),
+        params=(
+            {
+                "name": "voice",
+                "required": False,
+                "type": "string",
+                "default": "calm",
+                "description": "Voice of the narration.",
+                "options": ["calm", "bright"],
+            },
+        ),
+    ),
+    SeedModel(
+        "t2t-sandbox-text",
+        "Sandbox Text",
+        "text",
+        seconds=3,
+        cost=0.01,
+        capabilities=("text-to-text",),
+        params=(
+            {
+                "name": "max_tokens",
+                "required": False,
+                "type": "integer",
+                "default": 512,
+                "description": "Longest answer, in tokens.",
+                "min": 1,
+                "max": 4000,
+            },
+        ),
+    ),
+)
+
+TECHNIQUES: tuple[SeedTechnique, ...] = (
+    SeedTechnique(
+        technique_id="tech_sandboxposter",
+        slug="poster-maker",
+        name="Poster maker",
+        description="Turns a subject (and an optional style) into a finished poster image.",
+        run_cost=0.12,
+        seconds=20,
+        inputs=(
+            SeedIO("subject", "Subject", "text", description="What the poster shows."),
+            SeedIO("style", "Style", "text", optional=True, description="Visual style, e.g. 'risograph'."),
+        ),
+        outputs=(SeedIO("poster", "Poster", "imageUrl", description="The poster image."),),
+    ),
+    SeedTechnique(
+        technique_id="tech_sandboxclip",
+        slug="product-clip",
+        name="Product clip",
+        description="Animates a product photo into a short video clip.",
+        run_cost=0.9,
+        seconds=60,
+        inputs=(
+            SeedIO("product_image", "Product image", "imageUrl", description="URL of the product photo."),
+            SeedIO("mood", "Mood", "text", optional=True, description="Mood of the clip, e.g. 'upbeat'."),
+        ),
+        outputs=(SeedIO("clip", "Clip", "videoUrl", description="The video clip."),),
+    ),
+    SeedTechnique(
+        technique_id="tech_sandboxcaption",
+        slug="caption-writer",
+        name="Caption writer",
+        description="Writes a caption for an image.",
+        run_cost=0.02,
+        seconds=30,
+        inputs=(SeedIO("image", "Image", "imageUrl", description="URL of the image to caption."),),
+        outputs=(SeedIO("caption", "Caption", "text", description="The caption."),),
+    ),
+)
+
+
+def find_model(model_id: str) -> SeedModel | None:
+    return next((m for m in MODELS if m.model_id == model_id), None)
+
+
+def default_model(generation_type: str) -> SeedModel:
+    return next(m for m in MODELS if m.type == generation_type)
+
+
+def find_technique(id_or_slug: str) -> SeedTechnique | None:
+    return next((t for t in TECHNIQUES if id_or_slug in (t.technique_id, t.slug)), None)
+
+
+def find_project(project_id: str) -> SeedProject | None:
+    return next((p for p in PROJECTS if p.project_id == project_id), None)
+
+
+def workspace_exists(workspace_id: str) -> bool:
+    return any(w["workspace_id"] == workspace_id for w in WORKSPACES)

@@ -1,0 +1,42 @@
+"""Fixtures for the sandbox tests: a fake clock, a sandbox on it, and an in-process client."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+
+import httpx
+import pytest
+
+from flora_mcp.sandbox import Sandbox, SandboxConfig
+
+from .helpers import KEY, FakeClock
+
+
+@pytest.fixture
+def anyio_backend() -> str:
+    return "asyncio"
+
+
+@pytest.fixture
+def clock() -> FakeClock:
+    return FakeClock()
+
+
+@pytest.fixture
+def config() -> SandboxConfig:
+    return SandboxConfig()
+
+
+@pytest.fixture
+def sandbox(config: SandboxConfig, clock: FakeClock) -> Sandbox:
+    return Sandbox(config, clock=clock)
+
+
+@pytest.fixture
+async def client(sandbox: Sandbox) -> AsyncIterator[httpx.AsyncClient]:
+    async with httpx.AsyncClient(
+        transport=sandbox.transport(),
+        base_url=sandbox.base_url(),
+        headers={"Authorization": f"Bearer {KEY}"},
+    ) as http:
+        yield http

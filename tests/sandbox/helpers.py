@@ -1,0 +1,36 @@
+"""Helpers the sandbox tests share: the key, a fake clock and typical request bodies."""
+
+from __future__ import annotations
+
+KEY = "sk-sandbox"
+START_TIME = 1_750_000_000.0
+
+
+class FakeClock:
+    """A clock that moves only when a test says so."""
+
+    def __init__(self, now: float = START_TIME) -> None:
+        self.now = now
+
+    def __call__(self) -> float:
+        return self.now
+
+    def advance(self, seconds: float) -> None:
+        self.now += seconds
+
+
+def generation_body(**overrides: object) -> dict[str, object]:
+    body: dict[str, object] = {
+        "workspace_id": "ws_sandbox",
+        "project_id": "prj_sandbox",
+        "prompt": "A ceramic mug on a sunlit table",
+        "type": "image",
+    }
+    body.update(overrides)
+    return body
+
+
+def nested_body(subject: str = "a lighthouse", **overrides: object) -> dict[str, object]:
+    body: dict[str, object] = {"inputs": [{"id": "subject", "type": "text", "value": subject}], "mode": "async"}
+    body.update(overrides)
+    return body
