@@ -86,17 +86,17 @@ def main(argv: Sequence[str] | None = None) -> None:
     configure_logging(settings.log_level)
 
     if args.command == "sandbox":
-        _serve_sandbox(args.sandbox_host, args.sandbox_port)
+        _serve_sandbox(args.sandbox_host, args.sandbox_port, settings)
     elif args.command == "demo":
         _run_demo()
     else:
         _serve_mcp(args, settings)
 
 
-def _serve_sandbox(host: str, port: int) -> None:
+def _serve_sandbox(host: str, port: int, settings: Settings) -> None:
     from flora_mcp.sandbox import SandboxConfig, serve
 
-    config = SandboxConfig()
+    config = SandboxConfig(time_scale=settings.sandbox_time_scale)
 
     def announce(base_url: str) -> None:
         # Not an MCP server: stdout is the user's terminal here.
@@ -123,9 +123,9 @@ def _serve_mcp(args: argparse.Namespace, settings: Settings) -> None:
 
     sandbox = None
     if args.sandbox:
-        from flora_mcp.sandbox import Sandbox
+        from flora_mcp.sandbox import Sandbox, SandboxConfig
 
-        sandbox = Sandbox()
+        sandbox = Sandbox(SandboxConfig(time_scale=settings.sandbox_time_scale))
     server = create_server(settings, sandbox=sandbox)
     if args.transport == "stdio":
         run_stdio(server)

@@ -1,0 +1,139 @@
+"""The server factory: `create_server(settings)` builds the MCP server; its lifespan owns the client.
+
+Nothing happens at import or construction: the lifespan opens the HTTP client (and, with a
+sandbox, serves it on a loopback port) when a transport starts the server, and closes them
+when it stops. The server subclass is the one boundary where tool failures are worded: SDK
+argument-validation errors and our own tool errors reach the model as plain, actionable text
+instead of "Error executing tool ...".
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from collections.abc import AsyncIterator, Awaitable, Callable
+from contextlib import AsyncExitStack, asynccontextmanager
+from typing import TYPE_CHECKING, Any
+
+import anyio
+import httpx
+from mcp.server import MCPServer
+from mcp.server.mcpserver import Context
+from mcp.server.mcpserver.exceptions import ToolError, UnexpectedToolError
+from mcp_types import CallToolResult, InputRequiredResult
+from pydantic import ValidationError
+
+from flora_mcp import __version__
+from flora_mcp.api.client import FloraClient
+from flora_mcp.api.retry import RetryPolicy
+from flora_mcp.config import Settings
+from flora_mcp.server.errors import invalid_arguments_text
+from flora_mcp.server.hints import RunMemory
+from flora_mcp.server.state import AppState
+from flora_mcp.server.tools import build_tools
+
+if TYPE_CHECKING:
+    from flora_mcp.sandbox import Sandbox
+
+logger = logging.getLogger("flora_mcp.server")
+
+INSTRUCTIONS = """\
+flora-mcp gives you FLORA's generative runs: images, video, audio and text from a prompt, and
+techniques (multi-step workflows) from inputs.
+1. Find ids: list_workspaces -> list_projects (project_id) -> list_models (model ids and params);
+   for techniques, list_techniques -> get_technique (its inputs).
+2. Start: start_generation_run or start_technique_run. Starts cost money (the answer quotes the
+   cost); do not start the same thing twice. If a start's answer was lost, retry with the same
+   idempotency_key; it is never charged twice.
+3. Follow: wait_for_run(run_id[, technique_id]) waits with progress and returns outputs; if it
+   returns before the run ends, call it again. get_run / get_technique_run read the state once.
+4. Read outputs: media outputs are URLs (also resource links); text outputs hold the text.
+Every result has a `next` hint naming the tool, arguments and when to call it. Errors say
+whether to fix the input, wait and retry, or stop and tell the user."""
+
+
+class FloraMCPServer(MCPServer[AppState]):
+    """MCPServer whose tool failures always read as actionable text (see module docstring)."""
+
+    def __init__(self, *args: Any, has_default_key: bool = False, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        # Whether requests that bring no key of their own can use the server's (see http_auth).
+        self.has_default_key = has_default_key
+        self._input_schemas = {tool.name: tool.parameters for tool in kwargs.get("tools") or []}
+
+    async def call_tool(
+        self, name: str, arguments: dict[str, Any], context: Context[AppState, Any] | None = None
+    ) -> CallToolResult | InputRequiredResult:
+        try:
+            return await super().call_tool(name, arguments, context)
+        except UnexpectedToolError as exc:
+            logger.error("tool %s crashed", name, exc_info=exc.__cause__ or exc)
+            raise ToolError(
+                f"flora-mcp failed unexpectedly in {name} ({type(exc.__cause__).__name__}); the details are in "
+                "the server log. Next step: stop and tell the user; this is a bug in flora-mcp, not your input."
+            ) from exc
+        except ToolError as exc:
+            cause = exc.__cause__
+            if isinstance(cause, ValidationError):
+                # The arguments failed the input schema; nothing was sent.
+                raise ToolError(invalid_arguments_text(name, cause, self._input_schemas.get(name, {}))) from cause
+            if isinstance(cause, ToolError):
+                # Our own text, without the SDK's "Error executing tool NAME:" prefix.
+                raise cause from cause.__cause__
+            raise
+
+
+def create_server(
+    settings: Settings,
+    *,
+    http_client: httpx.AsyncClient | None = None,
+    sandbox: Sandbox | None = None,
+    sleep: Callable[[float], Awaitable[None]] = anyio.sleep,
+    clock: Callable[[], float] = time.monotonic,
+) -> MCPServer[AppState]:
+    """The flora-mcp MCP server.
+
+    - `http_client`: the httpx client to reach FLORA with (owned by the caller, not closed
+      here); by default the lifespan opens and closes its own.
+    - `sandbox`: talk to this sandbox instead of FLORA, with its key. Without `http_client` the
+      lifespan serves it on a loopback port, so the output URLs it returns can be fetched;
+      with one (e.g. `httpx.AsyncClient(transport=sandbox.transport())`) it is reached in process.
+    - `sleep`, `clock`: how wait_for_run waits and measures time (tests pass fakes).
+    """
+    memory = RunMemory()
+
+    @asynccontextmanager
+    async def lifespan(_: MCPServer[AppState]) -> AsyncIterator[AppState]:
+        async with AsyncExitStack() as stack:
+            api_key, base_url = settings.api_key_value(), settings.base_url
+            if sandbox is not None:
+                api_key, base_url = sandbox.config.api_key, sandbox.base_url()
+                if http_client is None:
+                    base_url = await stack.enter_async_context(sandbox.serving())
+            client_http = http_client
+            if client_http is None:
+                # A loopback sandbox must not be sent through a proxy from the environment.
+                client_http = await stack.enter_async_context(httpx.AsyncClient(trust_env=sandbox is None))
+            client = FloraClient(
+                client_http,
+                base_url=base_url,
+                api_key=api_key,
+                retry=RetryPolicy(max_retries=settings.max_retries),
+                timeout=settings.timeout,
+                sleep=sleep,
+            )
+            logger.info("flora-mcp ready", extra={"base_url": base_url, "sandbox": sandbox is not None})
+            yield AppState(client=client, memory=memory, sleep=sleep, clock=clock)
+
+    return FloraMCPServer(
+        name="flora-mcp",
+        title="FLORA",
+        description="FLORA's image, video, audio, text and technique runs as tools.",
+        instructions=INSTRUCTIONS,
+        website_url="https://flora.ai",
+        version=__version__,
+        lifespan=lifespan,
+        tools=build_tools(),
+        log_level=settings.log_level,
+        has_default_key=sandbox is not None or settings.api_key is not None,
+    )

@@ -1,0 +1,166 @@
+"""Failures as text an agent can act on: FLORA errors and refused tool arguments.
+
+Every message names what went wrong (FLORA's code and message, the offending fields, the
+request id) and ends with one "Next step" of three kinds:
+
+- fix the input and call again (validation, not_found, forbidden, bad arguments);
+- wait N seconds and retry the same call (rate_limited, 5xx and lost connections, after the
+  client's own retries; a start is retried with the same idempotency_key so it is never
+  charged twice);
+- stop and tell the user (unauthorized, insufficient_credits, a missing key).
+
+The API key never appears here: FLORA errors carry none, and argument errors quote no values.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from pydantic import ValidationError
+
+from flora_mcp.api.errors import (
+    AuthenticationError,
+    FloraAPIError,
+    FloraConnectionError,
+    FloraError,
+    FloraTimeoutError,
+    IdempotencyDuplicateError,
+    InputValidationError,
+    InsufficientCreditsError,
+    InvalidJSONError,
+    MissingAPIKeyError,
+    NotFoundError,
+    PermissionDeniedError,
+    RateLimitedError,
+    ServerError,
+)
+
+DEFAULT_RETRY_SECONDS = 30
+DEFAULT_RATE_LIMIT_SECONDS = 10
+
+
+def _retry_advice(tool: str, seconds: float, idempotency_key: str | None) -> str:
+    text = f"wait {seconds:g} s, then call {tool} again with the same arguments"
+    if idempotency_key:
+        text += f" and idempotency_key={idempotency_key} (so FLORA cannot start or charge it twice)"
+    return text + "."
+
+
+def next_step_for(exc: FloraError, tool: str, idempotency_key: str | None = None) -> str:
+    """The one thing an agent should do after `exc` in `tool`."""
+    if isinstance(exc, MissingAPIKeyError | AuthenticationError):
+        return (
+            "stop and tell the user that the FLORA API key is missing or not accepted "
+            "(set FLORA_API_KEY, or send Authorization: Bearer <key> over HTTP)."
+        )
+    if isinstance(exc, InsufficientCreditsError):
+        return "stop and tell the user that the FLORA workspace has too few credits for this run."
+    if isinstance(exc, InputValidationError | InvalidJSONError):
+        return f"fix the arguments named above and call {tool} again."
+    if isinstance(exc, NotFoundError):
+        return (
+            "check the ids: find valid ones with list_workspaces, list_projects, list_techniques or "
+            "list_technique_runs (a project this key cannot see is also not_found), then call again."
+        )
+    if isinstance(exc, PermissionDeniedError):
+        return (
+            "this API key may not do this; use ids of the key's own workspace (list_workspaces), "
+            "or tell the user the key lacks access."
+        )
+    if isinstance(exc, IdempotencyDuplicateError):
+        return (
+            "a start with this idempotency_key was already accepted: do not start it again; "
+            "find the run with list_technique_runs."
+        )
+    if isinstance(exc, RateLimitedError):
+        seconds = exc.retry_after if exc.retry_after is not None else DEFAULT_RATE_LIMIT_SECONDS
+        return _retry_advice(tool, max(1, round(seconds)), idempotency_key)
+    if isinstance(exc, ServerError | FloraConnectionError):
+        return _retry_advice(tool, DEFAULT_RETRY_SECONDS, idempotency_key) + (
+            " If it keeps failing, tell the user FLORA is having trouble."
+        )
+    if isinstance(exc, FloraAPIError) and exc.status >= 500:
+        return _retry_advice(tool, DEFAULT_RETRY_SECONDS, idempotency_key)
+    return "stop and tell the user what FLORA answered."
+
+
+def flora_error_text(exc: FloraError, tool: str, idempotency_key: str | None = None) -> str:
+    """The tool-error text for a FLORA failure in `tool`."""
+    lines: list[str] = []
+    if isinstance(exc, FloraAPIError):
+        lines.append(f"FLORA error {exc.code} (HTTP {exc.status}): {exc.message}")
+        if exc.fields:
+            lines.append("Fields: " + "; ".join(f"{f.field}: {f.message}" for f in exc.fields))
+        lines.append(f"Request id: {exc.request_id or 'none given'}")
+        if exc.attempts > 1:
+            lines.append(f"Attempts: {exc.attempts}")
+    elif isinstance(exc, MissingAPIKeyError):
+        lines.append(f"FLORA error missing_api_key: {exc}. Nothing was sent.")
+    elif isinstance(exc, FloraConnectionError):
+        code = "timeout" if isinstance(exc, FloraTimeoutError) else "connection_error"
+        lines.append(f"FLORA error {code}: {exc.message}")
+        lines.append("Request id: none (no answer arrived)")
+        lines.append(f"Attempts: {exc.attempts}")
+    else:
+        lines.append(f"FLORA error: {exc}")
+    if idempotency_key:
+        lines.append(f"Idempotency key: {idempotency_key}")
+    lines.append("Next step: " + next_step_for(exc, tool, idempotency_key))
+    return "\n".join(lines)
+
+
+def unsendable_text(exc: ValueError, tool: str) -> str:
+    """The client refused to send a request it could never send (e.g. an input given twice)."""
+    return f"Invalid arguments for {tool}: {exc}. Nothing was sent to FLORA.\nNext step: fix it and call {tool} again."
+
+
+# --- refused arguments -------------------------------------------------------------------------
+def _field_description(schema: dict[str, Any], loc: tuple[Any, ...]) -> str | None:
+    """The JSON Schema description of the argument at `loc`, following $refs, items and anyOf."""
+    defs = schema.get("$defs", {})
+    node: Any = schema
+    for part in loc:
+        node = _resolve(node, defs)
+        node = node.get("items", {}) if isinstance(part, int) else node.get("properties", {}).get(part)
+        if node is None:
+            return None
+    node = _resolve(node, defs)
+    return node.get("description")
+
+
+def _resolve(node: dict[str, Any], defs: dict[str, Any]) -> dict[str, Any]:
+    if "$ref" in node:
+        return defs.get(node["$ref"].rsplit("/", 1)[-1], {})
+    if "anyOf" in node:
+        for arm in node["anyOf"]:
+            arm = _resolve(arm, defs)
+            if arm.get("type") != "null":
+                return {**arm, **{k: v for k, v in node.items() if k != "anyOf"}}
+    return node
+
+
+def _problem(error: Any, schema: dict[str, Any]) -> str:
+    loc = tuple(error["loc"])
+    where = ".".join(str(p) for p in loc) or "(arguments)"
+    kind = error["type"]
+    if kind == "missing":
+        problem = "required but missing"
+    elif kind == "extra_forbidden":
+        allowed = ", ".join(schema.get("properties", {})) if len(loc) == 1 else "see the tool's input schema"
+        return f"- {where}: not an argument of this tool (allowed: {allowed})"
+    elif kind == "string_pattern_mismatch":
+        problem = "has the wrong form"
+    else:
+        problem = error["msg"]
+        if problem.startswith("Value error, "):
+            problem = problem.removeprefix("Value error, ")
+    description = _field_description(schema, loc)
+    return f"- {where}: {problem}" + (f". Expected: {description}" if description else "")
+
+
+def invalid_arguments_text(tool: str, exc: ValidationError, schema: dict[str, Any]) -> str:
+    """The tool-error text for arguments that fail the tool's input schema. Values are not quoted."""
+    lines = [f"Invalid arguments for {tool}; nothing was sent to FLORA."]
+    lines.extend(_problem(error, schema) for error in exc.errors())
+    lines.append(f"Next step: fix these arguments and call {tool} again.")
+    return "\n".join(lines)

@@ -1,0 +1,88 @@
+"""Whose FLORA key a request uses over HTTP, and refusing requests that bring none.
+
+Rules (stdio has no headers and always uses the server's key):
+
+- a request's own `Authorization: Bearer <key>` is used for that request only;
+- a request without one uses the server's FLORA_API_KEY only when the server listens on a
+  loopback address (the caller is on this machine, like a stdio client would be);
+- otherwise the request is refused with HTTP 401 before it reaches MCP.
+
+The key is never logged, and the 401 body never echoes what was sent.
+"""
+
+from __future__ import annotations
+
+import ipaddress
+import json
+import logging
+from collections.abc import Mapping
+
+from starlette.types import ASGIApp, Receive, Scope, Send
+
+logger = logging.getLogger("flora_mcp.server")
+
+_LOOPBACK_NAMES = ("localhost", "localhost.localdomain", "ip6-localhost", "ip6-loopback")
+
+
+def is_loopback(host: str) -> bool:
+    """True for 127.0.0.0/8, ::1 and localhost; False for 0.0.0.0 and every other address."""
+    name = host.strip().strip("[]").rstrip(".").lower()
+    if name in _LOOPBACK_NAMES:
+        return True
+    try:
+        return ipaddress.ip_address(name).is_loopback
+    except ValueError:
+        return False
+
+
+def bearer_key(headers: Mapping[str, str] | None) -> str | None:
+    """The key of an `Authorization: Bearer <key>` header, or None when there is none."""
+    if not headers:
+        return None
+    value = headers.get("authorization") or headers.get("Authorization")
+    if not value:
+        return None
+    scheme, _, token = value.strip().partition(" ")
+    token = token.strip()
+    if scheme.lower() != "bearer" or not token or any(c.isspace() for c in token):
+        return None
+    return token
+
+
+def _scope_headers(scope: Scope) -> dict[str, str]:
+    return {k.decode("latin-1").lower(): v.decode("latin-1") for k, v in scope.get("headers", [])}
+
+
+class BearerKeyGate:
+    """ASGI middleware: refuse (401) HTTP requests without a Bearer key unless the server's may serve them."""
+
+    def __init__(self, app: ASGIApp, *, server_key_allowed: bool) -> None:
+        self.app = app
+        self.server_key_allowed = server_key_allowed
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http" or self.server_key_allowed or bearer_key(_scope_headers(scope)):
+            await self.app(scope, receive, send)
+            return
+        logger.info("refused an HTTP request without a Bearer key", extra={"path": scope.get("path")})
+        body = json.dumps(
+            {
+                "error": "unauthorized",
+                "message": (
+                    "Send your FLORA API key as 'Authorization: Bearer <key>'. This server does not lend "
+                    "its own key to requests from other machines."
+                ),
+            }
+        ).encode()
+        await send(
+            {
+                "type": "http.response.start",
+                "status": 401,
+                "headers": [
+                    (b"content-type", b"application/json"),
+                    (b"www-authenticate", b'Bearer realm="flora-mcp"'),
+                    (b"content-length", str(len(body)).encode()),
+                ],
+            }
+        )
+        await send({"type": "http.response.body", "body": body})

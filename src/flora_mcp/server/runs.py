@@ -1,0 +1,235 @@
+"""The run tools' bodies: starting runs and reading a run's state.
+
+Thin adapters: validate into the request model, call the client, turn the answer into a
+StartResult or RunResult with its text and next step. FLORA failures become tool errors here
+(see errors.py); nothing else is caught.
+"""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from typing import Any
+
+from mcp.server.mcpserver import Context
+from mcp.server.mcpserver.exceptions import ToolError
+from mcp_types import CallToolResult
+from pydantic import ValidationError
+
+from flora_mcp.api.client import AcceptedEarlier, Started, new_idempotency_key
+from flora_mcp.api.errors import FloraError
+from flora_mcp.api.models import (
+    GenerationRunRequest,
+    IdempotencyKey,
+    RunState,
+    StartResponse,
+    StartTechniqueRun,
+)
+from flora_mcp.server import hints
+from flora_mcp.server.errors import flora_error_text, unsendable_text
+from flora_mcp.server.results import (
+    NextStep,
+    RunResult,
+    StartResult,
+    describe_next,
+    output_blocks,
+    output_lines,
+    tool_result,
+)
+from flora_mcp.server.state import state_of
+
+
+class StartGenerationArguments(GenerationRunRequest):
+    """start_generation_run's arguments: the request body, plus the key that travels as a header."""
+
+    idempotency_key: IdempotencyKey | None = None
+
+
+@asynccontextmanager
+async def flora_errors(tool: str, idempotency_key: str | None = None) -> AsyncIterator[None]:
+    """Turn FLORA failures (and requests the client refuses to send) into actionable tool errors."""
+    try:
+        yield
+    except FloraError as exc:
+        raise ToolError(flora_error_text(exc, tool, idempotency_key)) from exc
+    except ValidationError:
+        raise  # a shape we built is wrong: a bug, reported as one by the server
+    except ValueError as exc:
+        # The client refuses requests it could never send (e.g. one technique input given twice).
+        raise ToolError(unsendable_text(exc, tool)) from exc
+
+
+# --- starts ------------------------------------------------------------------------------------
+async def start_generation_run(ctx: Context[Any], **arguments: Any) -> CallToolResult:
+    args = StartGenerationArguments.model_validate(arguments)
+    key = args.idempotency_key or new_idempotency_key()
+    request = GenerationRunRequest.model_validate(args.model_dump(exclude={"idempotency_key"}, exclude_none=True))
+    state = state_of(ctx)
+    async with flora_errors("start_generation_run", key):
+        outcome = await state.client_for(ctx).start_generation_run(request, idempotency_key=key)
+    if isinstance(outcome, AcceptedEarlier):
+        return _accepted_earlier(outcome, kind="generation", workspace_id=request.workspace_id, technique_id=None)
+    return _started(ctx, outcome, kind=f"{request.type} generation", technique_id=None)
+
+
+async def start_technique_run(ctx: Context[Any], **arguments: Any) -> CallToolResult:
+    request = StartTechniqueRun.model_validate(arguments)
+    key = request.idempotency_key or new_idempotency_key()
+    request = request.model_copy(update={"idempotency_key": key})
+    state = state_of(ctx)
+    async with flora_errors("start_technique_run", key):
+        outcome = await state.client_for(ctx).start_technique_run(request)
+    if isinstance(outcome, AcceptedEarlier):
+        return _accepted_earlier(
+            outcome, kind="technique", workspace_id=request.workspace_id, technique_id=request.technique_id
+        )
+    # Technique runs are read back under their technique (GET /techniques/{id}/runs/{run_id}).
+    return _started(ctx, outcome, kind="technique", technique_id=request.technique_id)
+
+
+def _started(
+    ctx: Context[Any],
+    outcome: Started[StartResponse] | Started[RunState],
+    *,
+    kind: str,
+    technique_id: str | None,
+) -> CallToolResult:
+    answer = outcome.response
+    estimated = answer.estimated_seconds if isinstance(answer, StartResponse) else None
+    status = answer.status if isinstance(answer, RunState) else None
+    state = state_of(ctx)
+    state.memory.remember(
+        answer.run_id,
+        hints.RunFacts(
+            technique_id=technique_id,
+            poll_url=answer.poll_url,
+            estimated_seconds=estimated,
+            started_at=state.clock(),
+        ),
+    )
+    finished = isinstance(answer, RunState) and answer.is_terminal
+    result = StartResult(
+        outcome="started",
+        run_id=answer.run_id,
+        status=status,
+        run_type=answer.type if isinstance(answer, StartResponse) else "technique",
+        charged_cost=answer.charged_cost,
+        estimated_seconds=estimated,
+        poll_url=answer.poll_url,
+        technique_id=technique_id,
+        model_id=answer.model.model_id if isinstance(answer, StartResponse) and answer.model else None,
+        outputs=answer.outputs if isinstance(answer, RunState) else None,
+        idempotency_key=outcome.idempotency_key,
+        request_id=outcome.request_id,
+        next=None if finished else hints.after_start(answer.run_id, technique_id, estimated),
+    )
+    cost = "no quote given" if answer.charged_cost is None else f"quoted {answer.charged_cost:g} USD"
+    text = f"Started {kind} run {answer.run_id}" + (f" ({status})" if status else "")
+    text += f": {cost} (a quote; the final charge can differ)"
+    if estimated is not None:
+        text += f", about {estimated:g} s"
+    text += f". Idempotency key: {outcome.idempotency_key}."
+    lines = [text]
+    if finished and isinstance(answer, RunState):
+        lines.append(f"It already {answer.status}.")
+        lines.extend(output_lines(answer.outputs))
+    else:
+        lines.append(describe_next(result.next))
+    extra = output_blocks(answer.outputs) if isinstance(answer, RunState) else []
+    return tool_result(result, "\n".join(lines), extra)
+
+
+def _accepted_earlier(
+    outcome: AcceptedEarlier, *, kind: str, workspace_id: str | None, technique_id: str | None
+) -> CallToolResult:
+    next_step = hints.find_accepted_start(workspace_id, technique_id) if kind == "technique" else None
+    result = StartResult(
+        outcome="accepted_earlier",
+        idempotency_key=outcome.idempotency_key,
+        request_id=outcome.request_id,
+        technique_id=technique_id,
+        next=next_step,
+    )
+    text = (
+        f"FLORA already accepted a {kind} start with idempotency key {outcome.idempotency_key}; its first "
+        "answer was lost on the way, so the run id is unknown. No second run was started. "
+        "Do not start it again."
+    )
+    if next_step:
+        text += " " + describe_next(next_step) + " The newest runs come first."
+    else:
+        text += " Generation runs are not in list_technique_runs: tell the user the run is in the project in FLORA."
+    return tool_result(result, text)
+
+
+# --- reading a run -----------------------------------------------------------------------------
+def run_fields(run: RunState, *, technique_id: str | None, next_step: NextStep | None) -> dict[str, Any]:
+    """The fields of a RunResult (or WaitResult) for `run`."""
+    advice = None
+    if run.status == "failed":
+        advice = hints.failed_run_advice(run.error_code)
+    elif run.status == "completed":
+        advice = "The run completed; its outputs are listed."
+    return {
+        "run_id": run.run_id,
+        "status": run.status,
+        "finished": run.is_terminal,
+        "progress_percent": round(hints.progress_fraction(run) * 100, 1),
+        "charged_cost": run.charged_cost,
+        "error_code": run.error_code,
+        "error_message": run.error_message,
+        "outputs": run.outputs,
+        "created_at": run.created_at,
+        "started_at": run.started_at,
+        "completed_at": run.completed_at,
+        "poll_url": run.poll_url,
+        "technique_id": technique_id,
+        "advice": advice,
+        "next": None if run.is_terminal else next_step,
+    }
+
+
+def run_text(result: RunResult, headline: str | None = None, *, offer_wait: bool = True) -> str:
+    lines = [headline or f"Run {result.run_id}: {result.status}, {result.progress_percent:g}% done."]
+    if result.charged_cost is not None:
+        lines.append(f"Charged: {result.charged_cost:g} USD.")
+    if result.status == "failed":
+        lines.append(f"Error {result.error_code or 'unknown'}: {result.error_message or 'no message given'}.")
+    if result.outputs:
+        lines.append("Outputs:")
+        lines.extend(output_lines(result.outputs))
+    if result.advice and result.status == "failed":
+        lines.append(f"Next step: {result.advice}.")
+    elif result.next:
+        also = " Or call wait_for_run to wait here with progress." if offer_wait else ""
+        lines.append(describe_next(result.next) + also)
+    return "\n".join(lines)
+
+
+async def _read(ctx: Context[Any], tool: str, run_id: str, technique_id: str | None) -> CallToolResult:
+    state = state_of(ctx)
+    client = state.client_for(ctx)
+    async with flora_errors(tool):
+        if technique_id:
+            run = await client.get_technique_run(technique_id, run_id)
+        else:
+            run = await client.get_run(run_id)
+    facts = state.memory.recall(run_id)
+    since = state.clock() - facts.started_at if facts.started_at is not None else None
+    remaining = hints.remaining_seconds(
+        fraction=hints.progress_fraction(run),
+        rate=None,
+        estimated_seconds=facts.estimated_seconds,
+        since_start=since,
+    )
+    next_step = hints.while_running(run_id, technique_id, delay=hints.poll_delay(remaining, 0), tool=tool)
+    result = RunResult(**run_fields(run, technique_id=technique_id, next_step=next_step))
+    return tool_result(result, run_text(result), output_blocks(result.outputs))
+
+
+async def get_run(ctx: Context[Any], run_id: str) -> CallToolResult:
+    return await _read(ctx, "get_run", run_id, None)
+
+
+async def get_technique_run(ctx: Context[Any], technique_id: str, run_id: str) -> CallToolResult:
+    return await _read(ctx, "get_technique_run", run_id, technique_id)

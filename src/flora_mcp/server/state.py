@@ -1,0 +1,37 @@
+"""What every tool call can reach: the FLORA client, the run memory, and the clock.
+
+The lifespan builds one `AppState`; tools read it from their Context. The clock and sleep are
+injectable so tests of waiting and polling never wait.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
+from typing import Any
+
+from mcp.server.mcpserver import Context
+
+from flora_mcp.api.client import FloraClient
+from flora_mcp.server.hints import RunMemory
+from flora_mcp.server.http_auth import bearer_key
+
+
+@dataclass
+class AppState:
+    client: FloraClient  # speaks with the server's own key (or none)
+    memory: RunMemory
+    sleep: Callable[[float], Awaitable[None]]
+    clock: Callable[[], float]
+
+    def client_for(self, ctx: Context[Any]) -> FloraClient:
+        """The client for this request: with the request's own Bearer key when it brought one."""
+        key = bearer_key(ctx.headers)
+        return self.client.with_api_key(key) if key else self.client
+
+
+def state_of(ctx: Context[Any]) -> AppState:
+    state = ctx.request_context.lifespan_context
+    if not isinstance(state, AppState):  # pragma: no cover - only a wiring mistake gets here
+        raise RuntimeError("flora-mcp's lifespan did not run")
+    return state

@@ -1,0 +1,97 @@
+"""Serving the server: stdio, Streamable HTTP (stateless) and legacy SSE.
+
+HTTP serving always keeps Host and Origin checking on (DNS-rebinding protection): loopback
+names are allowed, plus the hosts named with `allowed_hosts` for a deployment behind a real
+name. Binding a public address without naming its hosts therefore answers 421 to remote
+callers rather than silently dropping the check. Streamable HTTP runs stateless, so any number
+of processes can serve behind a load balancer. The Bearer-key gate (http_auth.py) wraps both.
+"""
+
+from __future__ import annotations
+
+import logging
+from typing import Any, Literal
+
+import uvicorn
+from mcp.server import MCPServer
+from mcp.server.transport_security import TransportSecuritySettings
+from starlette.types import ASGIApp
+
+from flora_mcp.config import Settings
+from flora_mcp.server.http_auth import BearerKeyGate, is_loopback
+
+logger = logging.getLogger("flora_mcp.server")
+
+HttpTransport = Literal["streamable-http", "sse"]
+LOOPBACK_HOSTS = ("127.0.0.1", "localhost", "[::1]")
+
+
+def run_stdio(server: MCPServer[Any]) -> None:
+    """Serve MCP over stdin/stdout until the client closes it."""
+    server.run("stdio")
+
+
+def transport_security(allowed_hosts: list[str] | None) -> TransportSecuritySettings:
+    """Host/Origin checking: loopback names with any port, plus each allowed host."""
+    hosts: list[str] = []
+    for host in [*LOOPBACK_HOSTS, *(allowed_hosts or [])]:
+        host = host.strip().lower()
+        if not host:
+            continue
+        hosts.append(host)
+        if not host.endswith("]") and ":" in host.rsplit("]", 1)[-1]:
+            continue  # a port is given: exactly that
+        hosts.append(f"{host}:*")
+    origins = [f"{scheme}://{host}" for host in hosts for scheme in ("http", "https")]
+    return TransportSecuritySettings(
+        enable_dns_rebinding_protection=True,
+        allowed_hosts=list(dict.fromkeys(hosts)),
+        allowed_origins=list(dict.fromkeys(origins)),
+    )
+
+
+def http_app(
+    server: MCPServer[Any],
+    *,
+    host: str,
+    transport: HttpTransport,
+    allowed_hosts: list[str] | None = None,
+) -> ASGIApp:
+    """The ASGI app serving `server` over HTTP, behind the Bearer-key gate.
+
+    The server's own key may serve requests that bring none only on a loopback bind.
+    """
+    security = transport_security(allowed_hosts)
+    if transport == "streamable-http":
+        app: ASGIApp = server.streamable_http_app(
+            streamable_http_path="/mcp", stateless_http=True, transport_security=security, host=host
+        )
+    else:
+        app = server.sse_app(transport_security=security, host=host)
+    has_own_key = bool(getattr(server, "has_default_key", False))
+    lends_key = is_loopback(host) and has_own_key
+    if not lends_key:
+        why = "not bound to a loopback address" if has_own_key else "no FLORA_API_KEY set"
+        logger.info("HTTP requests must bring 'Authorization: Bearer <key>' (%s)", why)
+    return BearerKeyGate(app, server_key_allowed=lends_key)
+
+
+def run_http(
+    server: MCPServer[Any],
+    settings: Settings,
+    host: str,
+    port: int,
+    transport: HttpTransport,
+    allowed_hosts: list[str] | None,
+) -> None:
+    """Serve MCP over Streamable HTTP (at /mcp) or SSE (at /sse) with uvicorn until interrupted."""
+    if not is_loopback(host) and not allowed_hosts:
+        logger.warning(
+            "serving on %s without --allowed-host: only loopback Host headers are accepted; name the "
+            "host(s) clients use to reach this server",
+            host,
+        )
+    app = http_app(server, host=host, transport=transport, allowed_hosts=allowed_hosts)
+    # log_config=None: uvicorn's loggers propagate to ours (JSON on stderr) instead of its defaults.
+    config = uvicorn.Config(app, host=host, port=port, log_config=None, log_level=settings.log_level.lower())
+    uvicorn.Server(config).run()

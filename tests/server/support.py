@@ -1,0 +1,77 @@
+"""Helpers for the server tests: a fake clock shared by server and sandbox, and call shortcuts."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+import anyio
+from mcp import Client
+from mcp_types import CallToolResult, ResourceLink, TextContent
+
+from flora_mcp.sandbox import Sandbox
+
+WORKSPACE = "ws_sandbox"
+PROJECT = "prj_sandbox"
+POSTER = "tech_sandboxposter"
+
+
+@dataclass
+class FakeTime:
+    """Time that passes only when someone sleeps: waits are instant and runs still progress.
+
+    Set `hold` (and `cancelled`) to Events and the next sleep sets `hold`, then blocks until
+    cancelled and sets `cancelled`: how a test catches a wait mid-pause.
+    """
+
+    now: float = 1_700_000_000.0
+    sleeps: list[float] = field(default_factory=list)
+    hold: anyio.Event | None = None
+    cancelled: anyio.Event | None = None
+
+    def time(self) -> float:
+        return self.now
+
+    async def sleep(self, seconds: float) -> None:
+        self.sleeps.append(seconds)
+        if self.hold is not None:
+            self.hold.set()
+            try:
+                await anyio.sleep_forever()
+            except anyio.get_cancelled_exc_class():
+                if self.cancelled is not None:
+                    self.cancelled.set()
+                raise
+        self.now += seconds
+        await anyio.lowlevel.checkpoint()
+
+
+def text_of(result: CallToolResult) -> str:
+    return "\n".join(block.text for block in result.content if isinstance(block, TextContent))
+
+
+def links_of(result: CallToolResult) -> list[ResourceLink]:
+    return [block for block in result.content if isinstance(block, ResourceLink)]
+
+
+async def call_ok(client: Client, name: str, arguments: dict[str, Any], **kw: Any) -> CallToolResult:
+    result = await client.call_tool(name, arguments, **kw)
+    assert not result.is_error, text_of(result)
+    assert result.structured_content is not None
+    return result
+
+
+async def call_error(client: Client, name: str, arguments: dict[str, Any]) -> str:
+    result = await client.call_tool(name, arguments)
+    assert result.is_error, f"{name} unexpectedly succeeded: {text_of(result)}"
+    return text_of(result)
+
+
+def generation(**overrides: Any) -> dict[str, Any]:
+    arguments: dict[str, Any] = {"workspace_id": WORKSPACE, "project_id": PROJECT, "prompt": "a mug", "type": "image"}
+    arguments.update(overrides)
+    return arguments
+
+
+def total_requests(sandbox: Sandbox) -> int:
+    return sum(sandbox.requests.values())

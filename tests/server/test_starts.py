@@ -1,0 +1,136 @@
+"""Starting runs through the tools: what a start returns, how it routes, and lost answers."""
+
+from __future__ import annotations
+
+import pytest
+from mcp import Client
+
+from flora_mcp.sandbox import Fault, Sandbox
+
+from .support import POSTER, WORKSPACE, call_error, call_ok, generation, text_of, total_requests
+
+pytestmark = pytest.mark.anyio
+
+
+async def test_a_generation_start_returns_the_run_a_cost_quote_and_what_to_call_next(
+    client: Client, sandbox: Sandbox
+) -> None:
+    result = await call_ok(client, "start_generation_run", generation(params={"aspect_ratio": "16:9"}))
+    start = result.structured_content or {}
+    run = sandbox.runs[-1]
+    assert start["outcome"] == "started"
+    assert start["run_id"] == run.run_id
+    assert start["charged_cost"] == pytest.approx(0.04)
+    assert start["charged_cost_is_quote"] is True
+    assert start["estimated_seconds"] == pytest.approx(6)
+    assert start["poll_url"].endswith(f"/runs/{run.run_id}")
+    assert start["idempotency_key"].startswith("flora-mcp-")
+    assert start["next"] == {"tool": "wait_for_run", "arguments": {"run_id": run.run_id}, "after_seconds": 0}
+    text = text_of(result)
+    assert run.run_id in text and "quote" in text and "wait_for_run" in text
+
+
+async def test_a_generation_start_sends_the_callers_idempotency_key(client: Client, sandbox: Sandbox) -> None:
+    result = await call_ok(client, "start_generation_run", generation(idempotency_key="my-key-0001"))
+    assert (result.structured_content or {})["idempotency_key"] == "my-key-0001"
+    assert len(sandbox.runs) == 1
+
+
+async def test_repeating_a_start_with_the_same_key_is_reported_as_accepted_not_started_twice(
+    client: Client, sandbox: Sandbox
+) -> None:
+    await call_ok(client, "start_generation_run", generation(idempotency_key="same-key-0001"))
+    again = await call_ok(client, "start_generation_run", generation(idempotency_key="same-key-0001"))
+    assert (again.structured_content or {})["outcome"] == "accepted_earlier"
+    assert len(sandbox.runs) == 1
+    assert "Do not start it again" in text_of(again)
+
+
+async def test_a_start_whose_answer_was_lost_says_it_was_accepted_and_how_to_find_the_run(
+    client: Client, sandbox: Sandbox
+) -> None:
+    sandbox.faults.push("POST /runs/technique", Fault.dropped_after_create())
+    arguments = {
+        "technique_id": POSTER,
+        "workspace_id": WORKSPACE,
+        "inputs": [{"id": "subject", "type": "text", "value": "a cat"}],
+    }
+    result = await call_ok(client, "start_technique_run", arguments)
+    start = result.structured_content or {}
+    assert len(sandbox.runs) == 1, "the retry must not start a second run"
+    assert start["outcome"] == "accepted_earlier"
+    assert start["idempotency_key"] in text_of(result)
+    assert start["next"]["tool"] == "list_technique_runs"
+    assert start["next"]["arguments"]["technique_id"] == POSTER
+    found = await call_ok(client, "list_technique_runs", start["next"]["arguments"])
+    assert [r["run_id"] for r in (found.structured_content or {})["technique_runs"]] == [sandbox.runs[0].run_id]
+
+
+async def test_a_technique_with_a_workspace_and_tech_id_uses_the_top_level_route(
+    client: Client, sandbox: Sandbox
+) -> None:
+    arguments = {
+        "technique_id": POSTER,
+        "workspace_id": WORKSPACE,
+        "inputs": [{"id": "subject", "type": "text", "value": "a cat"}],
+    }
+    result = await call_ok(client, "start_technique_run", arguments)
+    assert sandbox.requests["POST /runs/technique"] == 1
+    start = result.structured_content or {}
+    assert start["charged_cost"] == pytest.approx(0.12)
+    assert start["next"]["arguments"] == {"run_id": start["run_id"], "technique_id": POSTER}
+
+
+@pytest.mark.parametrize(
+    "extra",
+    [
+        {"technique_id": "poster-maker", "workspace_id": WORKSPACE},
+        {"technique_id": POSTER},
+        {"technique_id": POSTER, "workspace_id": WORKSPACE, "callback_url": "https://hooks.example.com/flora"},
+    ],
+    ids=["slug", "no-workspace", "callback"],
+)
+async def test_other_technique_starts_use_the_nested_route_in_async_mode(
+    client: Client, sandbox: Sandbox, extra: dict[str, str]
+) -> None:
+    arguments = {"inputs": [{"id": "subject", "type": "text", "value": "a cat"}], **extra}
+    result = await call_ok(client, "start_technique_run", arguments)
+    assert sandbox.requests["POST /techniques/{technique_id}/runs"] == 1
+    assert sandbox.requests["POST /runs/technique"] == 0
+    start = result.structured_content or {}
+    assert start["status"] == "pending"
+    assert start["technique_id"] == extra["technique_id"]
+    assert start["next"]["arguments"]["technique_id"] == extra["technique_id"]
+
+
+async def test_a_plain_http_callback_url_is_refused_before_anything_is_sent(client: Client, sandbox: Sandbox) -> None:
+    before = total_requests(sandbox)
+    text = await call_error(
+        client,
+        "start_technique_run",
+        {
+            "technique_id": POSTER,
+            "inputs": [{"id": "subject", "type": "text", "value": "a cat"}],
+            "callback_url": "http://hooks.example.com/flora",
+        },
+    )
+    assert "callback_url" in text and "https" in text
+    assert total_requests(sandbox) == before
+
+
+async def test_an_input_given_twice_is_refused_without_a_request(client: Client, sandbox: Sandbox) -> None:
+    before = total_requests(sandbox)
+    text = await call_error(
+        client,
+        "start_technique_run",
+        {
+            "technique_id": POSTER,
+            "workspace_id": WORKSPACE,
+            "inputs": [
+                {"id": "subject", "type": "text", "value": "a cat"},
+                {"id": "subject", "type": "text", "value": "a dog"},
+            ],
+        },
+    )
+    assert "subject" in text and "Nothing was sent" in text
+    assert total_requests(sandbox) == before

@@ -1,0 +1,102 @@
+"""The tool list an agent sees: names, schemas and annotations, pinned by a snapshot.
+
+A schema change shows up as a diff of tools_snapshot.json. After a deliberate change,
+regenerate it with `FLORA_UPDATE_SNAPSHOT=1 pytest tests/server/test_tool_list.py`.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from pathlib import Path
+from typing import Any
+
+import pytest
+from mcp import Client
+
+pytestmark = pytest.mark.anyio
+
+SNAPSHOT = Path(__file__).with_name("tools_snapshot.json")
+
+STARTS = {"start_generation_run", "start_technique_run"}
+EXPECTED = STARTS | {
+    "get_technique_run",
+    "list_technique_runs",
+    "get_run",
+    "wait_for_run",
+    "list_workspaces",
+    "list_projects",
+    "list_models",
+    "list_techniques",
+    "get_technique",
+}
+
+
+async def listed(client: Client) -> list[dict[str, Any]]:
+    tools = (await client.list_tools()).tools
+    return [tool.model_dump(mode="json", by_alias=True, exclude_none=True) for tool in tools]
+
+
+async def test_the_tool_list_matches_the_snapshot(client: Client) -> None:
+    tools = await listed(client)
+    if os.environ.get("FLORA_UPDATE_SNAPSHOT"):
+        SNAPSHOT.write_text(json.dumps(tools, indent=2, sort_keys=True) + "\n")
+    assert tools == json.loads(SNAPSHOT.read_text())
+
+
+async def test_the_server_offers_exactly_the_documented_tools(client: Client) -> None:
+    assert {tool["name"] for tool in await listed(client)} == EXPECTED
+
+
+async def test_every_tool_has_a_title_an_output_schema_and_honest_annotations(client: Client) -> None:
+    for tool in await listed(client):
+        assert tool["title"], tool["name"]
+        assert tool["outputSchema"]["type"] == "object", tool["name"]
+        hints = tool["annotations"]
+        assert hints["openWorldHint"] is True
+        assert hints["destructiveHint"] is False
+        paid = tool["name"] in STARTS
+        assert hints["readOnlyHint"] is not paid, tool["name"]
+        assert hints["idempotentHint"] is not paid, tool["name"]
+
+
+async def test_input_schemas_refuse_unknown_arguments(client: Client) -> None:
+    for tool in await listed(client):
+        assert tool["inputSchema"]["additionalProperties"] is False, tool["name"]
+
+
+async def test_the_generation_schema_keeps_descriptions_enums_patterns_and_required_fields(client: Client) -> None:
+    tool = next(t for t in await listed(client) if t["name"] == "start_generation_run")
+    schema = tool["inputSchema"]
+    props = schema["properties"]
+    assert set(schema["required"]) == {"workspace_id", "project_id", "prompt", "type"}
+    assert props["type"]["enum"] == ["image", "video", "audio", "text"]
+    assert props["workspace_id"]["pattern"].startswith("^ws_")
+    assert props["project_id"]["pattern"].startswith("^prj_")
+    assert set(props) == {"workspace_id", "project_id", "prompt", "type", "model", "params", "idempotency_key"}
+    for name in props:
+        assert props[name].get("description"), f"{name} has no top-level description"
+
+
+async def test_the_technique_schema_describes_each_input_item(client: Client) -> None:
+    tool = next(t for t in await listed(client) if t["name"] == "start_technique_run")
+    schema = tool["inputSchema"]
+    assert set(schema["required"]) == {"technique_id", "inputs"}
+    item = schema["$defs"]["TechniqueInput"]
+    assert item["properties"]["type"]["enum"] == ["text", "imageUrl", "videoUrl"]
+    assert set(item["required"]) == {"id", "type", "value"}
+    assert "POST /runs/technique" in tool["description"]
+
+
+async def test_wait_for_run_offers_a_default_budget_under_a_minute(client: Client) -> None:
+    tool = next(t for t in await listed(client) if t["name"] == "wait_for_run")
+    budget = tool["inputSchema"]["properties"]["timeout_seconds"]
+    assert budget["default"] < 60
+    assert budget["maximum"] >= 600
+    assert tool["inputSchema"]["required"] == ["run_id"]
+
+
+async def test_the_instructions_teach_the_workflow(client: Client) -> None:
+    instructions = client.instructions or ""
+    for step in ("list_workspaces", "start_generation_run", "wait_for_run", "cost money"):
+        assert step in instructions
