@@ -1,0 +1,206 @@
+"""The client configurations in examples/: each one parses, and each one starts this server.
+
+A user pastes one of these blocks into a client they did not write, so the checks are about
+what the client will do with it: which command it runs, with which arguments, and that the
+FLORA key reaches the server.
+"""
+
+from __future__ import annotations
+
+import json
+import shlex
+import shutil
+import socket
+import subprocess
+import sys
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from pathlib import Path
+from typing import Any
+
+import anyio
+import httpx2
+import pytest
+import uvicorn
+from mcp import Client, StdioServerParameters
+from mcp.client.streamable_http import streamable_http_client
+from mcp.types import TextContent
+
+from flora_mcp.cli import build_parser
+from flora_mcp.config import Settings
+from flora_mcp.sandbox import Sandbox, SandboxConfig
+from flora_mcp.server import create_server
+from flora_mcp.server.transports import http_app
+
+ROOT = Path(__file__).resolve().parents[2]
+EXAMPLES = ROOT / "examples"
+STDIO_CONFIGS = ["claude_desktop_uvx.json", "claude_desktop_pip.json", "cursor_mcp.json", "vscode_mcp.json"]
+
+
+def load(name: str) -> dict[str, Any]:
+    return json.loads((EXAMPLES / name).read_text(encoding="utf-8"))
+
+
+def only_server(config: dict[str, Any], key: str = "mcpServers") -> dict[str, Any]:
+    servers = config[key]
+    assert list(servers) == ["flora"]
+    return servers["flora"]
+
+
+def stdio_entry(name: str) -> dict[str, Any]:
+    # VS Code's mcp.json keeps its servers under "servers"; the others under "mcpServers".
+    return only_server(load(name), "servers" if name.startswith("vscode") else "mcpServers")
+
+
+@pytest.mark.parametrize("name", STDIO_CONFIGS)
+def test_each_stdio_config_passes_the_api_key_in_the_environment(name: str) -> None:
+    entry = stdio_entry(name)
+    assert set(entry["env"]) == {"FLORA_API_KEY"}
+    assert entry["env"]["FLORA_API_KEY"]
+
+
+@pytest.mark.parametrize("name", STDIO_CONFIGS)
+def test_each_stdio_config_runs_flora_mcp_with_arguments_the_cli_accepts(name: str) -> None:
+    entry = stdio_entry(name)
+    command = [entry["command"], *entry.get("args", [])]
+    if command[0] == "uvx":
+        # uvx <package> runs the package's console script of the same name.
+        assert command[1] == "flora-mcp"
+        command = command[1:]
+    assert command[0] == "flora-mcp"
+    arguments = build_parser().parse_args(command[1:])
+    assert arguments.transport == "stdio"
+    assert arguments.command is None
+
+
+def test_the_uvx_configs_of_claude_desktop_and_cursor_are_the_same_server() -> None:
+    assert stdio_entry("claude_desktop_uvx.json") == stdio_entry("cursor_mcp.json")
+
+
+def test_the_pip_config_runs_the_installed_console_script() -> None:
+    assert stdio_entry("claude_desktop_pip.json")["command"] == "flora-mcp"
+
+
+def test_the_vscode_config_uses_servers_and_asks_for_the_key_as_a_password() -> None:
+    config = load("vscode_mcp.json")
+    assert "mcpServers" not in config
+    entry = only_server(config, "servers")
+    assert entry["type"] == "stdio"
+    (prompt,) = config["inputs"]
+    assert prompt["type"] == "promptString"
+    assert prompt["password"] is True
+    assert entry["env"]["FLORA_API_KEY"] == "${input:" + prompt["id"] + "}"
+
+
+def test_the_remote_config_points_at_the_streamable_http_endpoint_with_a_bearer_key() -> None:
+    entry = only_server(load("remote_streamable_http.json"))
+    assert entry["type"] == "http"
+    assert entry["url"] == "http://127.0.0.1:8000/mcp"
+    assert entry["headers"]["Authorization"].startswith("Bearer ")
+    # The URL is where `flora-mcp --transport streamable-http` listens by default.
+    defaults = build_parser().parse_args(["--transport", "streamable-http"])
+    assert entry["url"] == f"http://{defaults.host}:{defaults.port}/mcp"
+
+
+def claude_code_command() -> list[str]:
+    lines = (EXAMPLES / "claude_code.sh").read_text(encoding="utf-8").splitlines()
+    (line,) = [line for line in lines if line.strip() and not line.lstrip().startswith("#")]
+    return shlex.split(line)
+
+
+def test_the_claude_code_script_is_valid_bash() -> None:
+    subprocess.run(["bash", "-n", str(EXAMPLES / "claude_code.sh")], check=True)
+
+
+def test_the_claude_code_line_adds_a_stdio_server_running_uvx_flora_mcp() -> None:
+    words = claude_code_command()
+    assert words[:4] == ["claude", "mcp", "add", "flora"]
+    separator = words.index("--")
+    assert words[separator + 1 :] == ["uvx", "flora-mcp"]
+    options = words[4:separator]
+    assert options[options.index("--transport") + 1] == "stdio"
+    assert options[options.index("--env") + 1] == "FLORA_API_KEY=$FLORA_API_KEY"
+
+
+def test_the_claude_code_line_names_the_server_before_the_variadic_env_option() -> None:
+    # `claude mcp add --env K=V name -- cmd` takes the name for a second env value and fails.
+    words = claude_code_command()
+    assert words.index("flora") < words.index("--env")
+
+
+# --- the configs against a running server ----------------------------------------------------------
+EXPECTED_TOOLS = {
+    "list_workspaces",
+    "list_projects",
+    "list_models",
+    "list_techniques",
+    "get_technique",
+    "start_generation_run",
+    "start_technique_run",
+    "get_run",
+    "get_technique_run",
+    "list_technique_runs",
+    "wait_for_run",
+}
+
+
+@pytest.mark.anyio
+async def test_the_pip_config_starts_the_installed_server_over_stdio() -> None:
+    entry = stdio_entry("claude_desktop_pip.json")
+    # The console script pip installed beside this interpreter, as a client's PATH would find it.
+    command = shutil.which(entry["command"], path=str(Path(sys.executable).parent))
+    assert command, "flora-mcp is not installed beside this Python"
+    # --sandbox stands in for FLORA; the config's own env still reaches the process.
+    parameters = StdioServerParameters(command=command, args=[*entry["args"], "--sandbox"], env=entry["env"])
+    async with Client(parameters) as client:
+        assert {tool.name for tool in (await client.list_tools()).tools} == EXPECTED_TOOLS
+        result = await client.call_tool("list_workspaces", {})
+    assert not result.is_error
+    assert result.structured_content is not None
+    assert result.structured_content["workspaces"][0]["workspace_id"] == "ws_sandbox"
+
+
+@asynccontextmanager
+async def serving_http(server: Any) -> AsyncIterator[int]:
+    """flora-mcp's Streamable HTTP app under uvicorn on 127.0.0.1, port 0; yields the port."""
+    sock = socket.socket()
+    sock.bind(("127.0.0.1", 0))
+    port = sock.getsockname()[1]
+    app = http_app(server, host="127.0.0.1", transport="streamable-http")
+    web = uvicorn.Server(uvicorn.Config(app, log_config=None, log_level="warning"))
+    async with anyio.create_task_group() as group:
+        group.start_soon(web.serve, [sock])
+        with anyio.fail_after(10):
+            # uvicorn signals readiness only through this flag.
+            while not web.started:  # noqa: ASYNC110
+                await anyio.sleep(0.01)
+        try:
+            yield port
+        finally:
+            web.should_exit = True
+    sock.close()
+
+
+def remote_client(url: str, headers: dict[str, str]) -> Client:
+    return Client(streamable_http_client(url, http_client=httpx2.AsyncClient(headers=headers)))
+
+
+@pytest.mark.anyio
+async def test_the_remote_config_reaches_flora_with_the_key_in_its_authorization_header() -> None:
+    entry = only_server(load("remote_streamable_http.json"))
+    sandbox = Sandbox(SandboxConfig(time_scale=0))
+    async with serving_http(create_server(Settings(), sandbox=sandbox)) as port:
+        url = entry["url"].replace(":8000/", f":{port}/")
+        real_key = {k: v.replace("YOUR_FLORA_API_KEY", sandbox.config.api_key) for k, v in entry["headers"].items()}
+        async with remote_client(url, real_key) as client:
+            accepted = await client.call_tool("list_workspaces", {})
+        # The placeholder left in place is what FLORA sees: the header's key, not the server's, is used.
+        async with remote_client(url, entry["headers"]) as client:
+            refused = await client.call_tool("list_workspaces", {})
+    assert not accepted.is_error
+    assert accepted.structured_content is not None
+    assert accepted.structured_content["workspaces"][0]["workspace_id"] == "ws_sandbox"
+    assert refused.is_error
+    refusal = " ".join(block.text for block in refused.content if isinstance(block, TextContent))
+    assert "unauthorized" in refusal or "invalid_api_key" in refusal
+    assert "YOUR_FLORA_API_KEY" not in refusal
