@@ -55,6 +55,30 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument(
         "--log-level", type=str.upper, choices=LOG_LEVELS, help="Log level on stderr (env FLORA_LOG_LEVEL)."
     )
+    parser.add_argument(
+        "--max-spend-usd",
+        type=float,
+        metavar="USD",
+        help="Refuse starts once this process's runs cost this much (env FLORA_MAX_SPEND_USD; default no cap).",
+    )
+    parser.add_argument(
+        "--confirm-above-usd",
+        type=float,
+        metavar="USD",
+        help="Ask the user to confirm a start that costs more than this (env FLORA_CONFIRM_ABOVE_USD).",
+    )
+    parser.add_argument(
+        "--read-only",
+        action="store_true",
+        default=None,
+        help="Do not offer the start tools at all; nothing can be spent (env FLORA_READ_ONLY).",
+    )
+    parser.add_argument(
+        "--max-request-bytes",
+        type=int,
+        metavar="N",
+        help="Largest MCP request accepted: HTTP body or stdio line (env FLORA_MAX_REQUEST_BYTES; default 1 MiB).",
+    )
 
     commands = parser.add_subparsers(dest="command", metavar="{sandbox,demo}")
     sandbox = commands.add_parser("sandbox", help="Serve the local FLORA-compatible sandbox API.")
@@ -71,6 +95,10 @@ def settings_from_args(args: argparse.Namespace) -> Settings:
         "timeout": args.timeout,
         "max_retries": args.max_retries,
         "log_level": args.log_level,
+        "max_spend_usd": args.max_spend_usd,
+        "confirm_above_usd": args.confirm_above_usd,
+        "read_only": args.read_only,
+        "max_request_bytes": args.max_request_bytes,
     }
     return Settings(**{name: value for name, value in flags.items() if value is not None})
 
@@ -128,7 +156,7 @@ def _serve_mcp(args: argparse.Namespace, settings: Settings) -> None:
         sandbox = Sandbox(SandboxConfig(time_scale=settings.sandbox_time_scale))
     server = create_server(settings, sandbox=sandbox)
     if args.transport == "stdio":
-        run_stdio(server)
+        run_stdio(server, settings)
     else:
         run_http(
             server,

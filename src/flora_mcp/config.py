@@ -30,6 +30,25 @@ class Settings(BaseSettings):
     sandbox_time_scale: float = Field(
         default=1.0, ge=0, le=10, description="With --sandbox: multiplies simulated run durations (0 = instant)."
     )
+    max_spend_usd: float | None = Field(
+        default=None,
+        ge=0,
+        allow_inf_nan=False,
+        description="Refuse starts once the runs this process started have cost this many USD (unset: no cap).",
+    )
+    confirm_above_usd: float | None = Field(
+        default=None,
+        ge=0,
+        allow_inf_nan=False,
+        description="Ask the user (MCP elicitation) before a start whose known cost is above this many USD.",
+    )
+    read_only: bool = Field(default=False, description="Offer no start tools at all: nothing can be spent.")
+    max_request_bytes: int = Field(
+        default=1024 * 1024,
+        ge=1024,
+        le=64 * 1024 * 1024,
+        description="Largest MCP request accepted, in bytes: an HTTP body (413 above it) or one stdio line.",
+    )
 
     @field_validator("base_url")
     @classmethod
@@ -38,6 +57,12 @@ class Settings(BaseSettings):
         if not value.startswith(("http://", "https://")):
             raise ValueError("FLORA_BASE_URL must start with https:// (or http:// for a local sandbox)")
         return value
+
+    @field_validator("max_spend_usd", "confirm_above_usd", mode="before")
+    @classmethod
+    def _empty_means_unset(cls, value: object) -> object:
+        # FLORA_MAX_SPEND_USD= (set but empty) in a client's config means "no cap", not an error.
+        return None if isinstance(value, str) and not value.strip() else value
 
     def api_key_value(self) -> str | None:
         """The key itself, for the one place that needs it: the Authorization header."""

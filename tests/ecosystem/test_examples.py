@@ -141,6 +141,7 @@ EXPECTED_TOOLS = {
     "get_technique_run",
     "list_technique_runs",
     "wait_for_run",
+    "get_session_spend",
 }
 
 

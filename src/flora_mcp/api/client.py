@@ -254,13 +254,15 @@ class FloraClient:
             if not 200 <= err.status < 300:
                 raise
             # A 2xx to a start means FLORA accepted it: say so, or the agent would start again.
-            raise UnexpectedResponseError(
+            accepted = UnexpectedResponseError(
                 f"{err.message}. The start was probably accepted (idempotency key {key}): look for "
                 "the run in the run history, or retry with the same idempotency key, before starting again",
                 status=err.status,
                 request_id=err.request_id,
                 attempts=err.attempts,
-            ) from None
+            )
+            accepted.may_have_been_processed = True
+            raise accepted from None
         return Started(response=parsed, idempotency_key=key, request_id=answer.request_id, route=route)
 
     # --- reads ---------------------------------------------------------------------------------

@@ -46,7 +46,15 @@ class FieldError:
 
 
 class FloraError(Exception):
-    """Base of every error this client raises."""
+    """Base of every error this client raises.
+
+    `may_have_been_processed` is True when some attempt of the failed call may have reached
+    FLORA and been acted on (its answer was lost, timed out, or was a 5xx): for a start that
+    means the run may exist and be charged. False means no attempt can have been acted on
+    (refused connections, 4xx refusals, nothing sent).
+    """
+
+    may_have_been_processed: bool = False
 
 
 class MissingAPIKeyError(FloraError):

@@ -14,6 +14,8 @@ and charging, as failed.
 from __future__ import annotations
 
 import ipaddress
+import re
+import socket
 from typing import Annotated, Any, Literal
 from urllib.parse import urlsplit
 
@@ -125,13 +127,31 @@ def check_public_https_url(url: str) -> str:
         raise ValueError("callback_url must not carry a user name or password")
     if host in _LOOPBACK_NAMES or host.endswith((".localhost", ".local", ".internal")):
         raise ValueError("callback_url must be a public host, not a loopback or local name")
+    address: ipaddress.IPv4Address | ipaddress.IPv6Address | None
     try:
         address = ipaddress.ip_address(host)
     except ValueError:
+        address = _numeric_ipv4(host)
+    if address is None:
         return url
-    if not address.is_global:
+    if not address.is_global or address.is_multicast:
         raise ValueError("callback_url must be a public host, not a loopback, private or link-local address")
     return url
+
+
+def _numeric_ipv4(host: str) -> ipaddress.IPv4Address | None:
+    """The address of a host written as IPv4 in another form (2130706433, 0x7f.1, 0177.0.0.1, 127.1).
+
+    URL parsers (WHATWG's, curl's) read a host whose last label is a number as an IPv4 address, so
+    https://2130706433/ is https://127.0.0.1/ to whoever calls it.
+    """
+    last = host.rsplit(".", 1)[-1]
+    if not re.fullmatch(r"0x[0-9a-f]*|[0-9]+", last):
+        return None
+    try:
+        return ipaddress.IPv4Address(socket.inet_aton(host))
+    except OSError:
+        raise ValueError("callback_url's host looks like an IP address but is not a valid one") from None
 
 
 CallbackUrl = Annotated[

@@ -63,6 +63,8 @@ class _Failure:
     error: FloraError
     headers: httpx.Headers | None = None
     transport_retryable: bool = True
+    # Whether FLORA may have received and acted on this attempt (see FloraError).
+    may_have_landed: bool = True
 
 
 class _BodyTooLarge(Exception):
@@ -158,6 +160,7 @@ class Transport:
         )
         started = time.perf_counter()
         attempts = 0
+        landed = False  # whether any failed attempt may have been acted on by FLORA
         status: int | None = None
         request_id: str | None = None
         try:
@@ -173,8 +176,11 @@ class Transport:
                     status, request_id = error.status, error.request_id
                 else:
                     status, request_id = None, None
+                landed = landed or outcome.may_have_landed
                 if not self._retryable(outcome, idempotency_key, attempts):
-                    raise _final(error, attempts)
+                    final = _final(error, attempts)
+                    final.may_have_been_processed = landed
+                    raise final
                 wait = self.retry.delay(attempts - 1, outcome.headers, self.random, now=self.clock())
                 logger.debug(
                     "retrying %s after %s; waiting %.2f s",
@@ -243,7 +249,8 @@ class Transport:
             retry_after=parse_retry_after(headers, self.clock()),
         )
         error.attempts = attempt
-        return _Failure(error, headers)
+        # A 4xx is FLORA refusing the request; a 5xx (or a proxy's) may come after it acted.
+        return _Failure(error, headers, may_have_landed=status >= 500)
 
     async def _read_capped(self, response: httpx.Response) -> bytes:
         # Stop reading as soon as the cap is passed: an answer we will refuse anyway must not
@@ -271,7 +278,9 @@ class Transport:
             error = FloraConnectionError(self.redact(message), attempts=attempt)
         # The httpx exception is not chained: its text is outside our control, and what it says
         # is already in the (redacted) message.
-        return _Failure(error, None, isinstance(exc, _RETRYABLE_TRANSPORT_ERRORS))
+        # Only a connection that was never made proves the request was not received.
+        never_sent = isinstance(exc, httpx.ConnectError | httpx.ConnectTimeout | httpx.PoolTimeout)
+        return _Failure(error, None, isinstance(exc, _RETRYABLE_TRANSPORT_ERRORS), may_have_landed=not never_sent)
 
     def _log(self, route: str, status: int | None, request_id: str | None, attempts: int, started: float) -> None:
         ms = round((time.perf_counter() - started) * 1000)

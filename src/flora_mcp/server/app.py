@@ -29,6 +29,8 @@ from flora_mcp.api.retry import RetryPolicy
 from flora_mcp.config import Settings
 from flora_mcp.server.errors import invalid_arguments_text
 from flora_mcp.server.hints import RunMemory
+from flora_mcp.server.quotes import QuoteBook
+from flora_mcp.server.spending import SpendLedger
 from flora_mcp.server.state import AppState
 from flora_mcp.server.tools import build_tools
 
@@ -49,7 +51,16 @@ techniques (multi-step workflows) from inputs.
    returns before the run ends, call it again. get_run / get_technique_run read the state once.
 4. Read outputs: media outputs are URLs (also resource links); text outputs hold the text.
 Every result has a `next` hint naming the tool, arguments and when to call it. Errors say
-whether to fix the input, wait and retry, or stop and tell the user."""
+whether to fix the input, wait and retry, or stop and tell the user.
+Money: get_session_spend shows this session's runs and spend; over the spend cap starts are refused (tell the user)."""
+
+READ_ONLY_NOTE = """
+This server is read-only (--read-only): it offers no start tools and cannot spend money."""
+
+
+def instructions_for(settings: Settings) -> str:
+    """The server instructions; a read-only server says it cannot start runs."""
+    return INSTRUCTIONS + (READ_ONLY_NOTE if settings.read_only else "")
 
 
 class FloraMCPServer(MCPServer[AppState]):
@@ -101,6 +112,9 @@ def create_server(
     - `sleep`, `clock`: how wait_for_run waits and measures time (tests pass fakes).
     """
     memory = RunMemory()
+    # One ledger and quote cache per server object, so per process: the cap is the process's.
+    ledger = SpendLedger(cap_usd=settings.max_spend_usd)
+    quotes = QuoteBook()
 
     @asynccontextmanager
     async def lifespan(_: MCPServer[AppState]) -> AsyncIterator[AppState]:
@@ -123,17 +137,27 @@ def create_server(
                 sleep=sleep,
             )
             logger.info("flora-mcp ready", extra={"base_url": base_url, "sandbox": sandbox is not None})
-            yield AppState(client=client, memory=memory, sleep=sleep, clock=clock)
+            if settings.read_only:
+                logger.info("read-only: the start tools are not offered")
+            yield AppState(
+                client=client,
+                memory=memory,
+                sleep=sleep,
+                clock=clock,
+                ledger=ledger,
+                quotes=quotes,
+                confirm_above_usd=settings.confirm_above_usd,
+            )
 
     return FloraMCPServer(
         name="flora-mcp",
         title="FLORA",
         description="FLORA's image, video, audio, text and technique runs as tools.",
-        instructions=INSTRUCTIONS,
+        instructions=instructions_for(settings),
         website_url="https://flora.ai",
         version=__version__,
         lifespan=lifespan,
-        tools=build_tools(),
+        tools=build_tools(read_only=settings.read_only),
         log_level=settings.log_level,
         has_default_key=sandbox is not None or settings.api_key is not None,
     )

@@ -33,10 +33,12 @@ from flora_mcp.api.errors import (
     PermissionDeniedError,
     RateLimitedError,
     ServerError,
+    UnexpectedResponseError,
 )
 
 DEFAULT_RETRY_SECONDS = 30
 DEFAULT_RATE_LIMIT_SECONDS = 10
+UNEXPECTED_RETRY_SECONDS = 5
 
 
 def _retry_advice(tool: str, seconds: float, idempotency_key: str | None) -> str:
@@ -81,6 +83,12 @@ def next_step_for(exc: FloraError, tool: str, idempotency_key: str | None = None
         )
     if isinstance(exc, FloraAPIError) and exc.status >= 500:
         return _retry_advice(tool, DEFAULT_RETRY_SECONDS, idempotency_key)
+    if isinstance(exc, UnexpectedResponseError):
+        # A cut-off, garbled or oversized answer is usually a proxy or a passing outage.
+        return _retry_advice(tool, UNEXPECTED_RETRY_SECONDS, idempotency_key) + (
+            " If the same comes back, stop and tell the user FLORA (or a proxy in front of it) is not "
+            "answering with its API."
+        )
     return "stop and tell the user what FLORA answered."
 
 
@@ -107,6 +115,21 @@ def flora_error_text(exc: FloraError, tool: str, idempotency_key: str | None = N
         lines.append(f"Idempotency key: {idempotency_key}")
     lines.append("Next step: " + next_step_for(exc, tool, idempotency_key))
     return "\n".join(lines)
+
+
+def start_error_text(exc: FloraError, tool: str, idempotency_key: str) -> str:
+    """flora_error_text for a failed start, saying whether FLORA may have started (and charged) it."""
+    lines = flora_error_text(exc, tool, idempotency_key).split("\n")
+    if exc.may_have_been_processed:
+        outcome = (
+            "Start outcome: unknown. FLORA may have started (and charged) this run before the failure: an "
+            f"answer was lost, timed out or was a server error. Calling {tool} again with "
+            f"idempotency_key={idempotency_key} is safe: FLORA then reports that run instead of starting "
+            "another, or starts it once if it never arrived. Do not start it under a new key."
+        )
+    else:
+        outcome = "Start outcome: not started. FLORA did not act on this request; nothing was charged."
+    return "\n".join([*lines[:-1], outcome, lines[-1]])
 
 
 def unsendable_text(exc: ValueError, tool: str) -> str:

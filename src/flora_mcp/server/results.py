@@ -61,7 +61,54 @@ class StartResult(BaseModel):
         description="The key this start was sent with. Retrying with the same key never starts a second run."
     )
     request_id: str | None = Field(default=None, description="FLORA's request-id for this start, for support.")
+    session_spent_usd: float | None = Field(
+        default=None,
+        description="USD this server process has spent on the runs it started, this one included (get_session_spend).",
+    )
+    spend_cap_usd: float | None = Field(
+        default=None, description="The spend cap (FLORA_MAX_SPEND_USD); starts past it are refused. None: no cap."
+    )
     next: NextStep | None = None
+
+
+class SpentRun(BaseModel):
+    """One start this server process sent, as get_session_spend lists it."""
+
+    idempotency_key: str
+    tool: str
+    outcome: Literal["started", "accepted_earlier", "outcome_unknown"] = Field(
+        description=(
+            '"started": FLORA answered with the run. "accepted_earlier": FLORA had it already (answer lost). '
+            '"outcome_unknown": the start failed in a way FLORA may have acted on; retry with its key to settle it.'
+        )
+    )
+    run_id: str | None = None
+    technique_id: str | None = None
+    model_id: str | None = None
+    cost_usd: float | None = Field(
+        default=None,
+        description=(
+            "charged_cost as FLORA last reported it, else the quote known before sending; absent when "
+            "neither is known (an accepted start whose answer was lost, with no quote)."
+        ),
+    )
+    quote_usd: float | None = Field(default=None, description="The cost known before sending, if any.")
+    at: float = Field(description="When the start was sent, unix seconds.")
+
+
+class SpendResult(BaseModel):
+    """get_session_spend's answer: what this server process has spent on FLORA."""
+
+    spent_usd: float = Field(description="USD charged (or quoted) for runs started or accepted in this process.")
+    unconfirmed_usd: float = Field(description="Quotes of starts whose outcome is unknown; counted against the cap.")
+    cap_usd: float | None = Field(default=None, description="FLORA_MAX_SPEND_USD; absent when no cap is set.")
+    remaining_usd: float | None = Field(default=None, description="What the cap still allows; absent without a cap.")
+    confirm_above_usd: float | None = Field(
+        default=None,
+        description="FLORA_CONFIRM_ABOVE_USD: starts quoted above it ask the user first; absent when unset.",
+    )
+    starts: int = Field(description="Logical starts sent by this process (all callers).")
+    runs: list[SpentRun] = Field(description="Your starts in this process, newest first (at most 100).")
 
 
 class RunResult(BaseModel):

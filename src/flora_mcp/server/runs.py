@@ -3,16 +3,21 @@
 Thin adapters: validate into the request model, call the client, turn the answer into a
 StartResult or RunResult with its text and next step. FLORA failures become tool errors here
 (see errors.py); nothing else is caught.
+
+A start first passes the money guard (guard.py: its quote, the spend cap, the user's
+confirmation, all before anything is sent), then is booked in the spend ledger (spending.py)
+as started, accepted earlier, or of unknown outcome when FLORA may have acted on it.
 """
 
 from __future__ import annotations
 
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
-from typing import Any
+from typing import Annotated, Any
 
 from mcp.server.mcpserver import Context
 from mcp.server.mcpserver.exceptions import ToolError
+from mcp.server.mcpserver.resolve import Resolve
 from mcp_types import CallToolResult
 from pydantic import ValidationError
 
@@ -25,8 +30,9 @@ from flora_mcp.api.models import (
     StartResponse,
     StartTechniqueRun,
 )
-from flora_mcp.server import hints
-from flora_mcp.server.errors import flora_error_text, unsendable_text
+from flora_mcp.server import guard, hints
+from flora_mcp.server.errors import flora_error_text, start_error_text, unsendable_text
+from flora_mcp.server.quotes import Quote
 from flora_mcp.server.results import (
     NextStep,
     RunResult,
@@ -36,7 +42,8 @@ from flora_mcp.server.results import (
     output_lines,
     tool_result,
 )
-from flora_mcp.server.state import state_of
+from flora_mcp.server.spending import Reservation
+from flora_mcp.server.state import AppState, state_of
 
 
 class StartGenerationArguments(GenerationRunRequest):
@@ -59,32 +66,85 @@ async def flora_errors(tool: str, idempotency_key: str | None = None) -> AsyncIt
         raise ToolError(unsendable_text(exc, tool)) from exc
 
 
+@asynccontextmanager
+async def start_errors(
+    tool: str, idempotency_key: str, reservation: Reservation, technique_id: str | None
+) -> AsyncIterator[None]:
+    """Like flora_errors, for a start: says whether FLORA may have started it, and books that."""
+    try:
+        yield
+    except FloraError as exc:
+        if exc.may_have_been_processed:
+            reservation.unknown(technique_id=technique_id)
+        else:
+            reservation.not_started()
+        raise ToolError(start_error_text(exc, tool, idempotency_key)) from exc
+    except ValidationError:
+        raise
+    except ValueError as exc:
+        reservation.not_started()
+        raise ToolError(unsendable_text(exc, tool)) from exc
+    finally:
+        # Cancelled mid-send (the client gave up on the call): FLORA may have the start.
+        reservation.unknown(technique_id=technique_id)
+
+
 # --- starts ------------------------------------------------------------------------------------
-async def start_generation_run(ctx: Context[Any], **arguments: Any) -> CallToolResult:
+async def start_generation_run(
+    ctx: Context[Any],
+    quote: Annotated[Quote, Resolve(guard.generation_quote)],
+    confirmation: Annotated[guard.Confirmation, Resolve(guard.confirm_generation)],
+    **arguments: Any,
+) -> CallToolResult:
+    tool = "start_generation_run"
     args = StartGenerationArguments.model_validate(arguments)
     key = args.idempotency_key or new_idempotency_key()
     request = GenerationRunRequest.model_validate(args.model_dump(exclude={"idempotency_key"}, exclude_none=True))
+    guard.require_consent(confirmation, tool, quote)
     state = state_of(ctx)
-    async with flora_errors("start_generation_run", key):
+    reservation = guard.reserve(state, key, quote, tool=tool, owner=state.caller(ctx))
+    async with start_errors(tool, key, reservation, technique_id=None):
         outcome = await state.client_for(ctx).start_generation_run(request, idempotency_key=key)
+        if isinstance(outcome, AcceptedEarlier):
+            reservation.accepted_earlier(technique_id=None)
+        else:
+            answer = outcome.response
+            model_id = answer.model.model_id if answer.model else request.model
+            reservation.started(answer.run_id, answer.charged_cost, technique_id=None, model_id=model_id)
     if isinstance(outcome, AcceptedEarlier):
-        return _accepted_earlier(outcome, kind="generation", workspace_id=request.workspace_id, technique_id=None)
+        return _accepted_earlier(
+            state, outcome, kind="generation", workspace_id=request.workspace_id, technique_id=None
+        )
     return _started(ctx, outcome, kind=f"{request.type} generation", technique_id=None)
 
 
-async def start_technique_run(ctx: Context[Any], **arguments: Any) -> CallToolResult:
+async def start_technique_run(
+    ctx: Context[Any],
+    quote: Annotated[Quote, Resolve(guard.technique_quote)],
+    confirmation: Annotated[guard.Confirmation, Resolve(guard.confirm_technique)],
+    **arguments: Any,
+) -> CallToolResult:
+    tool = "start_technique_run"
     request = StartTechniqueRun.model_validate(arguments)
     key = request.idempotency_key or new_idempotency_key()
     request = request.model_copy(update={"idempotency_key": key})
+    guard.require_consent(confirmation, tool, quote)
     state = state_of(ctx)
-    async with flora_errors("start_technique_run", key):
+    technique_id = request.technique_id
+    reservation = guard.reserve(state, key, quote, tool=tool, owner=state.caller(ctx))
+    async with start_errors(tool, key, reservation, technique_id=technique_id):
         outcome = await state.client_for(ctx).start_technique_run(request)
+        if isinstance(outcome, AcceptedEarlier):
+            reservation.accepted_earlier(technique_id=technique_id)
+        else:
+            answer = outcome.response
+            reservation.started(answer.run_id, answer.charged_cost, technique_id=technique_id, model_id=None)
     if isinstance(outcome, AcceptedEarlier):
         return _accepted_earlier(
-            outcome, kind="technique", workspace_id=request.workspace_id, technique_id=request.technique_id
+            state, outcome, kind="technique", workspace_id=request.workspace_id, technique_id=technique_id
         )
     # Technique runs are read back under their technique (GET /techniques/{id}/runs/{run_id}).
-    return _started(ctx, outcome, kind="technique", technique_id=request.technique_id)
+    return _started(ctx, outcome, kind="technique", technique_id=technique_id)
 
 
 def _started(
@@ -121,6 +181,8 @@ def _started(
         outputs=answer.outputs if isinstance(answer, RunState) else None,
         idempotency_key=outcome.idempotency_key,
         request_id=outcome.request_id,
+        session_spent_usd=state.ledger.spent_usd,
+        spend_cap_usd=state.ledger.cap_usd,
         next=None if finished else hints.after_start(answer.run_id, technique_id, estimated),
     )
     cost = "no quote given" if answer.charged_cost is None else f"quoted {answer.charged_cost:g} USD"
@@ -129,7 +191,7 @@ def _started(
     if estimated is not None:
         text += f", about {estimated:g} s"
     text += f". Idempotency key: {outcome.idempotency_key}."
-    lines = [text]
+    lines = [text, guard.spend_line(state.ledger)]
     if finished and isinstance(answer, RunState):
         lines.append(f"It already {answer.status}.")
         lines.extend(output_lines(answer.outputs))
@@ -140,7 +202,7 @@ def _started(
 
 
 def _accepted_earlier(
-    outcome: AcceptedEarlier, *, kind: str, workspace_id: str | None, technique_id: str | None
+    state: AppState, outcome: AcceptedEarlier, *, kind: str, workspace_id: str | None, technique_id: str | None
 ) -> CallToolResult:
     next_step = hints.find_accepted_start(workspace_id, technique_id) if kind == "technique" else None
     result = StartResult(
@@ -148,6 +210,8 @@ def _accepted_earlier(
         idempotency_key=outcome.idempotency_key,
         request_id=outcome.request_id,
         technique_id=technique_id,
+        session_spent_usd=state.ledger.spent_usd,
+        spend_cap_usd=state.ledger.cap_usd,
         next=next_step,
     )
     text = (
@@ -159,7 +223,7 @@ def _accepted_earlier(
         text += " " + describe_next(next_step) + " The newest runs come first."
     else:
         text += " Generation runs are not in list_technique_runs: tell the user the run is in the project in FLORA."
-    return tool_result(result, text)
+    return tool_result(result, text + "\n" + guard.spend_line(state.ledger))
 
 
 # --- reading a run -----------------------------------------------------------------------------
@@ -214,6 +278,7 @@ async def _read(ctx: Context[Any], tool: str, run_id: str, technique_id: str | N
             run = await client.get_technique_run(technique_id, run_id)
         else:
             run = await client.get_run(run_id)
+    state.ledger.observe(run.run_id, run.charged_cost)
     facts = state.memory.recall(run_id)
     since = state.clock() - facts.started_at if facts.started_at is not None else None
     remaining = hints.remaining_seconds(

@@ -13,6 +13,7 @@ from __future__ import annotations
 from collections.abc import Awaitable, Callable
 from typing import Any, cast
 
+from mcp.server.mcpserver.resolve import build_resolver_plans, find_resolved_parameters
 from mcp.server.mcpserver.tools import Tool
 from mcp.server.mcpserver.utilities.func_metadata import ArgModelBase, FuncMetadata
 from mcp_types import ToolAnnotations
@@ -68,6 +69,10 @@ class WaitForRunArguments(RequestModel):
 
 
 READ_ONLY = ToolAnnotations(read_only_hint=True, destructive_hint=False, idempotent_hint=True, open_world_hint=True)
+# Reads this server's own memory, not FLORA: a closed world.
+LOCAL_READ_ONLY = ToolAnnotations(
+    read_only_hint=True, destructive_hint=False, idempotent_hint=True, open_world_hint=False
+)
 # A start spends money and creates a run: not read-only, not idempotent (without the same
 # idempotency_key a second call is a second run), but it destroys nothing.
 PAID_START = ToolAnnotations(read_only_hint=False, destructive_hint=False, idempotent_hint=False, open_world_hint=True)
@@ -121,10 +126,16 @@ def make_tool(
     """A registered tool whose arguments are `arguments` and whose output schema is `output`.
 
     `fn` is called as `fn(ctx=<Context>, **validated_arguments)` and returns a CallToolResult
-    whose structuredContent the SDK checks against `output`.
+    whose structuredContent the SDK checks against `output`. Parameters of `fn` annotated
+    `Annotated[T, Resolve(resolver)]` are filled by running the resolver first (the start
+    tools' money guard); resolvers may take tool arguments by name.
     """
     arg_model = arguments_model(name, arguments)
+    resolved = find_resolved_parameters(fn)
+    plans = build_resolver_plans(resolved, set(arg_model.model_fields)) if resolved else {}
     return Tool(
+        resolved_params=dict(resolved),
+        resolver_plans=plans,
         fn=fn,
         name=name,
         title=title,

@@ -14,11 +14,12 @@ from flora_mcp.api.models import (
     TechniqueListQuery,
     TechniqueRunListQuery,
 )
-from flora_mcp.server import discovery, runs, waiting
+from flora_mcp.server import discovery, runs, session_spend, waiting
 from flora_mcp.server.results import (
     ModelsResult,
     ProjectsResult,
     RunResult,
+    SpendResult,
     StartResult,
     TechniqueResult,
     TechniqueRunsResult,
@@ -27,6 +28,7 @@ from flora_mcp.server.results import (
     WorkspacesResult,
 )
 from flora_mcp.server.schemas import (
+    LOCAL_READ_ONLY,
     PAID_START,
     READ_ONLY,
     NoArguments,
@@ -83,7 +85,22 @@ LIST_TECHNIQUES = """List the techniques (multi-step workflows) available; searc
 GET_TECHNIQUE = """Get one technique: its inputs (ids, types, which are required), its outputs and its cost per run."""
 
 
-def build_tools() -> list[Tool]:
+GET_SESSION_SPEND = """Show what this server has spent on FLORA in this session: total, spend cap, and your runs.
+
+Free and read-only. Use it before a costly start, or when a start is refused over the spend cap."""
+
+START_TOOLS = frozenset({"start_generation_run", "start_technique_run"})
+
+
+def build_tools(*, read_only: bool = False) -> list[Tool]:
+    """Every tool; with `read_only`, none that can start (and so charge for) a run."""
+    tools = _all_tools()
+    if read_only:
+        return [tool for tool in tools if tool.name not in START_TOOLS]
+    return tools
+
+
+def _all_tools() -> list[Tool]:
     return [
         make_tool(
             runs.start_generation_run,
@@ -183,5 +200,14 @@ def build_tools() -> list[Tool]:
             arguments=TechniqueArguments,
             output=TechniqueResult,
             annotations=READ_ONLY,
+        ),
+        make_tool(
+            session_spend.get_session_spend,
+            name="get_session_spend",
+            title="Session spend",
+            description=GET_SESSION_SPEND,
+            arguments=NoArguments,
+            output=SpendResult,
+            annotations=LOCAL_READ_ONLY,
         ),
     ]

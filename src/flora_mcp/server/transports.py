@@ -4,7 +4,12 @@ HTTP serving always keeps Host and Origin checking on (DNS-rebinding protection)
 names are allowed, plus the hosts named with `allowed_hosts` for a deployment behind a real
 name. Binding a public address without naming its hosts therefore answers 421 to remote
 callers rather than silently dropping the check. Streamable HTTP runs stateless, so any number
-of processes can serve behind a load balancer. The Bearer-key gate (http_auth.py) wraps both.
+of processes can serve behind a load balancer.
+
+An HTTP request meets, in this order: the Host/Origin check (421/403, http_limits.py), the
+Bearer-key gate (401, http_auth.py), the body size limit (413, http_limits.py), then MCP.
+Over stdio, broken and oversized lines are answered instead of dropped (stdio_wire.py). The
+size limit is the same for both: `max_request_bytes` (FLORA_MAX_REQUEST_BYTES, 1 MiB by default).
 """
 
 from __future__ import annotations
@@ -12,6 +17,7 @@ from __future__ import annotations
 import logging
 from typing import Any, Literal
 
+import anyio
 import uvicorn
 from mcp.server import MCPServer
 from mcp.server.transport_security import TransportSecuritySettings
@@ -19,6 +25,8 @@ from starlette.types import ASGIApp
 
 from flora_mcp.config import Settings
 from flora_mcp.server.http_auth import BearerKeyGate, is_loopback
+from flora_mcp.server.http_limits import DEFAULT_MAX_REQUEST_BYTES, BodyLimit, HostOriginCheck
+from flora_mcp.server.stdio_wire import serve_stdio
 
 logger = logging.getLogger("flora_mcp.server")
 
@@ -26,9 +34,10 @@ HttpTransport = Literal["streamable-http", "sse"]
 LOOPBACK_HOSTS = ("127.0.0.1", "localhost", "[::1]")
 
 
-def run_stdio(server: MCPServer[Any]) -> None:
+def run_stdio(server: MCPServer[Any], settings: Settings | None = None) -> None:
     """Serve MCP over stdin/stdout until the client closes it."""
-    server.run("stdio")
+    limit = settings.max_request_bytes if settings is not None else DEFAULT_MAX_REQUEST_BYTES
+    anyio.run(lambda: serve_stdio(server, max_line_bytes=limit))
 
 
 def transport_security(allowed_hosts: list[str] | None) -> TransportSecuritySettings:
@@ -56,24 +65,30 @@ def http_app(
     host: str,
     transport: HttpTransport,
     allowed_hosts: list[str] | None = None,
+    max_request_bytes: int = DEFAULT_MAX_REQUEST_BYTES,
 ) -> ASGIApp:
-    """The ASGI app serving `server` over HTTP, behind the Bearer-key gate.
+    """The ASGI app serving `server` over HTTP, behind the door checks (see the module docstring).
 
     The server's own key may serve requests that bring none only on a loopback bind.
     """
     security = transport_security(allowed_hosts)
     if transport == "streamable-http":
         app: ASGIApp = server.streamable_http_app(
-            streamable_http_path="/mcp", stateless_http=True, transport_security=security, host=host
+            streamable_http_path="/mcp",
+            stateless_http=True,
+            transport_security=security,
+            host=host,
+            max_request_body_size=max_request_bytes,
         )
     else:
-        app = server.sse_app(transport_security=security, host=host)
+        app = server.sse_app(transport_security=security, host=host, max_request_body_size=max_request_bytes)
     has_own_key = bool(getattr(server, "has_default_key", False))
     lends_key = is_loopback(host) and has_own_key
     if not lends_key:
         why = "not bound to a loopback address" if has_own_key else "no FLORA_API_KEY set"
         logger.info("HTTP requests must bring 'Authorization: Bearer <key>' (%s)", why)
-    return BearerKeyGate(app, server_key_allowed=lends_key)
+    gated = BearerKeyGate(BodyLimit(app, max_bytes=max_request_bytes), server_key_allowed=lends_key)
+    return HostOriginCheck(gated, allowed_hosts=security.allowed_hosts, allowed_origins=security.allowed_origins)
 
 
 def run_http(
@@ -91,7 +106,13 @@ def run_http(
             "host(s) clients use to reach this server",
             host,
         )
-    app = http_app(server, host=host, transport=transport, allowed_hosts=allowed_hosts)
+    app = http_app(
+        server,
+        host=host,
+        transport=transport,
+        allowed_hosts=allowed_hosts,
+        max_request_bytes=settings.max_request_bytes,
+    )
     # log_config=None: uvicorn's loggers propagate to ours (JSON on stderr) instead of its defaults.
     config = uvicorn.Config(app, host=host, port=port, log_config=None, log_level=settings.log_level.lower())
     uvicorn.Server(config).run()

@@ -66,6 +66,7 @@ async def _follow(ctx: Context[Any], run_id: str, technique_id: str | None, time
                 await state.sleep(min(hints.poll_delay(None, failures), left))
                 continue
         polls += 1
+        state.ledger.observe(run.run_id, run.charged_cost)
         now = state.clock()
         fraction = hints.progress_fraction(run)
         if last is not None and now > last[0] and fraction > last[1]:

@@ -1,0 +1,321 @@
+"""Run the robustness campaigns and write docs/ROBUSTNESS.md from what they measured.
+
+    .venv/bin/python scripts/robustness_report.py [--seed 0] [--starts 400] [--out docs/ROBUSTNESS.md]
+
+Every figure in the page comes from this run: the money fault campaign
+(tests/robustness/fault_campaign.py), the hostile-input campaign when it is present
+(tests/robustness/hostile_campaign.py), the error an agent gets for each upstream fault, and the
+memory a thousand failing calls leave behind. The prose around the figures says what they mean
+and is the same every run. Never edit the page by hand: change this script and run it again.
+"""
+
+from __future__ import annotations
+
+import argparse
+import datetime
+import logging
+import platform
+import socket
+import sys
+import time
+from collections.abc import Awaitable, Callable
+from pathlib import Path
+from typing import Any
+
+import anyio
+import httpx
+from mcp import Client
+
+from flora_mcp import __version__
+from flora_mcp.sandbox import Fault, Sandbox, SandboxConfig
+from flora_mcp.server import create_server
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))  # the campaigns live in tests/robustness/
+
+from tests.robustness.fault_campaign import (  # noqa: E402
+    MAX_AGENT_CALLS,
+    CampaignFigures,
+    failing_calls_memory_growth,
+    run_fault_campaign,
+)
+from tests.robustness.fault_support import (  # noqa: E402
+    CLIENT_TIMEOUT,
+    HTML_502,
+    MAX_RETRIES,
+    VirtualTime,
+    campaign_settings,
+    connected,
+    new_sandbox,
+    text_of,
+)
+
+HostileCampaign = Callable[..., Awaitable[dict[str, int]]]
+IMAGE = {"workspace_id": "ws_sandbox", "project_id": "prj_sandbox", "prompt": "a mug", "type": "image"}
+
+
+def hostile_campaign() -> HostileCampaign | None:
+    """The colleague campaign's entry point, when that module exists and offers it."""
+    try:
+        from tests.robustness import hostile_campaign as module
+    except ImportError:
+        return None
+    run: HostileCampaign | None = getattr(module, "run_hostile_campaign", None)
+    return run
+
+
+# --- upstream faults: what the agent is told ---------------------------------------------------
+UPSTREAM = [
+    ("A proxy's 502 HTML page (3 attempts)", "list_workspaces", {}, [Fault.raw(502, HTML_502)] * 3),
+    ("JSON cut off mid-answer", "list_workspaces", {}, [Fault.raw(200, b'{"workspaces": [{"wor', "application/json")]),
+    ("A body that is not JSON", "list_workspaces", {}, [Fault.raw(200, b"upstream says hi", "text/plain")]),
+    ("A 9 MiB answer (limit 8 MiB)", "list_workspaces", {}, [Fault.raw(200, b" " * (9 << 20), "application/json")]),
+    ("No answer within the timeout (3 attempts)", "list_workspaces", {}, [Fault.slow(CLIENT_TIMEOUT * 4)] * 3),
+    ("Dropped connections (3 attempts)", "list_workspaces", {}, [Fault.dropped()] * 3),
+    ("429 with Retry-After: 20 (3 attempts)", "list_workspaces", {}, [Fault.rate_limited(20)] * 3),
+    (
+        "A start whose answer is lost, then 503s",
+        "start_generation_run",
+        IMAGE,
+        [Fault.dropped_after_create(), Fault.status_(503), Fault.status_(503)],
+    ),
+]
+
+
+async def upstream_errors() -> list[tuple[str, str, str]]:
+    """(fault, first line of the error, its outcome and next-step lines) for each upstream fault."""
+    rows = []
+    for name, tool, arguments, faults in UPSTREAM:
+        clock = VirtualTime()
+        sandbox = new_sandbox(clock)
+        route = "POST /runs/generation" if tool == "start_generation_run" else "GET /workspaces"
+        for fault in faults:
+            sandbox.faults.push(route, fault)
+        async with connected(sandbox, clock) as client:
+            text = text_of(await client.call_tool(tool, arguments))
+            served = not (await client.call_tool("list_workspaces", {})).is_error
+        lines = text.splitlines()
+        advice = [line for line in lines if line.startswith(("Start outcome", "Next step"))]
+        rows.append((name, lines[0], " ".join(advice) + ("" if served else " (SERVER STOPPED SERVING)")))
+    rows.append(await _refused_connection())
+    rows.append(await _endless_run())
+    return rows
+
+
+async def _refused_connection() -> tuple[str, str, str]:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        port = sock.getsockname()[1]
+    # Nothing listens there any more: every connection is refused.
+    clock = VirtualTime()
+    settings = campaign_settings(base_url=f"http://127.0.0.1:{port}/api/v1", api_key="sk-report-0000")
+    async with httpx.AsyncClient(trust_env=False) as http:
+        server = create_server(settings, http_client=http, sleep=clock.sleep, clock=clock.time)
+        async with Client(server) as client:
+            lines = text_of(await client.call_tool("start_generation_run", IMAGE)).splitlines()
+    advice = " ".join(line for line in lines if line.startswith(("Start outcome", "Next step")))
+    return ("A refused connection (closed port), on a start", lines[0], advice)
+
+
+async def _endless_run() -> tuple[str, str, str]:
+    # The sandbox's clock never moves, so the run never gets past pending; the server's does.
+    frozen, clock = VirtualTime(), VirtualTime()
+    sandbox = Sandbox(SandboxConfig(time_scale=1), clock=frozen.time)
+    async with connected(sandbox, clock) as client:
+        started = await client.call_tool("start_generation_run", {**IMAGE, "type": "video"})
+        run_id = (started.structured_content or {})["run_id"]
+        wait = await client.call_tool("wait_for_run", {"run_id": run_id, "timeout_seconds": 30})
+    lines = text_of(wait).splitlines()
+    return ("A run that never finishes (wait_for_run, 30 s budget)", lines[0], lines[-1])
+
+
+# --- the page ------------------------------------------------------------------------------------
+def table(rows: list[tuple[Any, ...]], header: tuple[str, ...]) -> list[str]:
+    def cell(value: Any) -> str:
+        return str(value).replace("|", "\\|").replace("\n", " ")
+
+    lines = ["| " + " | ".join(header) + " |", "|" + "---|" * len(header)]
+    lines += ["| " + " | ".join(cell(v) for v in row) + " |" for row in rows]
+    return lines
+
+
+FAULT_NAMES = {
+    "dropped_after_create": "answer lost after the run was created (connection dropped)",
+    "server_error_5xx": "5xx with FLORA's error envelope (500, 503, 504)",
+    "bad_gateway_html": "502 HTML page from a proxy",
+    "rate_limited_429": "429 rate_limited with Retry-After (1, 2 or 7 s)",
+    "timeout": f"no answer within the client timeout ({CLIENT_TIMEOUT:g} s)",
+    "dropped": "connection dropped before anything happened",
+}
+
+
+def money_section(f: CampaignFigures) -> list[str]:
+    by_kind = f.starts_by_kind
+    reported = f.reported
+    out = [
+        "## Money: nothing charged twice, nothing lost",
+        "",
+        f"{f.logical_starts} logical starts went through the MCP tools (in-memory `mcp.Client` against "
+        "`create_server` on the sandbox): "
+        f"{by_kind['generation']} with `start_generation_run`, {by_kind['technique_top_level']} with "
+        f"`start_technique_run` on `POST /runs/technique` and {by_kind['technique_nested']} on "
+        "`POST /techniques/{id}/runs`. Before each, 0 to 4 faults were queued on its route at random "
+        f"(`random.Random({f.seed})`); {f.invalid_starts} of the starts were invalid on purpose. "
+        "flora-mcp's client made "
+        f"up to {1 + MAX_RETRIES} attempts per tool call (timeout {CLIENT_TIMEOUT:g} s, virtual time: no "
+        f"real waiting). The agent called each start up to {MAX_AGENT_CALLS} times, half of the starts "
+        "with its own idempotency key, and after an error did what the error's `Next step` said: call "
+        "again with the `idempotency_key=` it names, or stop.",
+        "",
+        *table(
+            [(FAULT_NAMES[k], f.faults_injected[k]) for k in FAULT_NAMES]
+            + [("**faults injected**", f"**{sum(f.faults_injected.values())}**")],
+            ("fault", "injected"),
+        ),
+        "",
+        *table(
+            [
+                ("logical starts", f.logical_starts),
+                ("MCP tool calls", f.tool_calls),
+                ("HTTP start attempts received by the sandbox", f.http_start_attempts),
+                (
+                    'errors that said "Start outcome: unknown" (then settled by a retry with the key)',
+                    f.outcome_unknown_reports,
+                ),
+                ("reported started", reported["started"]),
+                ("reported accepted_earlier (answer lost, run found by its key)", reported["accepted_earlier"]),
+                ("reported failed (FLORA refused an invalid start)", reported["failed"]),
+                ("left unresolved by the agent", reported["unresolved"]),
+                ("runs created in the sandbox", f.runs_created),
+                ("**runs lost** (reported started or accepted, no run)", f"**{f.runs_lost}**"),
+                ("**double charges** (runs beyond one per logical start)", f"**{f.double_charges}**"),
+                ("**runs for starts reported failed**", f"**{f.charged_but_reported_failed}**"),
+                ("run ids reported that were not the run created", f.run_id_mismatches),
+            ],
+            ("figure", "value"),
+        ),
+        "",
+        "**The same starts with the same faults, sent by a naive client** (the official SDKs' retry "
+        "rule: the same POST retried on connection errors, timeouts, 408, 409, 429 and 5xx, without "
+        "an idempotency key; its agent re-sends after an error):",
+        "",
+        *table(
+            [
+                ("runs created", f.naive_runs_created, f.runs_created),
+                ("double charges (extra runs)", f.naive_double_charges, f.double_charges),
+                ("logical starts charged more than once", f.naive_starts_double_charged, 0),
+                ("USD charged for extra runs", f"{f.naive_extra_usd:.2f}", "0.00"),
+            ],
+            ("figure", "naive client", "flora-mcp"),
+        ),
+        "",
+    ]
+    return out
+
+
+GUARD_SECTION = """\
+## The money guard: cap, confirmation, read-only
+
+- **Spend cap** (`FLORA_MAX_SPEND_USD`, `--max-spend-usd`; default none). The server keeps a ledger
+  of the starts it sent in this process, one entry per idempotency key: FLORA's `charged_cost`
+  from the start answer, replaced by a later read of the run if that reports a different charge
+  (FLORA's quotes can settle higher), else the quote known before sending. A start is refused,
+  before anything is sent, when spent + unknown-outcome quotes + starts in flight reach the cap,
+  or when its known quote would pass it. The error states spent, cap, and that only the user can
+  raise it (restart with a higher `FLORA_MAX_SPEND_USD` or `--max-spend-usd`). A retry with a key
+  already in the ledger is never refused (FLORA cannot charge it twice). The check and the booking
+  of the quote are one step, so concurrent starts cannot slip past the cap together. The cap is per
+  process: over HTTP all clients share it. A start whose cost cannot be known (the lookup failed,
+  no quote listed) is not refused for that; the cap can then be passed by at most that one run.
+- **Quotes.** A technique's `run_cost` (`GET /techniques/{id}`) and a model's `estimated_credits`
+  (`GET /models?type=`), read as USD, looked up once per process and only when a cap or a
+  confirmation threshold is set. A generation without `model` runs FLORA's default for its type,
+  which the API does not name, so its quote is the most expensive model of that type (an upper
+  bound; the refusal says that an explicit model gives an exact quote). Params can change the
+  real cost; the quote is the model's estimate.
+- **Session spend.** `get_session_spend` (read-only, idempotent, no FLORA call) reports spent,
+  unknown-outcome and remaining USD, the cap, the threshold, and the caller's own starts (run ids,
+  outcome, cost); over HTTP a caller sees only starts made with its own key. Every start result
+  also ends with a `Session spend: ...` line and carries `session_spent_usd` and `spend_cap_usd`.
+- **Confirmation** (`FLORA_CONFIRM_ABOVE_USD`, `--confirm-above-usd`; default none). A start whose
+  known quote is above the threshold asks the user with a form (MCP elicitation: an
+  `InputRequiredResult` in the 2026-07-28 protocol, `elicitation/create` before it). Declined or
+  cancelled: a tool error says so, nothing is sent or charged. A client that cannot ask (no
+  elicitation capability, or a stateless HTTP connection with no way to send the question) gets
+  a refusal that says why, not a silent start: the threshold is the user's "ask me first", and
+  going ahead unasked would spend money nobody approved. An unknown quote is not asked about.
+- **Read-only** (`--read-only`, `FLORA_READ_ONLY=true`): the start tools are not in `tools/list`
+  at all, and the instructions say the server cannot spend.
+"""
+
+
+def upstream_section(rows: list[tuple[str, str, str]], growth: int) -> list[str]:
+    return [
+        "## Faults upstream: what the agent is told",
+        "",
+        "Each fault below was played against a fresh server (the first line of the tool's answer, and "
+        "its advice, are quoted as the server wrote them). After each, the next `list_workspaces` call "
+        "succeeded: the server kept serving.",
+        "",
+        *table(rows, ("fault", "the agent reads", "outcome and next step")),
+        "",
+        f"**Memory:** 1,000 failing calls (every fault above in turn, half reads, half one start retried "
+        f"with its key), measured with tracemalloc after a warm-up, left **{growth / 1024:.1f} KiB** "
+        "allocated (the interpreter's own caches left out): nothing is kept per call. Bodies are read "
+        "with a cap (8 MiB) and refused when they declare more; an endless answer is cut off at the cap.",
+        "",
+    ]
+
+
+def hostile_section(figures: dict[str, int] | None) -> list[str]:
+    if figures is None:
+        return ["## Hostile input", "", "(The hostile-input campaign was not available in this checkout.)", ""]
+    return [
+        "## Hostile input",
+        "",
+        "From `tests/robustness/hostile_campaign.py` (`run_hostile_campaign`):",
+        "",
+        *table(sorted(figures.items()), ("figure", "value")),
+        "",
+    ]
+
+
+async def build(seed: int, starts: int) -> str:
+    began = time.perf_counter()
+    money = await run_fault_campaign(seed=seed, starts=starts)
+    rows = await upstream_errors()
+    growth = await failing_calls_memory_growth(1000)
+    run_hostile = hostile_campaign()
+    hostile = await run_hostile(seed=seed) if run_hostile is not None else None
+    seconds = time.perf_counter() - began
+    today = datetime.datetime.now(datetime.UTC).strftime("%Y-%m-%d %H:%M UTC")
+    command = f".venv/bin/python scripts/robustness_report.py --seed {seed} --starts {starts}"
+    head = [
+        "# Robustness: money, faults and hostile input",
+        "",
+        "<!-- Generated by scripts/robustness_report.py: do not edit; run the script again. -->",
+        "",
+        f"Generated {today} by `{command}` (flora-mcp {__version__}, Python {platform.python_version()}, "
+        f"seed {seed}, {seconds:.1f} s). The same campaigns run in `tests/robustness/` on every test run.",
+        "",
+    ]
+    sections = [head, money_section(money), [GUARD_SECTION], upstream_section(rows, growth), hostile_section(hostile)]
+    return "\n".join(line for section in sections for line in section).rstrip() + "\n"
+
+
+def main(argv: list[str] | None = None) -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--seed", type=int, default=0, help="seed of the campaigns (default 0)")
+    parser.add_argument("--starts", type=int, default=400, help="logical starts in the money campaign (default 400)")
+    parser.add_argument("--out", type=Path, default=ROOT / "docs" / "ROBUSTNESS.md", help="page to write")
+    args = parser.parse_args(argv)
+    # The campaigns fail thousands of calls on purpose; their log lines are noise here.
+    logging.getLogger("flora_mcp").setLevel(logging.CRITICAL)
+    page = anyio.run(build, args.seed, args.starts)
+    args.out.parent.mkdir(parents=True, exist_ok=True)
+    args.out.write_text(page)
+    sys.stderr.write(f"wrote {args.out}\n")
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,171 @@
+"""Refusals at the HTTP door: foreign Host or Origin headers, and request bodies over a size limit.
+
+Both checks run before anything else sees the request, on every path and method:
+
+- `HostOriginCheck` answers 421 to a Host header the server was not told to answer to, and 403
+  to an Origin header outside the allowed origins (DNS-rebinding protection). The MCP SDK makes
+  the same checks, but only on its own routes and only after its Content-Type check, so a page
+  in a browser posting `text/plain` from a rebound name would get 400 instead; here the answer
+  is always 421/403, before the Bearer-key gate and before the body is read.
+- `BodyLimit` answers 413 to a body over `max_bytes`: when Content-Length says so, or as soon as
+  the bytes read pass the limit. An oversized body is never held: the rest of it is read and
+  dropped, so a client still sending gets to read the 413; past a bound (8 MiB, or 4 times the
+  limit) the server stops reading and closes the connection instead.
+
+The answers are small JSON objects (`error`, `message`) that never echo what was sent.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+from collections.abc import Iterable
+
+from starlette.datastructures import Headers
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
+
+logger = logging.getLogger("flora_mcp.server")
+
+DEFAULT_MAX_REQUEST_BYTES = 1024 * 1024  # 1 MiB: far above any real tool call (a prompt is ≤ 20,000 chars)
+DRAIN_BYTES = 8 * 1024 * 1024
+
+
+async def refuse(
+    send: Send, status: int, error: str, message: str, headers: Iterable[tuple[bytes, bytes]] = ()
+) -> None:
+    """Answer `status` with {"error", "message"} as JSON."""
+    body = json.dumps({"error": error, "message": message}).encode()
+    await send(
+        {
+            "type": "http.response.start",
+            "status": status,
+            "headers": [
+                (b"content-type", b"application/json"),
+                (b"content-length", str(len(body)).encode()),
+                *headers,
+            ],
+        }
+    )
+    await send({"type": "http.response.body", "body": body})
+
+
+def _matches(value: str, allowed: list[str]) -> bool:
+    """`value` is in `allowed` exactly, or matches an entry "name:*" with a numeric port."""
+    if value in allowed:
+        return True
+    base, colon, port = value.rpartition(":")
+    return bool(colon) and port.isdigit() and f"{base}:*" in allowed
+
+
+class HostOriginCheck:
+    """ASGI middleware: 421 for a Host, 403 for an Origin the server does not answer to."""
+
+    def __init__(self, app: ASGIApp, *, allowed_hosts: list[str], allowed_origins: list[str]) -> None:
+        self.app = app
+        # Host names and URL schemes are case-insensitive; compare them in lower case.
+        self.allowed_hosts = [h.lower() for h in allowed_hosts]
+        self.allowed_origins = [o.lower() for o in allowed_origins]
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        headers = Headers(scope=scope)
+        host = headers.get("host", "").strip().lower()
+        if not host or not _matches(host, self.allowed_hosts):
+            logger.warning("refused a request for a host this server does not answer to", extra={"status": 421})
+            await refuse(
+                send,
+                421,
+                "misdirected_request",
+                "This server does not answer to that Host. Reach it by a loopback name (127.0.0.1, localhost) "
+                "or start it with --allowed-host naming the host clients use.",
+            )
+            return
+        origin = headers.get("origin")
+        if origin is not None and not _matches(origin.strip().lower(), self.allowed_origins):
+            logger.warning("refused a request from a foreign origin", extra={"status": 403})
+            await refuse(
+                send,
+                403,
+                "forbidden_origin",
+                "Requests from this web origin are not accepted (DNS-rebinding protection).",
+            )
+            return
+        await self.app(scope, receive, send)
+
+
+class BodyLimit:
+    """ASGI middleware: 413 for a request body over `max_bytes`; the app gets the body only if it fits."""
+
+    def __init__(self, app: ASGIApp, *, max_bytes: int) -> None:
+        if max_bytes < 1:
+            raise ValueError("max_bytes must be at least 1")
+        self.app = app
+        self.max_bytes = max_bytes
+        # How much of a refused body is read (and dropped) so the client, still sending, is not
+        # cut off by a reset before it reads the 413. Past this the connection is simply closed.
+        self.drain_bytes = max(4 * max_bytes, DRAIN_BYTES)
+
+    async def _too_large(self, send: Send, *, drained: bool) -> None:
+        logger.warning("refused a request body over %d bytes", self.max_bytes, extra={"status": 413})
+        await refuse(
+            send,
+            413,
+            "request_too_large",
+            f"The request body is over this server's limit of {self.max_bytes} bytes. Send less (a tool call "
+            "is normally a few kilobytes), or raise the limit with FLORA_MAX_REQUEST_BYTES.",
+            # A body not read to its end leaves the connection unusable for another request.
+            [] if drained else [(b"connection", b"close")],
+        )
+
+    async def _drain(self, receive: Receive, more_body: bool, budget: int) -> bool:
+        """Read and drop the rest of the body, at most `budget` bytes; True when it ended within that."""
+        while more_body:
+            message = await receive()
+            if message["type"] != "http.request":
+                return False
+            budget -= len(message.get("body", b""))
+            if budget < 0:
+                return False
+            more_body = message.get("more_body", False)
+        return True
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        declared = Headers(scope=scope).get("content-length", "").strip()
+        if declared.isdigit() and int(declared) > self.max_bytes:
+            drained = int(declared) <= self.drain_bytes and await self._drain(receive, True, self.drain_bytes)
+            await self._too_large(send, drained=drained)
+            return
+        # Read the body up to the limit before the app runs, so the app never starts on a
+        # request that is then refused half-way (and a lying Content-Length changes nothing).
+        chunks: list[bytes] = []
+        size = 0
+        held: list[Message] = []
+        while True:
+            message = await receive()
+            if message["type"] != "http.request":
+                held.append(message)  # a disconnect: pass it on for the app to see
+                break
+            chunk = message.get("body", b"")
+            size += len(chunk)
+            more_body = message.get("more_body", False)
+            if size > self.max_bytes:
+                drained = await self._drain(receive, more_body, self.drain_bytes - size)
+                await self._too_large(send, drained=drained)
+                return
+            chunks.append(chunk)
+            if not more_body:
+                break
+        body = b"".join(chunks)
+        held.insert(0, {"type": "http.request", "body": body, "more_body": bool(held)})
+
+        async def replay() -> Message:
+            if held:
+                return held.pop(0)
+            return await receive()
+
+        await self.app(scope, replay, send)

@@ -1,0 +1,136 @@
+"""The harness the robustness tests share: virtual time, a timeout-aware in-process transport,
+flora-mcp wired to a sandbox in memory, and serving an ASGI app on a loopback port.
+
+Time is virtual: the server's and the client's sleeps (backoff, Retry-After) advance a fake
+clock, and an answer slower than the client's timeout raises the timeout at once, before the
+sandbox handles the request (as a read timeout on a slow proxy would), so no test waits.
+"""
+
+from __future__ import annotations
+
+import socket
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from dataclasses import dataclass
+from typing import Any
+
+import anyio
+import httpx
+import uvicorn
+from mcp import Client
+from mcp_types import CallToolResult, TextContent
+
+from flora_mcp.config import Settings
+from flora_mcp.sandbox import Sandbox, SandboxConfig
+from flora_mcp.server import create_server
+
+CLIENT_TIMEOUT = 5.0  # seconds of virtual time the server's FLORA client waits for an answer
+MAX_RETRIES = 2  # the client's own retries per tool call (three attempts)
+WORKSPACE = "ws_sandbox"
+PROJECT = "prj_sandbox"
+HTML_502 = b"<html><head><title>502 Bad Gateway</title></head><body><h1>502 Bad Gateway</h1></body></html>"
+
+
+class VirtualTimeout(Exception):
+    """Raised inside the sandbox when an answer would come later than the client's timeout."""
+
+
+@dataclass
+class VirtualTime:
+    """A clock that moves only when someone sleeps."""
+
+    now: float = 1_700_000_000.0
+
+    def time(self) -> float:
+        return self.now
+
+    async def sleep(self, seconds: float) -> None:
+        self.now += seconds
+        await anyio.lowlevel.checkpoint()
+
+    async def sandbox_sleep(self, seconds: float) -> None:
+        if seconds >= CLIENT_TIMEOUT:
+            raise VirtualTimeout
+        await self.sleep(seconds)
+
+
+class TimeoutTransport(httpx.AsyncBaseTransport):
+    """The sandbox in process, where an answer slower than the timeout is the client's read timeout."""
+
+    def __init__(self, inner: httpx.AsyncBaseTransport) -> None:
+        self._inner = inner
+
+    async def handle_async_request(self, request: httpx.Request) -> httpx.Response:
+        try:
+            return await self._inner.handle_async_request(request)
+        except VirtualTimeout:
+            raise httpx.ReadTimeout("timed out waiting for the answer", request=request) from None
+
+    async def aclose(self) -> None:
+        await self._inner.aclose()
+
+
+def text_of(result: CallToolResult) -> str:
+    return "\n".join(block.text for block in result.content if isinstance(block, TextContent))
+
+
+def new_sandbox(clock: VirtualTime, **config: Any) -> Sandbox:
+    """A sandbox on the virtual clock: instant runs and plenty of credits unless told otherwise."""
+    options: dict[str, Any] = {"time_scale": 0, "credits_usd": 1_000_000.0}
+    return Sandbox(SandboxConfig(**(options | config)), clock=clock.time, sleep=clock.sandbox_sleep)
+
+
+def campaign_settings(**overrides: Any) -> Settings:
+    """Settings for flora-mcp in these tests: the campaign's timeout and retries, no money guard."""
+    values: dict[str, Any] = {
+        "timeout": CLIENT_TIMEOUT,
+        "max_retries": MAX_RETRIES,
+        "max_spend_usd": None,
+        "confirm_above_usd": None,
+        "read_only": False,
+    }
+    return Settings(**(values | overrides))
+
+
+@asynccontextmanager
+async def connected(
+    sandbox: Sandbox, clock: VirtualTime, settings: Settings | None = None, **client_options: Any
+) -> AsyncIterator[Client]:
+    """An MCP client, in memory, to flora-mcp on `sandbox`, both on the virtual clock."""
+    async with httpx.AsyncClient(transport=TimeoutTransport(sandbox.transport())) as http:
+        server = create_server(
+            settings or campaign_settings(), http_client=http, sandbox=sandbox, sleep=clock.sleep, clock=clock.time
+        )
+        async with Client(server, **client_options) as client:
+            yield client
+
+
+@asynccontextmanager
+async def serving(app: Any, *, lifespan: bool = False) -> AsyncIterator[str]:
+    """Serve an ASGI app on 127.0.0.1 (any free port) while the block runs; yields its origin.
+
+    `lifespan`: run the app's lifespan (an MCP HTTP app needs it; a bare test app has none).
+    """
+    sock = socket.socket()
+    sock.bind(("127.0.0.1", 0))
+    config = uvicorn.Config(
+        app,
+        log_config=None,
+        log_level="warning",
+        lifespan="on" if lifespan else "off",
+        timeout_graceful_shutdown=1,
+    )
+    server = uvicorn.Server(config)
+    try:
+        async with anyio.create_task_group() as tasks:
+            tasks.start_soon(server.serve, [sock])
+            while not server.started:
+                if server.should_exit:
+                    raise RuntimeError("uvicorn stopped before it started")
+                await anyio.sleep(0.01)
+            try:
+                yield f"http://127.0.0.1:{sock.getsockname()[1]}"
+            finally:
+                server.should_exit = True
+    finally:
+        sock.close()
