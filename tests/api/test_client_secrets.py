@@ -103,3 +103,14 @@ async def test_the_client_repr_shows_no_key(harness: MakeHarness) -> None:
     assert CANARY_KEY not in str(h.client)
     assert CANARY_KEY not in repr(h.client.with_api_key(CANARY_KEY + "2"))
     assert "api_key=set" in repr(h.client)
+
+
+async def test_a_successful_answer_that_echoes_the_key_reaches_the_caller_without_it(harness: MakeHarness) -> None:
+    # A proxy or a bug could put the key into a field of a valid answer (say, a signed poll_url);
+    # whatever a body holds can end up in front of the agent.
+    leaky = run_state(poll_url=f"https://flora.test/api/v1/runs/run_abc123?token={CANARY_KEY}")
+    h = harness(httpx.Response(200, json=leaky))
+    state = await h.client.get_run("run_abc123")
+    assert state.run_id == "run_abc123"
+    assert CANARY_KEY not in state.model_dump_json()
+    assert state.poll_url is not None and "[redacted]" in state.poll_url

@@ -239,11 +239,14 @@ class Transport:
         finally:
             await response.aclose()
 
+        # Scrubbed before anything reads it: a success can echo the key too (a proxy or a bug
+        # putting it into a URL field), and whatever is in a body can reach the agent.
+        body = self._scrub(body)
         if 200 <= status < 300:
             return Answer(status, headers, body, request_id, attempt)
         error = error_from_response(
             status,
-            body.replace(self._api_key.encode(), REDACTED.encode()) if self._api_key else body,
+            body,
             content_type=headers.get("content-type", ""),
             request_id=request_id,
             retry_after=parse_retry_after(headers, self.clock()),
@@ -251,6 +254,14 @@ class Transport:
         error.attempts = attempt
         # A 4xx is FLORA refusing the request; a 5xx (or a proxy's) may come after it acted.
         return _Failure(error, headers, may_have_landed=status >= 500)
+
+    def _scrub(self, body: bytes) -> bytes:
+        """`body` with every occurrence of the API key replaced."""
+        if self._api_key:
+            key = self._api_key.encode()
+            if key in body:
+                return body.replace(key, REDACTED.encode())
+        return body
 
     async def _read_capped(self, response: httpx.Response) -> bytes:
         # Stop reading as soon as the cap is passed: an answer we will refuse anyway must not
