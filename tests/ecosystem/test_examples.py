@@ -140,6 +140,7 @@ EXPECTED_TOOLS = {
     "get_run",
     "get_technique_run",
     "list_technique_runs",
+    "list_generations",
     "wait_for_run",
     "get_session_spend",
 }

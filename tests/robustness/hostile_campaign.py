@@ -223,6 +223,16 @@ def _valid_strategies(generation_run: str, technique_run: str) -> dict[str, st.S
                 "cursor": cursor,
             },
         ),
+        "list_generations": st.fixed_dictionaries(
+            {},
+            optional={
+                "workspace_id": ws,
+                "project_id": prj,
+                "status": st.sampled_from(["pending", "running", "completed", "failed"]),
+                "limit": limit,
+                "cursor": cursor,
+            },
+        ),
         "list_workspaces": st.just({}),
         "list_projects": st.fixed_dictionaries({"workspace_id": ws}, optional={"query": query, "limit": limit}),
         "list_models": st.fixed_dictionaries(
@@ -288,6 +298,7 @@ def _q(value: Any) -> str:
 
 QUERY_TOOLS = {
     "list_technique_runs": f"{API}/technique-runs",
+    "list_generations": f"{API}/generations",
     "list_projects": f"{API}/projects",
     "list_models": f"{API}/models",
     "list_techniques": f"{API}/techniques",

@@ -7,7 +7,7 @@ from mcp import Client
 
 from flora_mcp.sandbox import Sandbox
 
-from .support import POSTER, WORKSPACE, call_ok, generation, text_of
+from .support import POSTER, PROJECT, WORKSPACE, FakeTime, call_error, call_ok, generation, text_of
 
 pytestmark = pytest.mark.anyio
 
@@ -83,3 +83,34 @@ async def test_technique_run_history_lists_runs_with_every_filter(client: Client
     assert (rest.structured_content or {}).get("next_cursor") is None
     done = await call_ok(client, "list_technique_runs", {"status": "completed"})
     assert (done.structured_content or {})["technique_runs"] == []
+
+
+async def test_generation_history_lists_runs_newest_first_with_its_filters_and_pages(
+    client: Client, sandbox: Sandbox, fake_time: FakeTime
+) -> None:
+    for prompt in ("a red mug", "a blue mug", "a green mug"):
+        await call_ok(client, "start_generation_run", generation(prompt=prompt))
+    newest = [run.run_id for run in reversed(sandbox.runs)]
+    query = {"workspace_id": WORKSPACE, "project_id": PROJECT, "status": "pending", "limit": 2}
+    first = await call_ok(client, "list_generations", query)
+    page = first.structured_content or {}
+    assert [g["run_id"] for g in page["generations"]] == newest[:2]
+    assert page["generations"][0]["prompt"] == "a green mug"
+    assert page["next_cursor"] and page["next_cursor"] in text_of(first)
+    assert newest[0] in text_of(first) and "a green mug" in text_of(first)
+    rest = await call_ok(client, "list_generations", query | {"cursor": page["next_cursor"]})
+    assert [g["run_id"] for g in (rest.structured_content or {})["generations"]] == newest[2:]
+    assert (rest.structured_content or {}).get("next_cursor") is None
+    assert not (await call_ok(client, "list_generations", {"status": "completed"})).structured_content["generations"]
+    fake_time.now += 60
+    done = await call_ok(client, "list_generations", {"status": "completed"})
+    [latest, *_] = (done.structured_content or {})["generations"]
+    assert latest["outputs"][0]["url"].startswith("http")
+
+
+async def test_generation_history_refuses_a_malformed_filter_before_asking_flora(
+    client: Client, sandbox: Sandbox
+) -> None:
+    text = await call_error(client, "list_generations", {"project_id": "not-a-project"})
+    assert "project_id" in text
+    assert not sandbox.requests

@@ -7,7 +7,7 @@ from mcp import Client
 
 from flora_mcp.sandbox import Fault, Sandbox
 
-from .support import POSTER, WORKSPACE, call_error, call_ok, generation, text_of, total_requests
+from .support import POSTER, PROJECT, WORKSPACE, call_error, call_ok, generation, text_of, total_requests
 
 pytestmark = pytest.mark.anyio
 
@@ -64,6 +64,25 @@ async def test_a_start_whose_answer_was_lost_says_it_was_accepted_and_how_to_fin
     assert start["next"]["arguments"]["technique_id"] == POSTER
     found = await call_ok(client, "list_technique_runs", start["next"]["arguments"])
     assert [r["run_id"] for r in (found.structured_content or {})["technique_runs"]] == [sandbox.runs[0].run_id]
+
+
+async def test_a_generation_whose_answer_was_lost_is_found_with_list_generations(
+    client: Client, sandbox: Sandbox
+) -> None:
+    sandbox.faults.push("POST /runs/generation", Fault.dropped_after_create())
+    result = await call_ok(client, "start_generation_run", generation())
+    start = result.structured_content or {}
+    assert len(sandbox.runs) == 1, "the retry must not start a second run"
+    assert start["outcome"] == "accepted_earlier"
+    assert start["next"]["tool"] == "list_generations"
+    assert start["next"]["arguments"] == {"limit": 10, "workspace_id": WORKSPACE, "project_id": PROJECT}
+    assert "list_generations" in text_of(result)
+    found = await call_ok(client, "list_generations", start["next"]["arguments"])
+    [item] = (found.structured_content or {})["generations"]
+    assert item["run_id"] == sandbox.runs[0].run_id
+    # And from there the run can be followed like any other.
+    waited = await call_ok(client, "wait_for_run", {"run_id": item["run_id"]})
+    assert (waited.structured_content or {})["status"] == "completed"
 
 
 async def test_a_technique_with_a_workspace_and_tech_id_uses_the_top_level_route(

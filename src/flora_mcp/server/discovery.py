@@ -1,7 +1,8 @@
 """The discovery tools' bodies: every id a start needs, and the run history.
 
 Each answer's text lists the items one per line with the ids first, so an agent reading only
-text still finds what to pass next.
+text still finds what to pass next. The run histories (list_technique_runs, list_generations)
+are also how an agent finds a run whose start answer was lost.
 """
 
 from __future__ import annotations
@@ -10,8 +11,11 @@ from typing import Any
 
 from mcp.server.mcpserver import Context
 from mcp_types import CallToolResult
+from pydantic import BaseModel, Field
 
 from flora_mcp.api.models import (
+    GenerationItem,
+    GenerationListQuery,
     Model,
     ModelListQuery,
     ProjectListQuery,
@@ -140,6 +144,45 @@ async def list_technique_runs(ctx: Context[Any], **arguments: Any) -> CallToolRe
     lines.append(_more(answer.meta.next_cursor))
     result = TechniqueRunsResult(
         technique_runs=answer.technique_runs,
+        next_cursor=answer.meta.next_cursor,
+        total_estimate=answer.meta.total_estimate,
+    )
+    return tool_result(result, "\n".join(lines))
+
+
+class GenerationsResult(BaseModel):
+    """list_generations' answer."""
+
+    generations: list[GenerationItem]
+    next_cursor: str | None = Field(default=None, description="Pass as cursor for the next page; None at the end.")
+    total_estimate: float | None = None
+
+
+_PROMPT_SHOWN = 60  # characters of each prompt in the text: enough to tell runs apart
+
+
+def _generation_line(item: GenerationItem) -> str:
+    line = f"- {item.run_id or '?'}: {item.status or '?'}, {item.type or '?'}"
+    if item.model:
+        line += f", model {item.model.model_id}"
+    line += f", project {item.project_id or '?'}"
+    if item.prompt:
+        prompt = item.prompt if len(item.prompt) <= _PROMPT_SHOWN else item.prompt[: _PROMPT_SHOWN - 3] + "..."
+        line += f', prompt "{prompt}"'
+    return line
+
+
+async def list_generations(ctx: Context[Any], **arguments: Any) -> CallToolResult:
+    query = GenerationListQuery.model_validate(arguments)
+    async with flora_errors("list_generations"):
+        answer = await state_of(ctx).client_for(ctx).list_generations(query)
+    lines = [f"{len(answer.generations)} generation run(s), newest first:"]
+    lines += [_generation_line(item) for item in answer.generations]
+    if answer.generations:
+        lines.append("Follow one with wait_for_run(run_id=...), or read it with get_run(run_id=...).")
+    lines.append(_more(answer.meta.next_cursor))
+    result = GenerationsResult(
+        generations=answer.generations,
         next_cursor=answer.meta.next_cursor,
         total_estimate=answer.meta.total_estimate,
     )

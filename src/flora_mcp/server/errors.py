@@ -72,7 +72,7 @@ def next_step_for(exc: FloraError, tool: str, idempotency_key: str | None = None
     if isinstance(exc, IdempotencyDuplicateError):
         return (
             "a start with this idempotency_key was already accepted: do not start it again; "
-            "find the run with list_technique_runs."
+            "find the run with list_generations or list_technique_runs."
         )
     if isinstance(exc, RateLimitedError):
         seconds = exc.retry_after if exc.retry_after is not None else DEFAULT_RATE_LIMIT_SECONDS

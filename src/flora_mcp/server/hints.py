@@ -3,23 +3,43 @@
 Pure functions plus one small memory, so the rules an agent's experience depends on (how often
 to poll, what to call next, what progress to report) live in one place and test without I/O.
 
-Cadence rule: poll about three times in the time the run still needs, never faster than every
-second (FLORA rate-limits) and never slower than every ten seconds (a finished run should not
-sit unseen). What the run still needs comes from the observed progress rate when progress has
-moved, else from the start's estimated_seconds, else a gentle back-off.
+Cadence rule (`next_read_in`). Reads (GETs of the run) are never less than 1 s apart (FLORA
+rate-limits) and a wait never pauses more than 10 s between reads (a finished run must not sit
+unseen). A run of expected length T may be noticed `tolerance(T) = max(0.2 T, 2 s)` after it
+ends. Within those bounds, as few reads as that allows:
+
+- A run this process started, with estimated_seconds, is expected to end at start + estimate.
+  Before then, reads are spread evenly so that the last lands on the expected end, at most
+  `stride(T) = min(10 s, max(tolerance, 5 s))` apart: a 5 s run is read once, at its end; a
+  30 s run every 6 s; a 120 s run every 10 s. A wait does not read at once when the run cannot
+  be done yet; it sends a progress notification from the estimate instead.
+- Once the expected end has passed, a run not read since is read at once; after that it is read
+  every tolerance(T), or later when the observed progress rate says more work is left (the rate
+  can only stretch the gap, so a run stuck at 99% is not hammered).
+- A run known only by its observed progress rate (no estimate) is read the same way with
+  T = 1 / rate.
+- A run this process knows nothing about is read at once (its status is what the wait needs to
+  learn), then with a gentle back-off: 2, 3, 4.5, 6.75, 10, 10 ... s.
+
+What a run's progress looks like is remembered across calls (RunMemory), so a second
+wait_for_run or a get_run continues the cadence rather than starting it over.
 """
 
 from __future__ import annotations
 
+import math
 from collections import OrderedDict
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, Literal
 
 from flora_mcp.api.models import RunState
 from flora_mcp.server.results import NextStep
 
 MIN_POLL_SECONDS = 1.0
 MAX_POLL_SECONDS = 10.0
+SHORT_RUN_STRIDE = 5.0  # reads before the expected end come at least this far apart
+# A read this close before the expected end counts as at it (clocks and float rounding).
+AT_END_SLACK = 0.05
 DEFAULT_WAIT_SECONDS = 50.0  # under the ~60 s tool-call timeout many clients apply
 MAX_WAIT_SECONDS = 900.0
 
@@ -40,19 +60,37 @@ def progress_fraction(state: RunState) -> float:
 
 @dataclass
 class RunFacts:
-    """What this process learnt about a run when it started it; used to poll it well."""
+    """What this process knows about a run: from its start, and from the reads since."""
 
     technique_id: str | None = None
     poll_url: str | None = None
     estimated_seconds: float | None = None
-    started_at: float | None = None  # the server's monotonic clock
+    started_at: float | None = None  # the server's clock, when the start answered
+    polled_at: float | None = None  # when this process last read the run
+    fraction: float | None = None  # its progress then, 0..1
+    rate: float | None = None  # observed progress per second, from the last two reads that moved
+
+    def observe(self, at: float, fraction: float) -> None:
+        """Record a read of the run at clock time `at` showing `fraction` done."""
+        moved = self.fraction is not None and fraction > self.fraction
+        if moved and self.polled_at is not None and self.fraction is not None and at > self.polled_at:
+            self.rate = (fraction - self.fraction) / (at - self.polled_at)
+        self.polled_at = at
+        self.fraction = fraction
+
+    @property
+    def expected_end(self) -> float | None:
+        """When the run should end by its start's estimate (None without one: 0 says nothing)."""
+        if self.estimated_seconds is None or self.estimated_seconds <= 0 or self.started_at is None:
+            return None
+        return self.started_at + self.estimated_seconds
 
 
 class RunMemory:
-    """Facts about runs this process started, by run id, bounded (oldest forgotten first).
+    """Facts about runs, by run id, bounded (least recently used forgotten first).
 
     Only an aid: a run started by another process (stateless HTTP behind a load balancer) is
-    simply polled by its documented route with the back-off cadence.
+    simply polled by its documented route, read at once and then with the back-off cadence.
     """
 
     def __init__(self, capacity: int = 1024) -> None:
@@ -68,33 +106,74 @@ class RunMemory:
     def recall(self, run_id: str) -> RunFacts:
         return self._facts.get(run_id) or RunFacts()
 
-
-def remaining_seconds(
-    *,
-    fraction: float,
-    rate: float | None,
-    estimated_seconds: float | None,
-    since_start: float | None,
-) -> float | None:
-    """Best guess of the seconds a run still needs, or None when nothing is known."""
-    if rate is not None and rate > 0 and fraction < 1:
-        return (1 - fraction) / rate
-    if estimated_seconds is not None and since_start is not None:
-        return estimated_seconds - since_start
-    if estimated_seconds is not None:
-        return estimated_seconds * (1 - fraction)
-    return None
+    def observe(self, run_id: str, at: float, fraction: float) -> RunFacts:
+        """Record a read of `run_id` (remembering the run if it was unknown); returns its facts."""
+        facts = self._facts.get(run_id)
+        if facts is None:
+            facts = RunFacts()
+        facts.observe(at, fraction)
+        self.remember(run_id, facts)
+        return facts
 
 
-def poll_delay(remaining: float | None, polls_so_far: int) -> float:
-    """Seconds to wait before the next poll (see the module docstring for the rule)."""
-    if remaining is None:
-        # Nothing known: 2, 3, 4.5, 6.75, 10, 10 ... seconds.
-        return clamp(2.0 * 1.5 ** min(polls_so_far, 10), MIN_POLL_SECONDS, MAX_POLL_SECONDS)
-    if remaining <= 0:
-        # Overdue against the estimate: keep looking, but do not hammer.
-        return 2.0
-    return clamp(remaining / 3, MIN_POLL_SECONDS, MAX_POLL_SECONDS)
+# --- cadence (the rule is in the module docstring) --------------------------------------------
+def tolerance(duration: float) -> float:
+    """How long after its end a run of `duration` seconds may be noticed: 20%, at least 2 s."""
+    return max(0.2 * duration, 2.0)
+
+
+def stride(duration: float) -> float:
+    """The longest gap between reads before a run's expected end."""
+    return clamp(max(tolerance(duration), SHORT_RUN_STRIDE), MIN_POLL_SECONDS, MAX_POLL_SECONDS)
+
+
+def backoff(reads: int) -> float:
+    """Gap after the reads of a run nothing is known about: 2, 3, 4.5, 6.75, 10, 10 ... s."""
+    return clamp(2.0 * 1.5 ** min(reads, 10), MIN_POLL_SECONDS, MAX_POLL_SECONDS)
+
+
+def next_read_in(facts: RunFacts, now: float, *, reads: int) -> float:
+    """Seconds from `now` until the run should next be read (0: now).
+
+    `reads` is how many times the current wait has read it. Never less than 1 s after the last
+    read, never more than 10 s from now.
+    """
+    delay = min(_planned_delay(facts, now, reads), MAX_POLL_SECONDS)
+    if facts.polled_at is not None:
+        delay = max(delay, MIN_POLL_SECONDS - (now - facts.polled_at))
+    return max(delay, 0.0)
+
+
+def _planned_delay(facts: RunFacts, now: float, reads: int) -> float:
+    end = facts.expected_end
+    if end is not None and end - now > AT_END_SLACK and facts.estimated_seconds is not None:
+        # Before the expected end: spread the reads so the last one lands on it.
+        until_end = end - now
+        return until_end / math.ceil(until_end / stride(facts.estimated_seconds))
+    if facts.polled_at is None:
+        return 0.0  # never read, or nothing known: look now
+    since = now - facts.polled_at
+    if end is not None and facts.estimated_seconds is not None:
+        if facts.polled_at < end - AT_END_SLACK:
+            return 0.0  # it should have ended and nobody has looked since
+        gap = tolerance(facts.estimated_seconds)
+    elif facts.rate:
+        gap = tolerance(1 / facts.rate)
+    else:
+        return backoff(max(reads - 1, 0)) - since
+    if facts.rate and facts.fraction is not None:
+        gap = max(gap, (1 - facts.fraction) / facts.rate)  # progress says it needs longer
+    return gap - since
+
+
+def expected_fraction(facts: RunFacts, now: float) -> float:
+    """The progress to report before a first read: the estimate's figure, or the last one seen."""
+    seen = facts.fraction or 0.0
+    end = facts.expected_end
+    if end is None or facts.started_at is None or facts.estimated_seconds is None:
+        return seen
+    # Never 100% by the estimate alone: only a read can say the run is done.
+    return max(seen, clamp((now - facts.started_at) / facts.estimated_seconds, 0.0, 0.99))
 
 
 class ProgressTrack:
@@ -135,11 +214,25 @@ def while_running(run_id: str, technique_id: str | None, *, delay: float, tool: 
     return NextStep(tool=tool, arguments=run_arguments(run_id, technique_id), after_seconds=round(delay, 1))
 
 
-def find_accepted_start(workspace_id: str | None, technique_id: str | None) -> NextStep:
-    """After idempotency_duplicate: look the run up in the history, never start again."""
+def find_accepted_start(
+    kind: Literal["generation", "technique"],
+    *,
+    workspace_id: str | None,
+    project_id: str | None = None,
+    technique_id: str | None = None,
+) -> NextStep:
+    """After idempotency_duplicate: look the run up in its history, never start again.
+
+    Generation runs are listed by list_generations, technique runs by list_technique_runs;
+    both list the newest first, so the run just accepted is near the top.
+    """
     args: dict[str, Any] = {"limit": 10}
     if workspace_id:
         args["workspace_id"] = workspace_id
+    if kind == "generation":
+        if project_id:
+            args["project_id"] = project_id
+        return NextStep(tool="list_generations", arguments=args, after_seconds=0)
     if technique_id:
         args["technique_id"] = technique_id
     return NextStep(tool="list_technique_runs", arguments=args, after_seconds=0)

@@ -13,7 +13,7 @@ from __future__ import annotations
 
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
-from typing import Annotated, Any
+from typing import Annotated, Any, Literal
 
 from mcp.server.mcpserver import Context
 from mcp.server.mcpserver.exceptions import ToolError
@@ -113,7 +113,12 @@ async def start_generation_run(
             reservation.started(answer.run_id, answer.charged_cost, technique_id=None, model_id=model_id)
     if isinstance(outcome, AcceptedEarlier):
         return _accepted_earlier(
-            state, outcome, kind="generation", workspace_id=request.workspace_id, technique_id=None
+            state,
+            outcome,
+            kind="generation",
+            workspace_id=request.workspace_id,
+            project_id=request.project_id,
+            technique_id=None,
         )
     return _started(ctx, outcome, kind=f"{request.type} generation", technique_id=None)
 
@@ -158,15 +163,13 @@ def _started(
     estimated = answer.estimated_seconds if isinstance(answer, StartResponse) else None
     status = answer.status if isinstance(answer, RunState) else None
     state = state_of(ctx)
-    state.memory.remember(
-        answer.run_id,
-        hints.RunFacts(
-            technique_id=technique_id,
-            poll_url=answer.poll_url,
-            estimated_seconds=estimated,
-            started_at=state.clock(),
-        ),
+    now = state.clock()
+    facts = hints.RunFacts(
+        technique_id=technique_id, poll_url=answer.poll_url, estimated_seconds=estimated, started_at=now
     )
+    if isinstance(answer, RunState):
+        facts.observe(now, hints.progress_fraction(answer))  # the nested route answers with a read
+    state.memory.remember(answer.run_id, facts)
     finished = isinstance(answer, RunState) and answer.is_terminal
     result = StartResult(
         outcome="started",
@@ -202,9 +205,20 @@ def _started(
 
 
 def _accepted_earlier(
-    state: AppState, outcome: AcceptedEarlier, *, kind: str, workspace_id: str | None, technique_id: str | None
+    state: AppState,
+    outcome: AcceptedEarlier,
+    *,
+    kind: Literal["generation", "technique"],
+    workspace_id: str | None,
+    project_id: str | None = None,
+    technique_id: str | None,
 ) -> CallToolResult:
-    next_step = hints.find_accepted_start(workspace_id, technique_id) if kind == "technique" else None
+    next_step = hints.find_accepted_start(
+        kind,
+        workspace_id=workspace_id,
+        project_id=project_id,
+        technique_id=technique_id,
+    )
     result = StartResult(
         outcome="accepted_earlier",
         idempotency_key=outcome.idempotency_key,
@@ -219,10 +233,7 @@ def _accepted_earlier(
         "answer was lost on the way, so the run id is unknown. No second run was started. "
         "Do not start it again."
     )
-    if next_step:
-        text += " " + describe_next(next_step) + " The newest runs come first."
-    else:
-        text += " Generation runs are not in list_technique_runs: tell the user the run is in the project in FLORA."
+    text += " " + describe_next(next_step) + " The newest runs come first."
     return tool_result(result, text + "\n" + guard.spend_line(state.ledger))
 
 
@@ -279,15 +290,9 @@ async def _read(ctx: Context[Any], tool: str, run_id: str, technique_id: str | N
         else:
             run = await client.get_run(run_id)
     state.ledger.observe(run.run_id, run.charged_cost)
-    facts = state.memory.recall(run_id)
-    since = state.clock() - facts.started_at if facts.started_at is not None else None
-    remaining = hints.remaining_seconds(
-        fraction=hints.progress_fraction(run),
-        rate=None,
-        estimated_seconds=facts.estimated_seconds,
-        since_start=since,
-    )
-    next_step = hints.while_running(run_id, technique_id, delay=hints.poll_delay(remaining, 0), tool=tool)
+    facts = state.memory.observe(run_id, state.clock(), hints.progress_fraction(run))
+    delay = hints.next_read_in(facts, state.clock(), reads=1)
+    next_step = hints.while_running(run_id, technique_id, delay=delay, tool=tool)
     result = RunResult(**run_fields(run, technique_id=technique_id, next_step=next_step))
     return tool_result(result, run_text(result), output_blocks(result.outputs))
 

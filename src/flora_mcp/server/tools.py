@@ -1,6 +1,7 @@
 """The tool list: names, titles, descriptions (written for the model), schemas and annotations.
 
-Bodies live in runs.py, waiting.py and discovery.py; this module only says what each tool is.
+Bodies live in runs.py, waiting.py, discovery.py and session_spend.py; this module only says
+what each tool is.
 """
 
 from __future__ import annotations
@@ -8,6 +9,7 @@ from __future__ import annotations
 from mcp.server.mcpserver.tools import Tool
 
 from flora_mcp.api.models import (
+    GenerationListQuery,
     ModelListQuery,
     ProjectListQuery,
     StartTechniqueRun,
@@ -69,7 +71,11 @@ Needs the technique_id (or slug) and run_id the start returned."""
 
 LIST_TECHNIQUE_RUNS = """List technique runs, newest first, with optional filters; pages with cursor.
 
-Use it to find a run whose start answer was lost (filter by technique_id and workspace_id)."""
+Use it to find a technique run whose start answer was lost (filter by technique_id and workspace_id)."""
+
+LIST_GENERATIONS = """List generation runs, newest first, with optional filters; pages with cursor.
+
+Use it to find a generation whose start answer was lost (filter by workspace_id and project_id)."""
 
 LIST_WORKSPACES = """List the workspaces this API key can use. Start here: every start needs a workspace_id."""
 
@@ -154,6 +160,15 @@ def _all_tools() -> list[Tool]:
             description=LIST_TECHNIQUE_RUNS,
             arguments=TechniqueRunListQuery,
             output=TechniqueRunsResult,
+            annotations=READ_ONLY,
+        ),
+        make_tool(
+            discovery.list_generations,
+            name="list_generations",
+            title="List generation runs",
+            description=LIST_GENERATIONS,
+            arguments=GenerationListQuery,
+            output=discovery.GenerationsResult,
             annotations=READ_ONLY,
         ),
         make_tool(

@@ -1,7 +1,9 @@
 """wait_for_run: follow one run until it ends or the time budget does, reporting progress.
 
 Each poll sends an MCP progress notification (clients that honour them keep the call alive
-past their usual timeout). Polls follow the cadence in hints.py. A poll that fails in a way
+past their usual timeout), and so does a failed poll. Polls follow the cadence in hints.py: a
+run this process started is not read before it can be done; the wait then opens with a
+notification from the start's estimate instead of a read. A poll that fails in a way
 worth retrying (rate limit, 5xx, lost connection, after the client's own retries) does not end
 the wait while budget remains; any other failure does, as a tool error. Cancelling the call
 cancels the sleep or request in flight, so polling stops at once.
@@ -46,49 +48,58 @@ async def _follow(ctx: Context[Any], run_id: str, technique_id: str | None, time
     client = state.client_for(ctx)
     facts = state.memory.recall(run_id)
     technique_id = technique_id or facts.technique_id
+    poll_url = facts.poll_url
     began = state.clock()
     deadline = began + timeout_seconds
     track = hints.ProgressTrack()
-    polls = failures = 0
-    last: tuple[float, float] | None = None  # (time, fraction) at the previous poll
-    rate: float | None = None  # observed progress per second
+    reads = failures = 0
 
+    delay = hints.next_read_in(facts, began, reads=0)
+    if delay > 0:
+        # The run cannot be done yet (or was read a moment ago): say where it should be instead
+        # of reading it, so the client hears from the call at once.
+        guess = hints.expected_fraction(facts, began)
+        source = "by FLORA's estimate" if facts.expected_end is not None else "when last read"
+        await ctx.report_progress(
+            track.next_value(guess),
+            100,
+            f"{run_id}: about {guess * 100:.0f}% {source}; checking in {delay:.0f} s",
+        )
     while True:
+        if delay > 0:
+            await state.sleep(min(delay, max(deadline - state.clock(), 0.0)))
         async with flora_errors("wait_for_run"):
             try:
-                run = await client.poll(run_id=run_id, technique_id=technique_id, poll_url=facts.poll_url)
+                run = await client.poll(run_id=run_id, technique_id=technique_id, poll_url=poll_url)
             except _TRANSIENT as exc:
                 left = deadline - state.clock()
                 if left < hints.MIN_POLL_SECONDS:
                     raise
                 logger.info("poll failed; retrying within the wait", extra={"run_id": run_id, "error": repr(exc)})
                 failures += 1
-                await state.sleep(min(hints.poll_delay(None, failures), left))
+                delay = min(hints.backoff(failures), left)
+                await ctx.report_progress(
+                    track.next_value(facts.fraction or 0.0),
+                    100,
+                    f"{run_id}: FLORA did not answer ({type(exc).__name__}); trying again in {delay:.0f} s",
+                )
                 continue
-        polls += 1
+        reads += 1
         state.ledger.observe(run.run_id, run.charged_cost)
         now = state.clock()
         fraction = hints.progress_fraction(run)
-        if last is not None and now > last[0] and fraction > last[1]:
-            rate = (fraction - last[1]) / (now - last[0])
-        last = (now, fraction)
+        facts = state.memory.observe(run_id, now, fraction)
         await ctx.report_progress(
             track.next_value(fraction),
             100,
             f"{run_id}: {run.status}, {fraction * 100:.0f}% ({now - began:.0f} s waited)",
         )
         if run.is_terminal:
-            return _answer(run, technique_id, waited=now - began, polls=polls, exhausted=False)
+            return _answer(run, technique_id, waited=now - began, polls=reads, exhausted=False)
         left = deadline - now
         if left < hints.MIN_POLL_SECONDS:
-            return _answer(run, technique_id, waited=now - began, polls=polls, exhausted=True)
-        remaining = hints.remaining_seconds(
-            fraction=fraction,
-            rate=rate,
-            estimated_seconds=facts.estimated_seconds,
-            since_start=now - facts.started_at if facts.started_at is not None else None,
-        )
-        await state.sleep(min(hints.poll_delay(remaining, polls - 1), left))
+            return _answer(run, technique_id, waited=now - began, polls=reads, exhausted=True)
+        delay = min(hints.next_read_in(facts, now, reads=reads), left)
 
 
 def _answer(run: RunState, technique_id: str | None, *, waited: float, polls: int, exhausted: bool) -> CallToolResult:
