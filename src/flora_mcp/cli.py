@@ -14,13 +14,16 @@ from __future__ import annotations
 import argparse
 import sys
 from collections.abc import Sequence
-from typing import Any
-
-from pydantic import ValidationError
+from typing import TYPE_CHECKING, Any
 
 from flora_mcp import __version__
-from flora_mcp.config import Settings
-from flora_mcp.logs import configure_logging
+
+if TYPE_CHECKING:
+    from flora_mcp.config import Settings
+
+# Imports wait until the command needs them: `--help` and `--version` answer without loading
+# pydantic, the sandbox loads only for `sandbox` or `--sandbox`, the demo only for `demo`, and
+# the MCP server only when serving it.
 
 LOG_LEVELS = ("DEBUG", "INFO", "WARNING", "ERROR")
 
@@ -90,6 +93,8 @@ def build_parser() -> argparse.ArgumentParser:
 
 def settings_from_args(args: argparse.Namespace) -> Settings:
     """Settings from the environment, with every flag the user gave taking precedence."""
+    from flora_mcp.config import Settings
+
     flags: dict[str, Any] = {
         "base_url": args.base_url,
         "timeout": args.timeout,
@@ -105,6 +110,10 @@ def settings_from_args(args: argparse.Namespace) -> Settings:
 
 def main(argv: Sequence[str] | None = None) -> None:
     args = build_parser().parse_args(argv)
+    from pydantic import ValidationError
+
+    from flora_mcp.logs import configure_logging
+
     try:
         settings = settings_from_args(args)
     except ValidationError as exc:

@@ -22,6 +22,7 @@ STARTS = {"start_generation_run", "start_technique_run"}
 EXPECTED = STARTS | {
     "get_technique_run",
     "list_technique_runs",
+    "list_generations",
     "get_run",
     "wait_for_run",
     "list_workspaces",

@@ -2,9 +2,10 @@
 
 Nothing happens at import or construction: the lifespan opens the HTTP client (and, with a
 sandbox, serves it on a loopback port) when a transport starts the server, and closes them
-when it stops. The server subclass is the one boundary where tool failures are worded: SDK
-argument-validation errors and our own tool errors reach the model as plain, actionable text
-instead of "Error executing tool ...".
+when it stops; the client's connection pool waits for the first FLORA call (flora_http.py).
+The server subclass is the one boundary where tool failures are worded: SDK argument-validation
+errors and our own tool errors reach the model as plain, actionable text instead of
+"Error executing tool ...".
 """
 
 from __future__ import annotations
@@ -28,6 +29,7 @@ from flora_mcp.api.client import FloraClient
 from flora_mcp.api.retry import RetryPolicy
 from flora_mcp.config import Settings
 from flora_mcp.server.errors import invalid_arguments_text
+from flora_mcp.server.flora_http import flora_http_client
 from flora_mcp.server.hints import RunMemory
 from flora_mcp.server.quotes import QuoteBook
 from flora_mcp.server.spending import SpendLedger
@@ -126,8 +128,10 @@ def create_server(
                     base_url = await stack.enter_async_context(sandbox.serving())
             client_http = http_client
             if client_http is None:
-                # A loopback sandbox must not be sent through a proxy from the environment.
-                client_http = await stack.enter_async_context(httpx.AsyncClient(trust_env=sandbox is None))
+                # A loopback sandbox must not be sent through a proxy from the environment. The
+                # client's pool and TLS context are built at its first request (flora_http), so a
+                # start that only lists tools never pays for them.
+                client_http = await stack.enter_async_context(flora_http_client(trust_env=sandbox is None))
             client = FloraClient(
                 client_http,
                 base_url=base_url,

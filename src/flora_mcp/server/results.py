@@ -4,6 +4,9 @@ Every tool answers with `structuredContent` matching its `outputSchema` (the mod
 a short text for clients and models that read only `content`. That text carries what an agent
 needs to continue (ids, status, output URLs, the next step), so nothing is lost when a client
 ignores structuredContent. Media outputs are also `resource_link` items, never inline blobs.
+
+Field descriptions are kept to a line: they go out in every tools/list inside outputSchema, and
+the meaning of a result is in the tool's description and the result's text.
 """
 
 from __future__ import annotations
@@ -38,36 +41,24 @@ class StartResult(BaseModel):
     """What a start tool returns."""
 
     outcome: Literal["started", "accepted_earlier"] = Field(
-        description=(
-            '"started": FLORA accepted the start and answered. "accepted_earlier": a start with this '
-            "idempotency_key was accepted before but its answer was lost; do not start it again."
-        )
+        description='"accepted_earlier": this idempotency_key was accepted before (answer lost); do not start again.'
     )
-    run_id: str | None = Field(default=None, description="The run's id; None only for accepted_earlier.")
+    run_id: str | None = Field(default=None, description="Absent only for accepted_earlier.")
     status: RunStatus | None = Field(default=None, description="The run's status, when the start answer gave it.")
     run_type: str | None = Field(default=None, description="generation, technique or action.")
-    charged_cost: float | None = Field(
-        default=None, description="Cost in USD quoted by FLORA at start. A quote: the final charge can differ."
-    )
+    charged_cost: float | None = Field(default=None, description="USD quoted at start; the final charge can differ.")
     charged_cost_is_quote: bool = Field(default=True, description="Always true: charged_cost is a quote.")
     estimated_seconds: float | None = Field(default=None, description="FLORA's estimate of the run's duration.")
     poll_url: str | None = None
-    technique_id: str | None = Field(
-        default=None, description="Pass this with run_id to wait_for_run and get_technique_run."
-    )
+    technique_id: str | None = Field(default=None, description="Pass with run_id to wait_for_run, get_technique_run.")
     model_id: str | None = None
     outputs: list[RunOutput] | None = Field(default=None, description="Outputs, if the run already finished.")
-    idempotency_key: str = Field(
-        description="The key this start was sent with. Retrying with the same key never starts a second run."
-    )
-    request_id: str | None = Field(default=None, description="FLORA's request-id for this start, for support.")
+    idempotency_key: str = Field(description="The key sent; retrying with it never starts a second run.")
+    request_id: str | None = Field(default=None, description="FLORA's request-id, for support.")
     session_spent_usd: float | None = Field(
-        default=None,
-        description="USD this server process has spent on the runs it started, this one included (get_session_spend).",
+        default=None, description="USD this server process has spent so far, this run included."
     )
-    spend_cap_usd: float | None = Field(
-        default=None, description="The spend cap (FLORA_MAX_SPEND_USD); starts past it are refused. None: no cap."
-    )
+    spend_cap_usd: float | None = Field(default=None, description="FLORA_MAX_SPEND_USD; absent when no cap.")
     next: NextStep | None = None
 
 
@@ -77,20 +68,13 @@ class SpentRun(BaseModel):
     idempotency_key: str
     tool: str
     outcome: Literal["started", "accepted_earlier", "outcome_unknown"] = Field(
-        description=(
-            '"started": FLORA answered with the run. "accepted_earlier": FLORA had it already (answer lost). '
-            '"outcome_unknown": the start failed in a way FLORA may have acted on; retry with its key to settle it.'
-        )
+        description='"outcome_unknown": FLORA may have acted on it; retry with its idempotency_key to settle it.'
     )
     run_id: str | None = None
     technique_id: str | None = None
     model_id: str | None = None
     cost_usd: float | None = Field(
-        default=None,
-        description=(
-            "charged_cost as FLORA last reported it, else the quote known before sending; absent when "
-            "neither is known (an accepted start whose answer was lost, with no quote)."
-        ),
+        default=None, description="charged_cost as last reported, else the quote; absent when neither is known."
     )
     quote_usd: float | None = Field(default=None, description="The cost known before sending, if any.")
     at: float = Field(description="When the start was sent, unix seconds.")
@@ -104,8 +88,7 @@ class SpendResult(BaseModel):
     cap_usd: float | None = Field(default=None, description="FLORA_MAX_SPEND_USD; absent when no cap is set.")
     remaining_usd: float | None = Field(default=None, description="What the cap still allows; absent without a cap.")
     confirm_above_usd: float | None = Field(
-        default=None,
-        description="FLORA_CONFIRM_ABOVE_USD: starts quoted above it ask the user first; absent when unset.",
+        default=None, description="FLORA_CONFIRM_ABOVE_USD: starts quoted above it ask the user first."
     )
     starts: int = Field(description="Logical starts sent by this process (all callers).")
     runs: list[SpentRun] = Field(description="Your starts in this process, newest first (at most 100).")
@@ -121,9 +104,7 @@ class RunResult(BaseModel):
     charged_cost: float | None = Field(default=None, description="USD charged, as FLORA reports it.")
     error_code: str | None = None
     error_message: str | None = None
-    outputs: list[RunOutput] | None = Field(
-        default=None, description="Outputs of a completed run. For a text output, url holds the text itself."
-    )
+    outputs: list[RunOutput] | None = Field(default=None, description="Outputs of a completed run.")
     created_at: float | None = None
     started_at: float | None = None
     completed_at: float | None = None

@@ -6,21 +6,30 @@ The SDK's own schema derivation goes through a function signature, which drops t
 `extra="forbid"`; building the argument model from the request model keeps it, so the schema
 says `additionalProperties: false` and a misspelt argument is refused instead of silently
 dropped (a dropped `params` still runs, and bills, with defaults).
+
+Every schema is what an agent reads on each tools/list, so pydantic's noise is taken out:
+`title` keywords (a title-cased copy of each property name) everywhere, and in output schemas
+also model docstrings, defaults, `additionalProperties: true` (the default) and `$defs` used
+once. None of that changes which values a schema accepts; input schemas keep every description,
+enum, pattern, bound, default and `additionalProperties: false`.
 """
 
 from __future__ import annotations
 
+import copy
 from collections.abc import Awaitable, Callable
+from functools import cache
 from typing import Any, cast
 
 from mcp.server.mcpserver.resolve import build_resolver_plans, find_resolved_parameters
 from mcp.server.mcpserver.tools import Tool
-from mcp.server.mcpserver.utilities.func_metadata import ArgModelBase, FuncMetadata
+from mcp.server.mcpserver.utilities.func_metadata import ArgModelBase, FuncMetadata, StrictJsonSchema
 from mcp_types import ToolAnnotations
 from pydantic import BaseModel, Field, create_model
 
 from flora_mcp.api.models import RequestModel, RunId, TechniqueRef
 from flora_mcp.server.hints import DEFAULT_WAIT_SECONDS, MAX_WAIT_SECONDS
+from flora_mcp.server.lean_schema import lean_output_schema, strip_titles
 
 
 class NoArguments(RequestModel):
@@ -105,9 +114,25 @@ def _hoist_descriptions(node: Any) -> None:
 
 
 def input_schema(model: type[BaseModel]) -> dict[str, Any]:
+    """The JSON schema of a tool's arguments, as the agent reads it."""
     schema = model.model_json_schema(by_alias=True)
     _hoist_descriptions(schema)
-    return schema
+    return strip_titles(schema)
+
+
+@cache
+def _output_schema(model: type[BaseModel]) -> dict[str, Any]:
+    # The SDK's strict generator, as it would use itself: a type with no JSON form fails here,
+    # at build time. Cached: several tools return the same model.
+    return lean_output_schema(model.model_json_schema(by_alias=True, schema_generator=StrictJsonSchema))
+
+
+def output_schema(model: type[BaseModel]) -> dict[str, Any]:
+    """The outputSchema published for a tool returning `model` (a lean one: see lean_schema)."""
+    schema = _output_schema(model)
+    if schema.get("type") != "object":
+        raise TypeError(f"{model.__name__}: an output schema must describe an object")
+    return copy.deepcopy(schema)  # each tool its own, so no caller can change another's
 
 
 ToolFunction = Callable[..., Awaitable[Any]]
@@ -141,7 +166,8 @@ def make_tool(
         title=title,
         description=description,
         parameters=input_schema(arg_model),
-        fn_metadata=FuncMetadata(arg_model=arg_model, output_model=output),
+        # The SDK still validates each result against `output` (the model); the schema only describes it.
+        fn_metadata=FuncMetadata(arg_model=arg_model, output_model=output, output_schema=output_schema(output)),
         is_async=True,
         context_kwarg="ctx",
         annotations=annotations,

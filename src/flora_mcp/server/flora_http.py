@@ -1,0 +1,75 @@
+"""The httpx client the server reaches FLORA with, built so that it costs nothing until used.
+
+An `httpx.AsyncClient()` builds its connection pool at construction: it imports httpcore and
+loads the CA bundle into a TLS context, about 25 ms that used to sit on every cold start
+before the first tools/list, although listing tools sends nothing to FLORA. Here the client
+gets a transport that builds that same pool (`httpx.AsyncHTTPTransport`, with httpx's own
+defaults) at the first request instead.
+
+With a proxy configured in the environment (HTTP_PROXY, HTTPS_PROXY, ALL_PROXY), httpx routes
+requests through per-proxy transports that it only sets up when it builds its own transport;
+the client is then built the ordinary, eager way, so proxies work exactly as httpx does them.
+So it is when SSL_CERT_FILE or SSL_CERT_DIR names a path that is not there: the server still
+fails at start, as before, rather than at its first FLORA call.
+"""
+
+from __future__ import annotations
+
+import os
+import urllib.request
+from collections.abc import Callable
+
+import httpx
+
+_PROXY_SCHEMES = ("http", "https", "all")
+
+
+class TransportOnFirstUse(httpx.AsyncBaseTransport):
+    """Builds the real transport at the first request and hands every request to it."""
+
+    def __init__(self, build: Callable[[], httpx.AsyncBaseTransport]) -> None:
+        self._build = build
+        self._transport: httpx.AsyncBaseTransport | None = None
+
+    @property
+    def built(self) -> bool:
+        return self._transport is not None
+
+    async def handle_async_request(self, request: httpx.Request) -> httpx.Response:
+        if self._transport is None:
+            # No await between the check and the assignment: concurrent first calls share one pool.
+            self._transport = self._build()
+        return await self._transport.handle_async_request(request)
+
+    async def aclose(self) -> None:
+        if self._transport is not None:
+            await self._transport.aclose()
+
+
+def environment_has_proxy() -> bool:
+    """Whether httpx, trusting the environment, would send some requests through a proxy."""
+    proxies = urllib.request.getproxies()
+    return any(proxies.get(scheme) for scheme in _PROXY_SCHEMES)
+
+
+def ca_override_is_missing() -> bool:
+    """Whether SSL_CERT_FILE (else SSL_CERT_DIR), which httpx reads, names a path that is not there."""
+    ca_file, ca_dir = os.environ.get("SSL_CERT_FILE"), os.environ.get("SSL_CERT_DIR")
+    if ca_file:
+        return not os.path.isfile(ca_file)
+    if ca_dir:
+        return not os.path.isdir(ca_dir)
+    return False
+
+
+def flora_http_client(*, trust_env: bool) -> httpx.AsyncClient:
+    """An AsyncClient equal to `httpx.AsyncClient(trust_env=trust_env)`, minus its start-up cost.
+
+    `trust_env=False` is for a loopback sandbox, which must not be sent through a proxy.
+    """
+    if trust_env and (environment_has_proxy() or ca_override_is_missing()):
+        return httpx.AsyncClient(trust_env=True)
+    return httpx.AsyncClient(
+        trust_env=trust_env,
+        transport=TransportOnFirstUse(lambda: httpx.AsyncHTTPTransport(trust_env=trust_env)),
+    )
