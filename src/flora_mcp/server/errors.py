@@ -61,7 +61,7 @@ def next_step_for(exc: FloraError, tool: str, idempotency_key: str | None = None
         return f"fix the arguments named above and call {tool} again."
     if isinstance(exc, NotFoundError):
         return (
-            "check the ids: find valid ones with list_workspaces, list_projects, list_techniques or "
+            "check the ids: find valid ones with list_workspaces, list_projects, list_techniques, list_generations or "
             "list_technique_runs (a project this key cannot see is also not_found), then call again."
         )
     if isinstance(exc, PermissionDeniedError):
