@@ -12,12 +12,17 @@ from typing import Any
 
 import httpx
 
-from flora_mcp.api import FloraClient
+from flora_mcp.api import FloraClient, GenerationRunRequest
 
 BASE_URL = "https://flora.test/api/v1"
 # A key no code would produce by accident: if it shows up anywhere but the Authorization
 # header, it leaked.
 CANARY_KEY = "sk-canary-3f9d1c7e5a2b4c6d8e0f"
+
+# A valid generation start, for tests that need one and do not care which.
+GENERATION = GenerationRunRequest(
+    workspace_id="ws_abc123", project_id="prj_abc123", prompt="A ceramic mug", type="image"
+)
 
 Reply = httpx.Response | Exception | Callable[[httpx.Request], httpx.Response]
 

@@ -13,7 +13,6 @@ from flora_mcp.api import (
     FloraAPIError,
     FloraConnectionError,
     FloraError,
-    GenerationRunRequest,
     IdempotencyDuplicateError,
     InputValidationError,
     InsufficientCreditsError,
@@ -26,13 +25,10 @@ from flora_mcp.api import (
     UnexpectedResponseError,
 )
 
-from .support import MakeHarness, chunks, envelope, run_state
+from .support import GENERATION, MakeHarness, chunks, envelope, run_state
 
 pytestmark = pytest.mark.anyio
 
-GENERATION = GenerationRunRequest(
-    workspace_id="ws_abc123", project_id="prj_abc123", prompt="A ceramic mug", type="image"
-)
 NO_RETRY = RetryPolicy(max_retries=0)
 
 

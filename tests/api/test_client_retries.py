@@ -12,7 +12,6 @@ from flora_mcp.api import (
     FloraAPIError,
     FloraConnectionError,
     FloraTimeoutError,
-    GenerationRunRequest,
     InputValidationError,
     NotFoundError,
     RateLimitedError,
@@ -22,13 +21,10 @@ from flora_mcp.api import (
     TechniqueRunRequest,
 )
 
-from .support import MakeHarness, envelope, run_state, start_answer
+from .support import GENERATION, MakeHarness, envelope, run_state, start_answer
 
 pytestmark = pytest.mark.anyio
 
-GENERATION = GenerationRunRequest(
-    workspace_id="ws_abc123", project_id="prj_abc123", prompt="A ceramic mug", type="image"
-)
 NOW = 1_700_000_000.0
 
 

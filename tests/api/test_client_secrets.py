@@ -8,15 +8,11 @@ from collections.abc import Callable
 import httpx
 import pytest
 
-from flora_mcp.api import FloraError, GenerationRunRequest, RetryPolicy
+from flora_mcp.api import FloraError, RetryPolicy
 
-from .support import CANARY_KEY, MakeHarness, envelope, run_state
+from .support import CANARY_KEY, GENERATION, MakeHarness, envelope, run_state
 
 pytestmark = pytest.mark.anyio
-
-GENERATION = GenerationRunRequest(
-    workspace_id="ws_abc123", project_id="prj_abc123", prompt="A ceramic mug", type="image"
-)
 
 
 def echo_headers(status: int, content_type: str) -> Callable[[httpx.Request], httpx.Response]:

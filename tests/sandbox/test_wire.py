@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import subprocess
 import sys
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
 
 import httpx
 import pytest
@@ -16,14 +18,21 @@ from .helpers import KEY, generation_body
 pytestmark = pytest.mark.anyio
 
 
-async def test_over_a_socket_a_dropped_answer_is_a_transport_error_while_the_run_exists() -> None:
-    sandbox = Sandbox(SandboxConfig(time_scale=0))
-    sandbox.faults.push("POST /runs/generation", Fault.dropped_after_create())
-
+@asynccontextmanager
+async def served(sandbox: Sandbox) -> AsyncIterator[tuple[str, httpx.AsyncClient]]:
+    """`sandbox` on a real socket, and a client of it that sends the key."""
     async with (
         sandbox.serving() as base_url,
         httpx.AsyncClient(base_url=base_url, headers={"Authorization": f"Bearer {KEY}"}) as client,
     ):
+        yield base_url, client
+
+
+async def test_over_a_socket_a_dropped_answer_is_a_transport_error_while_the_run_exists() -> None:
+    sandbox = Sandbox(SandboxConfig(time_scale=0))
+    sandbox.faults.push("POST /runs/generation", Fault.dropped_after_create())
+
+    async with served(sandbox) as (_, client):
         with pytest.raises(httpx.TransportError):
             await client.post("/runs/generation", json=generation_body())
         assert len(sandbox.runs) == 1
@@ -35,10 +44,7 @@ async def test_over_a_socket_a_dropped_answer_is_a_transport_error_while_the_run
 async def test_over_a_socket_answers_carry_urls_on_the_served_origin_and_a_request_id() -> None:
     sandbox = Sandbox(SandboxConfig(time_scale=0))
 
-    async with (
-        sandbox.serving() as base_url,
-        httpx.AsyncClient(base_url=base_url, headers={"Authorization": f"Bearer {KEY}"}) as client,
-    ):
+    async with served(sandbox) as (base_url, client):
         response = await client.post("/runs/generation", json=generation_body())
         start = StartResponse.model_validate(response.json())
         assert start.poll_url is not None
@@ -56,10 +62,7 @@ async def test_over_a_socket_a_drop_before_anything_is_a_transport_error_and_no_
     sandbox = Sandbox()
     sandbox.faults.push("*", Fault.dropped())
 
-    async with (
-        sandbox.serving() as base_url,
-        httpx.AsyncClient(base_url=base_url, headers={"Authorization": f"Bearer {KEY}"}) as client,
-    ):
+    async with served(sandbox) as (_, client):
         with pytest.raises(httpx.TransportError):
             await client.post("/runs/generation", json=generation_body())
         after = await client.get("/workspaces")

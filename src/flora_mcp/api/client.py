@@ -25,7 +25,7 @@ import anyio
 import httpx
 from pydantic import BaseModel, TypeAdapter, ValidationError
 
-from flora_mcp.api.errors import IdempotencyDuplicateError, UnexpectedResponseError
+from flora_mcp.api.errors import IdempotencyDuplicateError, UnexpectedResponseError, quote_body
 from flora_mcp.api.models import (
     GenerationList,
     GenerationListQuery,
@@ -101,11 +101,6 @@ def new_idempotency_key() -> str:
 
 def _query(model: BaseModel) -> dict[str, Any]:
     return model.model_dump(mode="json", exclude_none=True)
-
-
-def _snippet(body: bytes, limit: int = 120) -> str:
-    text = " ".join(body[:limit].decode("utf-8", "replace").split())
-    return text + ("…" if len(body) > limit else "")
 
 
 class FloraClient:
@@ -356,24 +351,18 @@ class FloraClient:
 
     def _parse(self, answer: Answer, model: type[M], route: str) -> M:
         """The answer as `model`, or UnexpectedResponseError saying what came instead."""
-        problem: str
-        try:
-            if not answer.body.strip():
-                raise ValueError("empty")
-            data = json.loads(answer.body)
-        except ValueError:
-            problem = (
-                "an empty body" if not answer.body.strip() else f"a body that is not JSON: {_snippet(answer.body)}"
-            )
-        else:
+        problem = "an empty body"
+        if answer.body.strip():
             try:
-                return model.model_validate(data)
-            except ValidationError as exc:
+                return model.model_validate(json.loads(answer.body))
+            except ValidationError as exc:  # before ValueError, of which it is a subclass
                 details = "; ".join(
                     f"{'.'.join(str(p) for p in e['loc']) or 'body'}: {e['msg']}"
                     for e in exc.errors(include_input=False, include_url=False)[:5]
                 )
                 problem = f"JSON that is not a {model.__name__} ({details})"
+            except ValueError:
+                problem = f"a body that is not JSON: {quote_body(answer.body, 120)}"
         message = f"FLORA answered {route} with HTTP {answer.status} and {problem}"
         raise UnexpectedResponseError(
             self._transport.redact(message),

@@ -187,10 +187,10 @@ def _class_for_status(status: int) -> type[FloraAPIError]:
     return _BY_STATUS.get(status, FloraAPIError)
 
 
-def _quote(body: bytes) -> str:
-    text = body[:MAX_QUOTED_BODY].decode("utf-8", "replace")
-    text = " ".join(text.split())
-    return text + ("…" if len(body) > MAX_QUOTED_BODY else "")
+def quote_body(body: bytes, limit: int = MAX_QUOTED_BODY) -> str:
+    """The start of `body` as one line of text, for an error message; "…" when cut."""
+    text = " ".join(body[:limit].decode("utf-8", "replace").split())
+    return text + ("…" if len(body) > limit else "")
 
 
 def error_from_response(
@@ -227,7 +227,7 @@ def error_from_response(
         what = "a JSON body that is not FLORA's error envelope"
     message = f"FLORA answered HTTP {status} with {what}"
     if body.strip():
-        message += f": {_quote(body)}"
+        message += f": {quote_body(body)}"
     cls = _class_for_status(status)
     if cls is FloraAPIError:
         cls = UnexpectedResponseError

@@ -12,6 +12,7 @@ quoting input) is text we do not control.
 
 from __future__ import annotations
 
+import copy
 import logging
 import math
 import time
@@ -99,24 +100,13 @@ class Transport:
         return f"Transport(api_key={'set' if self._api_key else 'missing'}, retry={self.retry!r})"
 
     @property
-    def http_client(self) -> httpx.AsyncClient:
-        return self._http
-
-    @property
     def has_api_key(self) -> bool:
         return self._api_key is not None
 
     def with_api_key(self, api_key: str) -> Transport:
-        return Transport(
-            self._http,
-            api_key=api_key,
-            retry=self.retry,
-            timeout=self.timeout,
-            sleep=self.sleep,
-            random=self.random,
-            clock=self.clock,
-            max_body_bytes=self.max_body_bytes,
-        )
+        other = copy.copy(self)
+        other._api_key = api_key or None
+        return other
 
     def redact(self, text: str) -> str:
         """`text` with every occurrence of the API key replaced."""

@@ -3,12 +3,16 @@
 from __future__ import annotations
 
 import hmac
+from typing import TYPE_CHECKING
 
 from starlette.requests import Request
 
 from flora_mcp.sandbox.config import SandboxConfig
 from flora_mcp.sandbox.errors import ApiError
-from flora_mcp.sandbox.state import SandboxState, retry_after_headers
+from flora_mcp.sandbox.state import retry_after_headers
+
+if TYPE_CHECKING:
+    from flora_mcp.sandbox.app import Sandbox
 
 
 def bearer_key(request: Request, config: SandboxConfig) -> str:
@@ -25,13 +29,14 @@ def bearer_key(request: Request, config: SandboxConfig) -> str:
     return token
 
 
-def admit(request: Request, config: SandboxConfig, state: SandboxState, now: float) -> str:
-    """Authenticate and rate-limit one API request; returns the caller's key."""
-    key = bearer_key(request, config)
-    wait = state.rate_limit_wait(key, config.rate_limit_per_second, now)
+def admit(request: Request, sandbox: Sandbox) -> float:
+    """Authenticate and rate-limit one API request; returns the sandbox clock's time it came in."""
+    now = sandbox.clock()
+    key = bearer_key(request, sandbox.config)
+    wait = sandbox.state.rate_limit_wait(key, sandbox.config.rate_limit_per_second, now)
     if wait is not None:
         raise ApiError(429, "rate_limited", "Rate limit exceeded.", headers=retry_after_headers(wait))
-    return key
+    return now
 
 
 def origin(request: Request) -> str:

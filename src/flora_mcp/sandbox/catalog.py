@@ -17,6 +17,7 @@ from starlette.routing import Route
 from flora_mcp.sandbox import render, seed
 from flora_mcp.sandbox.access import admit, origin
 from flora_mcp.sandbox.errors import not_found, validation_error
+from flora_mcp.sandbox.render import api_route
 from flora_mcp.sandbox.state import Run
 from flora_mcp.sandbox.validation import (
     GENERATION_TYPES,
@@ -52,26 +53,18 @@ class CatalogRoutes:
         self.sb = sandbox
 
     def routes(self) -> list[Route]:
-        v1 = render.API_PREFIX
         return [
-            Route(f"{v1}/technique-runs", self.technique_runs, methods=["GET"], name="GET /technique-runs"),
-            Route(f"{v1}/generations", self.generations, methods=["GET"], name="GET /generations"),
-            Route(f"{v1}/workspaces", self.workspaces, methods=["GET"], name="GET /workspaces"),
-            Route(f"{v1}/projects", self.projects, methods=["GET"], name="GET /projects"),
-            Route(f"{v1}/models", self.models, methods=["GET"], name="GET /models"),
-            Route(f"{v1}/techniques", self.techniques, methods=["GET"], name="GET /techniques"),
-            Route(
-                f"{v1}/techniques/{{technique_id}}",
-                self.technique,
-                methods=["GET"],
-                name="GET /techniques/{technique_id}",
-            ),
+            api_route("GET", "/technique-runs", self.technique_runs),
+            api_route("GET", "/generations", self.generations),
+            api_route("GET", "/workspaces", self.workspaces),
+            api_route("GET", "/projects", self.projects),
+            api_route("GET", "/models", self.models),
+            api_route("GET", "/techniques", self.techniques),
+            api_route("GET", "/techniques/{technique_id}", self.technique),
         ]
 
     def _admit(self, request: Request) -> tuple[float, dict[str, str]]:
-        now = self.sb.clock()
-        admit(request, self.sb.config, self.sb.state, now)
-        return now, dict(request.query_params)
+        return admit(request, self.sb), dict(request.query_params)
 
     def _run_page(
         self,

@@ -20,7 +20,8 @@ from starlette.routing import Route
 
 from flora_mcp.sandbox.access import bearer_key
 from flora_mcp.sandbox.errors import validation_error
-from flora_mcp.sandbox.faults import API_PREFIX, FAULT_KINDS, Fault, FaultKind
+from flora_mcp.sandbox.faults import FAULT_KINDS, Fault, FaultKind
+from flora_mcp.sandbox.render import API_PREFIX
 from flora_mcp.sandbox.validation import parse_json_object
 
 if TYPE_CHECKING:

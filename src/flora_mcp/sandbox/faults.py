@@ -19,11 +19,12 @@ from collections import deque
 from dataclasses import dataclass
 from typing import Literal
 
+from flora_mcp.sandbox.render import API_PREFIX
+
 FaultKind = Literal["status", "rate_limit", "drop_after_create", "drop", "slow", "body"]
 FAULT_KINDS: tuple[str, ...] = ("status", "rate_limit", "drop_after_create", "drop", "slow", "body")
 
 ANY_ROUTE = "*"
-API_PREFIX = "/api/v1"
 
 
 @dataclass(frozen=True)

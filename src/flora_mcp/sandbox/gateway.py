@@ -8,7 +8,6 @@ before auth, before the route, and for `drop_after_create` after the route has d
 from __future__ import annotations
 
 import json
-import math
 import secrets
 from collections.abc import Awaitable, Callable
 
@@ -17,7 +16,9 @@ from starlette.routing import Match
 from starlette.types import Message, Receive, Scope, Send
 
 from flora_mcp.sandbox.errors import code_for_status, envelope
-from flora_mcp.sandbox.faults import API_PREFIX, Fault, FaultQueue
+from flora_mcp.sandbox.faults import Fault, FaultQueue
+from flora_mcp.sandbox.render import API_PREFIX
+from flora_mcp.sandbox.state import retry_after_headers
 from flora_mcp.sandbox.transport import drop_connection
 
 CONTROL_PREFIX = "/_sandbox/"
@@ -40,12 +41,8 @@ def route_name(app: Starlette, scope: Scope) -> str:
 
 
 def fault_headers(fault: Fault) -> list[tuple[bytes, bytes]]:
-    headers: list[tuple[bytes, bytes]] = []
-    if fault.retry_after is not None:
-        headers.append((b"retry-after", str(math.ceil(fault.retry_after)).encode()))
-        headers.append((b"retry-after-ms", str(math.ceil(fault.retry_after * 1000)).encode()))
-    headers.extend((k.lower().encode(), v.encode()) for k, v in fault.headers)
-    return headers
+    hints = retry_after_headers(fault.retry_after) if fault.retry_after is not None else {}
+    return [(k.lower().encode(), v.encode()) for k, v in (*hints.items(), *fault.headers)]
 
 
 async def send_fault_answer(fault: Fault, send: Send) -> None:
@@ -54,7 +51,7 @@ async def send_fault_answer(fault: Fault, send: Send) -> None:
         status, body, content_type = fault.status, fault.body, fault.content_type
     else:
         status = 429 if fault.kind == "rate_limit" else fault.status
-        code = code_for_status(status) if status < 500 else "unknown_error"
+        code = code_for_status(status)
         message = "Rate limit exceeded." if status == 429 else f"Sandbox fault: HTTP {status}."
         body = json.dumps(envelope(code, message)).encode()
         content_type = "application/json"

@@ -1,4 +1,4 @@
-"""Runs as FLORA's JSON: start answers, run states, and the items of the run lists.
+"""Runs as FLORA's JSON: start answers, run states, and the items of the run lists; API routes.
 
 Optional fields that do not apply yet (started_at of a pending run, outputs of a running one)
 are left out, as FLORA documents them optional. URLs are absolute on the origin the request
@@ -7,13 +7,22 @@ came in on, so a client on a real socket and one in process each get URLs they c
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Any
+
+from starlette.routing import Route
 
 from flora_mcp.sandbox.state import PROVIDER_ERROR_MESSAGE, Run
 
 API_PREFIX = "/api/v1"
 OUTPUT_ID = "output_1"
 MEDIA_EXTENSIONS = {"imageUrl": "png", "audioUrl": "wav", "videoUrl": "mp4"}
+
+
+def api_route(method: str, path: str, endpoint: Callable[..., Any]) -> Route:
+    """A route under API_PREFIX named by its template ("GET /runs/{run_id}"), the name under which
+    the gateway counts requests and tests queue faults."""
+    return Route(API_PREFIX + path, endpoint, methods=[method], name=f"{method} {path}")
 
 
 def _ms(seconds: float) -> int:

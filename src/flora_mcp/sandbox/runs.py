@@ -24,6 +24,7 @@ from starlette.routing import Route
 from flora_mcp.sandbox import render, seed
 from flora_mcp.sandbox.access import admit, origin
 from flora_mcp.sandbox.errors import ApiError, not_found
+from flora_mcp.sandbox.render import api_route
 from flora_mcp.sandbox.state import Run
 from flora_mcp.sandbox.validation import (
     check_generation,
@@ -47,30 +48,18 @@ class RunRoutes:
         self.sb = sandbox
 
     def routes(self) -> list[Route]:
-        v1 = render.API_PREFIX
         return [
-            Route(f"{v1}/runs/generation", self.start_generation, methods=["POST"], name="POST /runs/generation"),
-            Route(f"{v1}/generate", self.start_generation, methods=["POST"], name="POST /generate"),
-            Route(f"{v1}/runs/technique", self.start_technique, methods=["POST"], name="POST /runs/technique"),
-            Route(
-                f"{v1}/techniques/{{technique_id}}/runs",
-                self.start_nested,
-                methods=["POST"],
-                name="POST /techniques/{technique_id}/runs",
-            ),
-            Route(f"{v1}/runs/{{run_id}}", self.get_run, methods=["GET"], name="GET /runs/{run_id}"),
-            Route(
-                f"{v1}/techniques/{{technique_id}}/runs/{{run_id}}",
-                self.get_technique_run,
-                methods=["GET"],
-                name="GET /techniques/{technique_id}/runs/{run_id}",
-            ),
+            api_route("POST", "/runs/generation", self.start_generation),
+            api_route("POST", "/generate", self.start_generation),
+            api_route("POST", "/runs/technique", self.start_technique),
+            api_route("POST", "/techniques/{technique_id}/runs", self.start_nested),
+            api_route("GET", "/runs/{run_id}", self.get_run),
+            api_route("GET", "/techniques/{technique_id}/runs/{run_id}", self.get_technique_run),
         ]
 
     # --- shared steps ----------------------------------------------------------------------
     async def _begin(self, request: Request) -> tuple[float, dict[str, Any]]:
-        now = self.sb.clock()
-        admit(request, self.sb.config, self.sb.state, now)
+        now = admit(request, self.sb)
         return now, parse_json_object(await request.body())
 
     def _refuse_duplicate_header_key(self, request: Request, now: float) -> str | None:
@@ -161,8 +150,7 @@ class RunRoutes:
         return JSONResponse(render.start_response(run, origin(request)))
 
     async def start_nested(self, request: Request) -> JSONResponse:
-        now = self.sb.clock()
-        admit(request, self.sb.config, self.sb.state, now)
+        now = admit(request, self.sb)
         technique = seed.find_technique(request.path_params["technique_id"])
         if technique is None:
             raise not_found(f"Technique {request.path_params['technique_id']} not found.")
@@ -181,16 +169,14 @@ class RunRoutes:
 
     # --- reads -----------------------------------------------------------------------------
     async def get_run(self, request: Request) -> JSONResponse:
-        now = self.sb.clock()
-        admit(request, self.sb.config, self.sb.state, now)
+        now = admit(request, self.sb)
         run = self.sb.state.by_id.get(request.path_params["run_id"])
         if run is None:
             raise not_found(f"Run {request.path_params['run_id']} not found.")
         return JSONResponse(render.run_state(run, origin(request), now))
 
     async def get_technique_run(self, request: Request) -> JSONResponse:
-        now = self.sb.clock()
-        admit(request, self.sb.config, self.sb.state, now)
+        now = admit(request, self.sb)
         technique = seed.find_technique(request.path_params["technique_id"])
         run = self.sb.state.by_id.get(request.path_params["run_id"])
         if technique is None or run is None or run.technique_id != technique.technique_id:

@@ -6,7 +6,7 @@ what a start charges, in USD; the API answers quote them as estimated_seconds an
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Any
 
 WORKSPACE_ID = "ws_sandbox"
@@ -87,7 +87,7 @@ class SeedTechnique:
     run_cost: float
     seconds: float
     inputs: tuple[SeedIO, ...]
-    outputs: tuple[SeedIO, ...] = field(default=())
+    outputs: tuple[SeedIO, ...] = ()
 
     def to_json(self) -> dict[str, Any]:
         return {
@@ -99,9 +99,6 @@ class SeedTechnique:
             "inputs": [i.to_json() for i in self.inputs],
             "outputs": [o.to_json() for o in self.outputs],
         }
-
-    def summary(self) -> dict[str, Any]:
-        return {"name": self.name, "technique_id": self.technique_id}
 
 
 WORKSPACES: tuple[dict[str, Any], ...] = (
