@@ -22,8 +22,6 @@ from benchmarks.peers import Peer
 from benchmarks.rpc import StdioPeer
 from benchmarks.stats import summarize
 
-REPO_ROOT = Path(__file__).resolve().parent.parent
-
 
 def spawn_to_tools_list(peer: Peer, log_dir: Path) -> float:
     """Milliseconds from spawn to the tools/list answer."""
@@ -81,7 +79,7 @@ def run_phases(peer: Peer) -> dict[str, float]:
     done = subprocess.run(
         [peer.argv[0], "-m", "benchmarks.phases", peer.key],
         env=peer.env(),
-        cwd=REPO_ROOT,
+        cwd=peer.cwd,  # the checkout, where `benchmarks` is importable
         capture_output=True,
         text=True,
         timeout=60,

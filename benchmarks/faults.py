@@ -17,18 +17,12 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-from benchmarks.peers import PROJECT_ID, PROMPT, WORKSPACE_ID, Peer
+from benchmarks.peers import IMAGE_START, OFFICIAL_START, Peer
 from benchmarks.rpc import tool_error_text
 from benchmarks.sandbox_proc import SandboxProcess
 
-OFFICIAL_DEPRECATED_START = """async function run(client) {
-  return await client.runs.startGeneration({
-    workspace_id: '%(workspace_id)s',
-    project_id: '%(project_id)s',
-    prompt: '%(prompt)s',
-    type: 'image',
-  });
-}"""
+# The same start through the SDK's deprecated call, which POSTs /runs/generation.
+OFFICIAL_DEPRECATED_START = OFFICIAL_START.replace("client.generations.create", "client.runs.startGeneration")
 
 
 def _case(
@@ -70,8 +64,7 @@ def measure(make_peers: Callable[[str], list[Peer]], repo_root: Path, log_dir: P
                 results["ours"] = _case(peer, sandbox, "POST /runs/generation", peer.start_call(), log_dir)
             elif peer.key == "official":
                 results["official"] = _case(peer, sandbox, "POST /generate", peer.start_call(), log_dir)
-                fields = {"workspace_id": WORKSPACE_ID, "project_id": PROJECT_ID, "prompt": PROMPT}
-                code = OFFICIAL_DEPRECATED_START % fields
+                code = OFFICIAL_DEPRECATED_START % IMAGE_START
                 results["official_deprecated_route"] = _case(
                     peer, sandbox, "POST /runs/generation", ("execute", {"code": code}), log_dir
                 )

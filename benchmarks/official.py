@@ -45,9 +45,9 @@ class OfficialServer:
     def bin_dir(self) -> Path:
         return self.root / "bin"
 
-    def argv(self, *extra: str) -> list[str]:
+    def argv(self) -> list[str]:
         node = shutil.which("node") or "node"
-        return [node, str(self.entry), "--code-execution-mode", "local", "--docs-search-mode", "local", *extra]
+        return [node, str(self.entry), "--code-execution-mode", "local", "--docs-search-mode", "local"]
 
     def env(self, base_url: str, api_key: str) -> dict[str, str]:
         path = f"{self.bin_dir}{os.pathsep}{os.environ.get('PATH', '')}"

@@ -24,9 +24,15 @@ from benchmarks.official import OfficialServer
 from benchmarks.rpc import StdioPeer, child_env, stop_process_group
 from benchmarks.sandbox_proc import API_KEY, wait_for_http
 
-WORKSPACE_ID = "ws_sandbox"
-PROJECT_ID = "prj_sandbox"
-PROMPT = "a red fox in fresh snow, morning light"
+# The one image generation every peer starts (the official server's TypeScript is filled from it too).
+IMAGE_START = {
+    "workspace_id": "ws_sandbox",
+    "project_id": "prj_sandbox",
+    "prompt": "a red fox in fresh snow, morning light",
+    "type": "image",
+}
+# How the Python servers (ours and the bare floor) are told to serve streamable HTTP; the port follows.
+PYTHON_HTTP_FLAGS = ["--transport", "streamable-http", "--host", "127.0.0.1", "--port"]
 
 OFFICIAL_READ = """async function run(client) {
   return await client.generations.retrieve('%(run_id)s');
@@ -91,23 +97,14 @@ class Peer:
     def start_call(self) -> tuple[str, dict[str, Any]]:
         """The tool call that starts one image generation (and nothing more)."""
         if self.key == "ours":
-            return "start_generation_run", {
-                "workspace_id": WORKSPACE_ID,
-                "project_id": PROJECT_ID,
-                "prompt": PROMPT,
-                "type": "image",
-            }
+            return "start_generation_run", dict(IMAGE_START)
         if self.key == "official":
-            return "execute", {"code": OFFICIAL_START % _start_fields()}
+            return "execute", {"code": OFFICIAL_START % IMAGE_START}
         raise ValueError("the bare floor starts nothing")
 
 
-def _start_fields() -> dict[str, str]:
-    return {"workspace_id": WORKSPACE_ID, "project_id": PROJECT_ID, "prompt": PROMPT}
-
-
 def official_start_and_follow_code() -> str:
-    return OFFICIAL_START_AND_FOLLOW % _start_fields()
+    return OFFICIAL_START_AND_FOLLOW % IMAGE_START
 
 
 def ours(repo_root: Path, base_url: str) -> Peer:
@@ -115,7 +112,7 @@ def ours(repo_root: Path, base_url: str) -> Peer:
         key="ours",
         label="flora-mcp (this repo)",
         argv=[sys.executable, "-m", "flora_mcp"],
-        http_flags=["--transport", "streamable-http", "--host", "127.0.0.1", "--port"],
+        http_flags=PYTHON_HTTP_FLAGS,
         http_path="/mcp",
         env_extra={"FLORA_API_KEY": API_KEY, "FLORA_BASE_URL": base_url, "FLORA_LOG_LEVEL": "WARNING"},
         cwd=str(repo_root),
@@ -127,7 +124,7 @@ def bare(repo_root: Path) -> Peer:
         key="bare",
         label="bare MCPServer floor (1 trivial tool)",
         argv=[sys.executable, "-m", "benchmarks.bare_server"],
-        http_flags=["--transport", "streamable-http", "--host", "127.0.0.1", "--port"],
+        http_flags=PYTHON_HTTP_FLAGS,
         http_path="/mcp",
         env_extra={},
         cwd=str(repo_root),

@@ -37,29 +37,25 @@ def _gets(counts: dict[str, int]) -> int:
     return sum(count for route, count in counts.items() if route.startswith("GET "))
 
 
-def _lag(state: dict[str, Any], finished_wall: float) -> float | None:
-    completed_at = state.get("completed_at")
+def _lag(completed_at: Any, finished_wall: float) -> float | None:
+    """Seconds from the run's completed_at (epoch ms) to the moment the agent had the final state."""
     if not isinstance(completed_at, int | float):
         return None
     return finished_wall - completed_at / 1000
 
 
-def _nothing() -> None:
-    pass
-
-
 def ours_run(
-    peer_for: Any,
+    peer_for: Callable[[str], Peer],
     duration: float,
     repo_root: Path,
     log_dir: Path,
-    started: Callable[[], None] = _nothing,
+    started: Callable[[], None],
     *,
     follow_hints: bool = False,
 ) -> dict[str, Any]:
     sandbox = SandboxProcess(time_scale=duration / IMAGE_SECONDS, repo_root=repo_root, log_path=log_dir / "sandbox.log")
     try:
-        peer: Peer = peer_for(sandbox.base_url)
+        peer = peer_for(sandbox.base_url)
         client = peer.stdio(log_dir)
         client.spawn()
         try:
@@ -82,16 +78,14 @@ def ours_run(
             "upstream": {route: count for route, count in upstream.items() if count},
             "tool_calls": calls,
             "progress_notifications": progress,
-            "lag_s": _lag({"completed_at": find_key(state, "completed_at")}, finished),
+            "lag_s": _lag(find_key(state, "completed_at"), finished),
             "status": find_key(state, "status"),
         }
     finally:
         sandbox.close()
 
 
-def naive_run(
-    duration: float, repo_root: Path, log_dir: Path, started: Callable[[], None] = _nothing
-) -> dict[str, Any]:
+def naive_run(duration: float, repo_root: Path, log_dir: Path, started: Callable[[], None]) -> dict[str, Any]:
     sandbox = SandboxProcess(time_scale=duration / IMAGE_SECONDS, repo_root=repo_root, log_path=log_dir / "sandbox.log")
     raw = RawFloor(sandbox.base_url)
     try:
@@ -100,14 +94,22 @@ def naive_run(
         started()
         state = raw.follow(run_id, every=1.0)
         finished = time.time()
-        return {"gets": raw.requests - before, "lag_s": _lag(state, finished), "status": state["status"]}
+        return {
+            "gets": raw.requests - before,
+            "lag_s": _lag(state.get("completed_at"), finished),
+            "status": state["status"],
+        }
     finally:
         raw.close()
         sandbox.close()
 
 
 def measure(
-    peer_for: Any, durations: list[float], repo_root: Path, log_dir: Path, started: Callable[[], None] = _nothing
+    peer_for: Callable[[str], Peer],
+    durations: list[float],
+    repo_root: Path,
+    log_dir: Path,
+    started: Callable[[], None],
 ) -> dict[str, Any]:
     """`peer_for(base_url)` builds the flora-mcp peer for a sandbox; `started()` is called once per
     run (three per duration) as soon as it is under way, so a caller can wait out the start-up burst."""

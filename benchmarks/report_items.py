@@ -10,6 +10,11 @@ Labels = dict[str, str]
 ORDER = ("raw", "ours", "bare", "official")
 
 
+def _head(*columns: str) -> list[str]:
+    """A Markdown table's header row and its separator."""
+    return ["| " + " | ".join(columns) + " |", "|" + "---|" * len(columns)]
+
+
 def s(summary: dict[str, Any] | None, digits: int = 1, *, p95: bool = False) -> str:
     if not summary:
         return "n/a"
@@ -46,8 +51,7 @@ def coldstart_section(results: dict[str, Any], labels: Labels) -> list[str]:
         "A new process each time, the 2025-11-25 handshake, then tools/list; peers take turns; one "
         "unmeasured spawn per peer first warms the disk cache.",
         "",
-        "| server | ms, median [IQR] | vs bare floor | vs official |",
-        "|---|---|---|---|",
+        *_head("server", "ms, median [IQR]", "vs bare floor", "vs official"),
     ]
     for key in _keys(cold):
         median = dig(cold, key, "summary", "median")
@@ -62,8 +66,7 @@ def coldstart_section(results: dict[str, Any], labels: Labels) -> list[str]:
             f"runs; importtime itself slows imports, so read shares): flora-mcp imports take "
             f"{imports['ours_total_ms']:.0f} ms, the bare floor's {imports['bare_total_ms']:.0f} ms.",
             "",
-            "| package | flora-mcp ms | bare floor ms |",
-            "|---|---|---|",
+            *_head("package", "flora-mcp ms", "bare floor ms"),
         ]
         bare_groups = imports["bare_groups_ms"]
         for group, ms in list(imports["ours_groups_ms"].items())[:12]:
@@ -116,8 +119,7 @@ def surface_section(results: dict[str, Any], labels: Labels) -> list[str]:
         "",
         "Compact JSON as sent on the wire; tokens ≈ bytes / 4.",
         "",
-        "| server | tools | tools/list bytes (≈ tokens) | instructions bytes (≈ tokens) |",
-        "|---|---|---|---|",
+        *_head("server", "tools", "tools/list bytes (≈ tokens)", "instructions bytes (≈ tokens)"),
     ]
     for key in _keys(surface):
         item = surface[key]
@@ -148,8 +150,10 @@ def surface_section(results: dict[str, Any], labels: Labels) -> list[str]:
     result_bytes = dig(results, "latency_stdio", "read_result_bytes") or {}
     written = {key: surface[key].get("written_bytes") for key in surface}
     if result_bytes or any(written.values()):
-        out += ["", "| server | agent writes to read a run | to start a generation | reads back from a run read |"]
-        out.append("|---|---|---|---|")
+        out += [
+            "",
+            *_head("server", "agent writes to read a run", "to start a generation", "reads back from a run read"),
+        ]
         for key in _keys(surface):
             w = written.get(key) or {}
             out.append(
@@ -178,8 +182,7 @@ def latency_section(results: dict[str, Any], labels: Labels) -> list[str]:
         found = True
         summaries = data["summaries"]
         peers = _keys({key: None for series in summaries.values() for key in series})
-        out += [f"### over {transport}", "", "| series | " + " | ".join(labels.get(k, k) for k in peers) + " |"]
-        out.append("|---" * (len(peers) + 1) + "|")
+        out += [f"### over {transport}", "", *_head("series", *(labels.get(k, k) for k in peers))]
         for series, per_peer in summaries.items():
             out.append(f"| {series} | " + " | ".join(s(per_peer.get(k), 2, p95=True) for k in peers) + " |")
         overhead = data.get("overhead_vs_raw", {})
@@ -217,8 +220,15 @@ def throughput_section(results: dict[str, Any], labels: Labels) -> list[str]:
         "(the official server's Deno workers). Load generator, server and sandbox share the 2 cores; "
         "load generator CPU is in % of one core. Each level is measured in rounds, peers taking turns.",
         "",
-        "| server | clients | calls/s, median [range] | errors | latency ms | server CPU ms/call | load gen. CPU |",
-        "|---|---|---|---|---|---|---|",
+        *_head(
+            "server",
+            "clients",
+            "calls/s, median [range]",
+            "errors",
+            "latency ms",
+            "server CPU ms/call",
+            "load gen. CPU",
+        ),
     ]
     for key in _keys(data):
         for level in data[key]["levels"]:
@@ -250,8 +260,7 @@ def memory_section(results: dict[str, Any], labels: Labels) -> list[str]:
         "official server gets a short series: each call starts a Deno worker (whose memory is not in "
         "the Node process) and takes about a second.",
         "",
-        "| server | calls | after start MiB | at half MiB | at end MiB | growth, second half |",
-        "|---|---|---|---|---|---|",
+        *_head("server", "calls", "after start MiB", "at half MiB", "at end MiB", "growth, second half"),
     ]
     for key in _keys(data):
         item = data[key]
@@ -281,9 +290,15 @@ def polling_section(results: dict[str, Any]) -> list[str]:
         "*naive* GETs the run once a second with httpx. Lag = when the agent had the final state "
         "minus the run's completed_at.",
         "",
-        "| run length | agent | upstream GETs | share of naive | lag s (target) | wait_for_run calls "
-        "| progress notifications |",
-        "|---|---|---|---|---|---|---|",
+        *_head(
+            "run length",
+            "agent",
+            "upstream GETs",
+            "share of naive",
+            "lag s (target)",
+            "wait_for_run calls",
+            "progress notifications",
+        ),
     ]
     for row in data["rows"]:
         for side, label in (("ours", "flora-mcp, at once"), ("hinted", "flora-mcp, hinted"), ("naive", "naive 1 s")):
@@ -312,8 +327,7 @@ def faults_section(results: dict[str, Any], labels: Labels) -> list[str]:
         "The sandbox creates and charges the run, then drops the connection instead of answering, once "
         "(`drop_after_create`). Runs and charges are the sandbox's own counts.",
         "",
-        "| server | route | runs created | charged USD | POSTs received | the agent was told |",
-        "|---|---|---|---|---|---|",
+        *_head("server", "route", "runs created", "charged USD", "POSTs received", "the agent was told"),
     ]
     names = dict(labels, official_deprecated_route=labels["official"] + ", runs.startGeneration")
     for key, item in data.items():

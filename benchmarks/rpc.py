@@ -32,6 +32,14 @@ def initialize_params() -> dict[str, Any]:
     return {"protocolVersion": PROTOCOL_VERSION, "capabilities": {}, "clientInfo": CLIENT_INFO}
 
 
+def tool_call_params(name: str, arguments: Mapping[str, Any], *, progress: bool = False) -> dict[str, Any]:
+    """tools/call params; with `progress`, a fresh progress token asks the server for notifications."""
+    params: dict[str, Any] = {"name": name, "arguments": dict(arguments)}
+    if progress:
+        params["_meta"] = {"progressToken": f"p{time.monotonic_ns()}"}
+    return params
+
+
 def tool_error_text(result: Mapping[str, Any]) -> str | None:
     """The text of a tool result flagged isError, or None for a successful result."""
     if not result.get("isError"):
@@ -108,10 +116,7 @@ class StdioPeer:
         return result
 
     def call_tool(self, name: str, arguments: Mapping[str, Any], *, progress: bool = False) -> dict[str, Any]:
-        params: dict[str, Any] = {"name": name, "arguments": dict(arguments)}
-        if progress:
-            params["_meta"] = {"progressToken": f"p{time.monotonic_ns()}"}
-        return self.request("tools/call", params)
+        return self.request("tools/call", tool_call_params(name, arguments, progress=progress))
 
     def close(self) -> None:
         if self.proc is None:

@@ -94,8 +94,8 @@ class Runner:
         sys.stderr.write(f"[bench {time.strftime('%H:%M:%S')}] {message}\n")
         sys.stderr.flush()
 
-    def sandbox(self, time_scale: float = 0) -> SandboxProcess:
-        return SandboxProcess(time_scale=time_scale, repo_root=REPO_ROOT, log_path=self.log_dir / "sandbox.log")
+    def sandbox(self) -> SandboxProcess:
+        return SandboxProcess(time_scale=0, repo_root=REPO_ROOT, log_path=self.log_dir / "sandbox.log")
 
     def peers_for(self, base_url: str, *, with_bare: bool = True) -> list[peers.Peer]:
         chosen = [peers.ours(REPO_ROOT, base_url)]

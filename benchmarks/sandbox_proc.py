@@ -28,7 +28,6 @@ class SandboxProcess:
     """A sandbox served by a child process; `base_url` ends in /api/v1."""
 
     def __init__(self, *, time_scale: float, repo_root: Path, log_path: Path | None = None) -> None:
-        self.time_scale = time_scale
         argv = [sys.executable, "-m", "benchmarks.sandbox_proc", "--time-scale", repr(time_scale)]
         stderr = open(log_path, "ab") if log_path else subprocess.DEVNULL  # noqa: SIM115
         self.proc = subprocess.Popen(argv, cwd=repo_root, stdout=subprocess.PIPE, stderr=stderr, text=True)
@@ -43,17 +42,10 @@ class SandboxProcess:
         self.origin = line.split("/api/")[0]
         self.http = httpx.Client(headers={"authorization": f"Bearer {API_KEY}"}, timeout=30)
 
-    @property
-    def pid(self) -> int:
-        return self.proc.pid
-
     def state(self) -> dict[str, Any]:
         response = self.http.get(f"{self.origin}/_sandbox/state")
         response.raise_for_status()
         return dict(response.json())
-
-    def runs_created(self) -> int:
-        return int(self.state()["runs"])
 
     def api_requests(self) -> dict[str, int]:
         """Requests per API route so far (control routes left out)."""
@@ -81,12 +73,12 @@ class SandboxProcess:
             self.proc.stdout.close()
 
 
-def wait_for_http(url: str, *, timeout: float = 20.0, headers: Mapping[str, str] | None = None) -> None:
+def wait_for_http(url: str, *, timeout: float) -> None:
     """Wait until something answers HTTP at `url` (any status)."""
     deadline = time.monotonic() + timeout
     while True:
         try:
-            httpx.get(url, headers=dict(headers or {}), timeout=1.0)
+            httpx.get(url, timeout=1.0)
             return
         except httpx.TransportError:
             if time.monotonic() > deadline:

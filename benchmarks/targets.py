@@ -14,12 +14,9 @@ POLLING_SHARE = 1 / 3
 
 def dig(value: Any, *keys: Any) -> Any:
     for key in keys:
-        if isinstance(value, dict):
-            value = value.get(key)
-        elif isinstance(value, list) and isinstance(key, int) and -len(value) <= key < len(value):
-            value = value[key]
-        else:
+        if not isinstance(value, dict):
             return None
+        value = value.get(key)
     return value
 
 

@@ -24,7 +24,7 @@ from typing import Any
 
 from benchmarks.loadgen import LoadClient
 from benchmarks.peers import HttpServer, Peer
-from benchmarks.rpc import RPCError, rss_kib, tool_error_text
+from benchmarks.rpc import RPCError, rss_kib, tool_call_params, tool_error_text
 from benchmarks.sandbox_proc import SandboxProcess
 from benchmarks.stats import summarize
 
@@ -46,8 +46,7 @@ def cpu_seconds(pid: int, *, children: bool = False) -> float:
 async def _run_level(
     peer: Peer, server: HttpServer, run_id: str, clients: int, window: float, warmup: float
 ) -> dict[str, Any]:
-    name, arguments = peer.read_call(run_id)
-    params = {"name": name, "arguments": arguments}
+    params = tool_call_params(*peer.read_call(run_id))
     loaders = [LoadClient(server.url, server.headers) for _ in range(clients)]
     await asyncio.gather(*(loader.initialize() for loader in loaders))
 

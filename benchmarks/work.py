@@ -17,8 +17,8 @@ from typing import Any, Protocol
 
 import httpx
 
-from benchmarks.peers import PROJECT_ID, PROMPT, WORKSPACE_ID, Peer, official_start_and_follow_code
-from benchmarks.rpc import HttpSession, tool_error_text
+from benchmarks.peers import IMAGE_START, Peer, official_start_and_follow_code
+from benchmarks.rpc import HttpSession, tool_call_params, tool_error_text
 from benchmarks.sandbox_proc import API_KEY
 
 TERMINAL = {"completed", "failed"}
@@ -41,10 +41,7 @@ class HttpCaller:
         self.session.initialize(self.client)
 
     def call_tool(self, name: str, arguments: Mapping[str, Any], *, progress: bool = False) -> dict[str, Any]:
-        params: dict[str, Any] = {"name": name, "arguments": dict(arguments)}
-        if progress:
-            params["_meta"] = {"progressToken": f"p{time.monotonic_ns()}"}
-        return self.session.request(self.client, "tools/call", params)
+        return self.session.request(self.client, "tools/call", tool_call_params(name, arguments, progress=progress))
 
     def close(self) -> None:
         self.client.close()
@@ -105,9 +102,8 @@ class RawFloor:
 
     def start(self) -> dict[str, Any]:
         self.requests += 1
-        body = {"workspace_id": WORKSPACE_ID, "project_id": PROJECT_ID, "prompt": PROMPT, "type": "image"}
         response = self.client.post(
-            "/runs/generation", json=body, headers={"idempotency-key": f"bench-{uuid.uuid4().hex}"}
+            "/runs/generation", json=IMAGE_START, headers={"idempotency-key": f"bench-{uuid.uuid4().hex}"}
         )
         response.raise_for_status()
         return dict(response.json())
