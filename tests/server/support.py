@@ -67,6 +67,14 @@ async def call_error(client: Client, name: str, arguments: dict[str, Any]) -> st
     return text_of(result)
 
 
+async def call_refused_unsent(client: Client, sandbox: Sandbox, name: str, arguments: dict[str, Any]) -> str:
+    """call_error, also checking that the refusal sent nothing to FLORA."""
+    before = total_requests(sandbox)
+    text = await call_error(client, name, arguments)
+    assert total_requests(sandbox) == before
+    return text
+
+
 def generation(**overrides: Any) -> dict[str, Any]:
     arguments: dict[str, Any] = {"workspace_id": WORKSPACE, "project_id": PROJECT, "prompt": "a mug", "type": "image"}
     arguments.update(overrides)

@@ -7,7 +7,7 @@ from mcp import Client
 
 from flora_mcp.sandbox import Fault, Sandbox
 
-from .support import POSTER, PROJECT, WORKSPACE, call_error, call_ok, generation, text_of, total_requests
+from .support import POSTER, PROJECT, WORKSPACE, call_ok, call_refused_unsent, generation, text_of
 
 pytestmark = pytest.mark.anyio
 
@@ -123,9 +123,9 @@ async def test_other_technique_starts_use_the_nested_route_in_async_mode(
 
 
 async def test_a_plain_http_callback_url_is_refused_before_anything_is_sent(client: Client, sandbox: Sandbox) -> None:
-    before = total_requests(sandbox)
-    text = await call_error(
+    text = await call_refused_unsent(
         client,
+        sandbox,
         "start_technique_run",
         {
             "technique_id": POSTER,
@@ -134,13 +134,12 @@ async def test_a_plain_http_callback_url_is_refused_before_anything_is_sent(clie
         },
     )
     assert "callback_url" in text and "https" in text
-    assert total_requests(sandbox) == before
 
 
 async def test_an_input_given_twice_is_refused_without_a_request(client: Client, sandbox: Sandbox) -> None:
-    before = total_requests(sandbox)
-    text = await call_error(
+    text = await call_refused_unsent(
         client,
+        sandbox,
         "start_technique_run",
         {
             "technique_id": POSTER,
@@ -152,4 +151,3 @@ async def test_an_input_given_twice_is_refused_without_a_request(client: Client,
         },
     )
     assert "subject" in text and "Nothing was sent" in text
-    assert total_requests(sandbox) == before

@@ -11,7 +11,6 @@ from typing import Any
 
 from mcp.server.mcpserver import Context
 from mcp_types import CallToolResult
-from pydantic import BaseModel, Field
 
 from flora_mcp.api.models import (
     GenerationItem,
@@ -24,6 +23,7 @@ from flora_mcp.api.models import (
     TechniqueRunListQuery,
 )
 from flora_mcp.server.results import (
+    GenerationsResult,
     ModelsResult,
     ProjectsResult,
     TechniqueResult,
@@ -148,14 +148,6 @@ async def list_technique_runs(ctx: Context[Any], **arguments: Any) -> CallToolRe
         total_estimate=answer.meta.total_estimate,
     )
     return tool_result(result, "\n".join(lines))
-
-
-class GenerationsResult(BaseModel):
-    """list_generations' answer."""
-
-    generations: list[GenerationItem]
-    next_cursor: str | None = Field(default=None, description="Pass as cursor for the next page; None at the end.")
-    total_estimate: float | None = None
 
 
 _PROMPT_SHOWN = 60  # characters of each prompt in the text: enough to tell runs apart

@@ -139,14 +139,12 @@ def client_can_ask(ctx: Context[Any]) -> bool:
     return bool(ctx.session.can_send_request)
 
 
-def require_consent(confirmation: Confirmation, tool: str, quote: Quote) -> bool:
-    """Raise the 'declined' tool error unless the guard let the start through; True if the user said yes."""
+def require_consent(confirmation: Confirmation, tool: str, quote: Quote) -> None:
+    """Raise the 'declined' tool error unless the guard let the start through (not asked, or a yes)."""
     if isinstance(confirmation, AcceptedElicitation):
-        answer = confirmation.data
-        if not isinstance(answer, ConfirmStart):
-            return False
-        if answer.confirm:
-            return True
+        # Resolve hands a NotAsked through as accepted data, not as a ConfirmStart.
+        if not isinstance(confirmation.data, ConfirmStart) or confirmation.data.confirm:
+            return
         action = "declined"
     else:
         action = "declined" if confirmation.action == "decline" else "cancelled"

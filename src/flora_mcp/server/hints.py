@@ -108,9 +108,7 @@ class RunMemory:
 
     def observe(self, run_id: str, at: float, fraction: float) -> RunFacts:
         """Record a read of `run_id` (remembering the run if it was unknown); returns its facts."""
-        facts = self._facts.get(run_id)
-        if facts is None:
-            facts = RunFacts()
+        facts = self.recall(run_id)
         facts.observe(at, fraction)
         self.remember(run_id, facts)
         return facts

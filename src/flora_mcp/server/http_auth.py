@@ -13,11 +13,13 @@ The key is never logged, and the 401 body never echoes what was sent.
 from __future__ import annotations
 
 import ipaddress
-import json
 import logging
 from collections.abc import Mapping
 
+from starlette.datastructures import Headers
 from starlette.types import ASGIApp, Receive, Scope, Send
+
+from flora_mcp.server.http_limits import refuse
 
 logger = logging.getLogger("flora_mcp.server")
 
@@ -49,10 +51,6 @@ def bearer_key(headers: Mapping[str, str] | None) -> str | None:
     return token
 
 
-def _scope_headers(scope: Scope) -> dict[str, str]:
-    return {k.decode("latin-1").lower(): v.decode("latin-1") for k, v in scope.get("headers", [])}
-
-
 class BearerKeyGate:
     """ASGI middleware: refuse (401) HTTP requests without a Bearer key unless the server's may serve them."""
 
@@ -61,28 +59,15 @@ class BearerKeyGate:
         self.server_key_allowed = server_key_allowed
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if scope["type"] != "http" or self.server_key_allowed or bearer_key(_scope_headers(scope)):
+        if scope["type"] != "http" or self.server_key_allowed or bearer_key(Headers(scope=scope)):
             await self.app(scope, receive, send)
             return
         logger.info("refused an HTTP request without a Bearer key", extra={"path": scope.get("path")})
-        body = json.dumps(
-            {
-                "error": "unauthorized",
-                "message": (
-                    "Send your FLORA API key as 'Authorization: Bearer <key>'. This server does not lend "
-                    "its own key to requests from other machines."
-                ),
-            }
-        ).encode()
-        await send(
-            {
-                "type": "http.response.start",
-                "status": 401,
-                "headers": [
-                    (b"content-type", b"application/json"),
-                    (b"www-authenticate", b'Bearer realm="flora-mcp"'),
-                    (b"content-length", str(len(body)).encode()),
-                ],
-            }
+        await refuse(
+            send,
+            401,
+            "unauthorized",
+            "Send your FLORA API key as 'Authorization: Bearer <key>'. This server does not lend "
+            "its own key to requests from other machines.",
+            [(b"www-authenticate", b'Bearer realm="flora-mcp"')],
         )
-        await send({"type": "http.response.body", "body": body})

@@ -19,6 +19,7 @@ from mcp_types import CallToolResult, ContentBlock, ResourceLink, TextContent
 from pydantic import BaseModel, Field
 
 from flora_mcp.api.models import (
+    GenerationItem,
     Model,
     Project,
     RunOutput,
@@ -150,8 +151,15 @@ class TechniqueRunsResult(BaseModel):
     total_estimate: float | None = None
 
 
+class GenerationsResult(BaseModel):
+    """list_generations' answer."""
+
+    generations: list[GenerationItem]
+    next_cursor: str | None = Field(default=None, description="Pass as cursor for the next page; None at the end.")
+    total_estimate: float | None = None
+
+
 # --- content -----------------------------------------------------------------------------------
-_FAMILY = {"imageUrl": "image", "videoUrl": "video", "audioUrl": "audio", "documentUrl": "application"}
 _FALLBACK_MIME = {
     "imageUrl": "image/png",
     "videoUrl": "video/mp4",
@@ -163,10 +171,11 @@ _FALLBACK_MIME = {
 def mime_type_for(output: RunOutput) -> str:
     """The MIME type of a media output: from its URL's extension when that fits its type."""
     guessed, _ = mimetypes.guess_type(urlsplit(output.url).path)
-    family = _FAMILY.get(output.type, "")
-    if guessed and guessed.startswith(family):
+    fallback = _FALLBACK_MIME.get(output.type)
+    # A guess must be of the output's family (the fallback's top-level type, e.g. "image").
+    if guessed and (fallback is None or guessed.startswith(fallback.split("/")[0])):
         return guessed
-    return _FALLBACK_MIME.get(output.type, "application/octet-stream")
+    return fallback or "application/octet-stream"
 
 
 def output_blocks(outputs: list[RunOutput] | None) -> list[ContentBlock]:

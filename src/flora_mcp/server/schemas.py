@@ -29,7 +29,7 @@ from pydantic import BaseModel, Field, create_model
 
 from flora_mcp.api.models import RequestModel, RunId, TechniqueRef
 from flora_mcp.server.hints import DEFAULT_WAIT_SECONDS, MAX_WAIT_SECONDS
-from flora_mcp.server.lean_schema import lean_output_schema, strip_titles
+from flora_mcp.server.lean_schema import lean_output_schema, strip_titles, walk
 
 
 class NoArguments(RequestModel):
@@ -93,24 +93,19 @@ def arguments_model(tool_name: str, request_model: type[RequestModel]) -> type[A
     return cast(type[ArgModelBase], model)
 
 
-def _hoist_descriptions(node: Any) -> None:
+def _hoist_descriptions(schema: dict[str, Any]) -> None:
     """Put an optional field's description next to its anyOf, where every client looks for it.
 
     pydantic leaves the description of `Annotated[str, Field(description=...)] | None` inside
     the non-null arm; several clients only read a property's top-level description.
     """
-    if isinstance(node, dict):
-        for prop in node.get("properties", {}).values():
+    for node in walk(schema):
+        for prop in (node.get("properties") or {}).values():
             if "description" not in prop and "anyOf" in prop:
                 for arm in prop["anyOf"]:
                     if isinstance(arm, dict) and "description" in arm:
                         prop["description"] = arm.pop("description")
                         break
-        for value in node.values():
-            _hoist_descriptions(value)
-    elif isinstance(node, list):
-        for value in node:
-            _hoist_descriptions(value)
 
 
 def input_schema(model: type[BaseModel]) -> dict[str, Any]:

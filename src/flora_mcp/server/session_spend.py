@@ -8,6 +8,7 @@ by the start tools (spending.py).
 
 from __future__ import annotations
 
+from dataclasses import asdict
 from typing import Any
 
 from mcp.server.mcpserver import Context
@@ -24,20 +25,8 @@ async def get_session_spend(ctx: Context[Any]) -> CallToolResult:
     state = state_of(ctx)
     ledger = state.ledger
     mine = ledger.entries(owner=state.caller(ctx))[:MAX_LISTED]
-    runs = [
-        SpentRun(
-            idempotency_key=e.idempotency_key,
-            tool=e.tool,
-            outcome=e.outcome,
-            run_id=e.run_id,
-            technique_id=e.technique_id,
-            model_id=e.model_id,
-            cost_usd=e.cost_usd if e.priced else None,
-            quote_usd=e.quote_usd,
-            at=e.at,
-        )
-        for e in mine
-    ]
+    # The entry's own fields (SpentRun ignores owner and charged_usd), and its cost when known.
+    runs = [SpentRun(**asdict(e), cost_usd=e.cost_usd if e.priced else None) for e in mine]
     result = SpendResult(
         spent_usd=ledger.spent_usd,
         unconfirmed_usd=ledger.unconfirmed_usd,

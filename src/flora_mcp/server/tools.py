@@ -18,6 +18,7 @@ from flora_mcp.api.models import (
 )
 from flora_mcp.server import discovery, runs, session_spend, waiting
 from flora_mcp.server.results import (
+    GenerationsResult,
     ModelsResult,
     ProjectsResult,
     RunResult,
@@ -168,7 +169,7 @@ def _all_tools() -> list[Tool]:
             title="List generation runs",
             description=LIST_GENERATIONS,
             arguments=GenerationListQuery,
-            output=discovery.GenerationsResult,
+            output=GenerationsResult,
             annotations=READ_ONLY,
         ),
         make_tool(

@@ -34,10 +34,9 @@ HttpTransport = Literal["streamable-http", "sse"]
 LOOPBACK_HOSTS = ("127.0.0.1", "localhost", "[::1]")
 
 
-def run_stdio(server: MCPServer[Any], settings: Settings | None = None) -> None:
+def run_stdio(server: MCPServer[Any], settings: Settings) -> None:
     """Serve MCP over stdin/stdout until the client closes it."""
-    limit = settings.max_request_bytes if settings is not None else DEFAULT_MAX_REQUEST_BYTES
-    anyio.run(lambda: serve_stdio(server, max_line_bytes=limit))
+    anyio.run(lambda: serve_stdio(server, max_line_bytes=settings.max_request_bytes))
 
 
 def transport_security(allowed_hosts: list[str] | None) -> TransportSecuritySettings:
