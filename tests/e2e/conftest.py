@@ -2,22 +2,15 @@
 
 from __future__ import annotations
 
-import os
-import socket
-import subprocess
-import sys
-import tempfile
 from collections.abc import AsyncIterator, Awaitable, Callable
-from contextlib import ExitStack
+from contextlib import AsyncExitStack
 from dataclasses import dataclass, field
-from typing import IO
 
-import anyio
 import pytest
-from anyio.abc import Process
 from starlette.types import ASGIApp, Receive, Scope, Send
 
 from flora_mcp.sandbox import Sandbox, SandboxConfig
+from robustness.hostile_support import McpProcess, mcp_process
 
 SERVER_KEY = "sk-sandbox"
 ALICE = "sk-alice-0001"
@@ -65,66 +58,15 @@ async def live_sandbox() -> AsyncIterator[LiveSandbox]:
         yield LiveSandbox(sandbox, base_url, log)
 
 
-def child_env(**extra: str) -> dict[str, str]:
-    """This environment without any FLORA_* setting, plus `extra`."""
-    env = {k: v for k, v in os.environ.items() if not k.startswith("FLORA_")}
-    env.update(extra)
-    return env
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
-
-
-@dataclass
-class ServerProcess:
-    url: str
-    process: Process
-    stderr: IO[bytes]
-
-    def log(self) -> str:
-        self.stderr.seek(0)
-        return self.stderr.read().decode(errors="replace")
-
-
-Spawn = Callable[..., Awaitable[ServerProcess]]
+Spawn = Callable[..., Awaitable[McpProcess]]
 
 
 @pytest.fixture
 async def spawn() -> AsyncIterator[Spawn]:
-    """spawn(transport, env, *flags) -> ServerProcess: flora-mcp serving HTTP on a free loopback port."""
-    with ExitStack() as files:
-        started: list[ServerProcess] = []
+    """spawn(transport, env, *flags) -> McpProcess: flora-mcp serving HTTP on a free loopback port."""
+    async with AsyncExitStack() as servers:
 
-        async def start(transport: str, env: dict[str, str], *flags: str) -> ServerProcess:
-            port = free_port()
-            stderr = files.enter_context(tempfile.TemporaryFile())
-            command = [sys.executable, "-m", "flora_mcp", "--transport", transport, "--host", "127.0.0.1"]
-            process = await anyio.open_process(
-                [*command, "--port", str(port), *flags], env=env, stdout=subprocess.DEVNULL, stderr=stderr
-            )
-            path = "/mcp" if transport == "streamable-http" else "/sse"
-            server = ServerProcess(f"http://127.0.0.1:{port}{path}", process, stderr)
-            started.append(server)
-            with anyio.fail_after(20):
-                while True:
-                    if process.returncode is not None:
-                        raise RuntimeError(f"flora-mcp exited early:\n{server.log()}")
-                    try:
-                        stream = await anyio.connect_tcp("127.0.0.1", port)
-                    except OSError:
-                        await anyio.sleep(0.05)
-                        continue
-                    await stream.aclose()
-                    return server
+        async def start(transport: str, env: dict[str, str], *flags: str) -> McpProcess:
+            return await servers.enter_async_context(mcp_process(env, *flags, transport=transport))
 
         yield start
-        for server in started:
-            server.process.terminate()
-            with anyio.move_on_after(10):
-                await server.process.wait()
-            if server.process.returncode is None:  # pragma: no cover - only a hung server
-                server.process.kill()
-                await server.process.wait()

@@ -12,7 +12,9 @@ from mcp import Client
 from mcp.client.sse import sse_client
 from mcp.client.streamable_http import streamable_http_client
 
-from .conftest import ALICE, BOB, SERVER_KEY, LiveSandbox, Spawn, child_env
+from robustness.hostile_support import child_env
+
+from .conftest import ALICE, BOB, SERVER_KEY, LiveSandbox, Spawn
 
 pytestmark = pytest.mark.anyio
 

@@ -9,7 +9,9 @@ import pytest
 from mcp import Client, StdioServerParameters
 from mcp_types import ResourceLink
 
-from .conftest import SERVER_KEY, LiveSandbox, child_env
+from robustness.hostile_support import child_env
+
+from .conftest import SERVER_KEY, LiveSandbox
 
 pytestmark = pytest.mark.anyio
 

@@ -10,18 +10,13 @@ from __future__ import annotations
 import json
 import shlex
 import shutil
-import socket
 import subprocess
 import sys
-from collections.abc import AsyncIterator
-from contextlib import asynccontextmanager
 from pathlib import Path
 from typing import Any
 
-import anyio
 import httpx2
 import pytest
-import uvicorn
 from mcp import Client, StdioServerParameters
 from mcp.client.streamable_http import streamable_http_client
 from mcp.types import TextContent
@@ -31,6 +26,7 @@ from flora_mcp.config import Settings
 from flora_mcp.sandbox import Sandbox, SandboxConfig
 from flora_mcp.server import create_server
 from flora_mcp.server.transports import http_app
+from robustness.hostile_support import serving
 
 ROOT = Path(__file__).resolve().parents[2]
 EXAMPLES = ROOT / "examples"
@@ -162,27 +158,6 @@ async def test_the_pip_config_starts_the_installed_server_over_stdio() -> None:
     assert result.structured_content["workspaces"][0]["workspace_id"] == "ws_sandbox"
 
 
-@asynccontextmanager
-async def serving_http(server: Any) -> AsyncIterator[int]:
-    """flora-mcp's Streamable HTTP app under uvicorn on 127.0.0.1, port 0; yields the port."""
-    sock = socket.socket()
-    sock.bind(("127.0.0.1", 0))
-    port = sock.getsockname()[1]
-    app = http_app(server, host="127.0.0.1", transport="streamable-http")
-    web = uvicorn.Server(uvicorn.Config(app, log_config=None, log_level="warning"))
-    async with anyio.create_task_group() as group:
-        group.start_soon(web.serve, [sock])
-        with anyio.fail_after(10):
-            # uvicorn signals readiness only through this flag.
-            while not web.started:  # noqa: ASYNC110
-                await anyio.sleep(0.01)
-        try:
-            yield port
-        finally:
-            web.should_exit = True
-    sock.close()
-
-
 def remote_client(url: str, headers: dict[str, str]) -> Client:
     return Client(streamable_http_client(url, http_client=httpx2.AsyncClient(headers=headers)))
 
@@ -191,8 +166,9 @@ def remote_client(url: str, headers: dict[str, str]) -> Client:
 async def test_the_remote_config_reaches_flora_with_the_key_in_its_authorization_header() -> None:
     entry = only_server(load("remote_streamable_http.json"))
     sandbox = Sandbox(SandboxConfig(time_scale=0))
-    async with serving_http(create_server(Settings(), sandbox=sandbox)) as port:
-        url = entry["url"].replace(":8000/", f":{port}/")
+    app = http_app(create_server(Settings(), sandbox=sandbox), host="127.0.0.1", transport="streamable-http")
+    async with serving(app, lifespan=True) as origin:
+        url = entry["url"].replace("http://127.0.0.1:8000", origin)
         real_key = {k: v.replace("YOUR_FLORA_API_KEY", sandbox.config.api_key) for k, v in entry["headers"].items()}
         async with remote_client(url, real_key) as client:
             accepted = await client.call_tool("list_workspaces", {})

@@ -1,5 +1,5 @@
 """The harness the robustness tests share: virtual time, a timeout-aware in-process transport,
-flora-mcp wired to a sandbox in memory, and serving an ASGI app on a loopback port.
+and flora-mcp wired to a sandbox in memory.
 
 Time is virtual: the server's and the client's sleeps (backoff, Retry-After) advance a fake
 clock, and an answer slower than the client's timeout raises the timeout at once, before the
@@ -8,7 +8,6 @@ sandbox handles the request (as a read timeout on a slow proxy would), so no tes
 
 from __future__ import annotations
 
-import socket
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
@@ -16,7 +15,6 @@ from typing import Any
 
 import anyio
 import httpx
-import uvicorn
 from mcp import Client
 from mcp_types import CallToolResult, TextContent
 
@@ -28,6 +26,7 @@ CLIENT_TIMEOUT = 5.0  # seconds of virtual time the server's FLORA client waits 
 MAX_RETRIES = 2  # the client's own retries per tool call (three attempts)
 WORKSPACE = "ws_sandbox"
 PROJECT = "prj_sandbox"
+START_ROUTES = ("POST /runs/generation", "POST /runs/technique", "POST /techniques/{technique_id}/runs")
 HTML_502 = b"<html><head><title>502 Bad Gateway</title></head><body><h1>502 Bad Gateway</h1></body></html>"
 
 
@@ -70,6 +69,11 @@ class TimeoutTransport(httpx.AsyncBaseTransport):
         await self._inner.aclose()
 
 
+def starts_sent(sandbox: Sandbox) -> int:
+    """How many run starts (generation or technique) reached the sandbox."""
+    return sum(sandbox.requests[route] for route in START_ROUTES)
+
+
 def text_of(result: CallToolResult) -> str:
     return "\n".join(block.text for block in result.content if isinstance(block, TextContent))
 
@@ -103,34 +107,3 @@ async def connected(
         )
         async with Client(server, **client_options) as client:
             yield client
-
-
-@asynccontextmanager
-async def serving(app: Any, *, lifespan: bool = False) -> AsyncIterator[str]:
-    """Serve an ASGI app on 127.0.0.1 (any free port) while the block runs; yields its origin.
-
-    `lifespan`: run the app's lifespan (an MCP HTTP app needs it; a bare test app has none).
-    """
-    sock = socket.socket()
-    sock.bind(("127.0.0.1", 0))
-    config = uvicorn.Config(
-        app,
-        log_config=None,
-        log_level="warning",
-        lifespan="on" if lifespan else "off",
-        timeout_graceful_shutdown=1,
-    )
-    server = uvicorn.Server(config)
-    try:
-        async with anyio.create_task_group() as tasks:
-            tasks.start_soon(server.serve, [sock])
-            while not server.started:
-                if server.should_exit:
-                    raise RuntimeError("uvicorn stopped before it started")
-                await anyio.sleep(0.01)
-            try:
-                yield f"http://127.0.0.1:{sock.getsockname()[1]}"
-            finally:
-                server.should_exit = True
-    finally:
-        sock.close()

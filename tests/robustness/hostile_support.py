@@ -2,7 +2,7 @@
 
 - `RequestLog`: what reached the sandbox (method, raw path, query, key, idempotency key, host).
 - `serving(app)`: any ASGI app (an MCP HTTP app, a sandbox) on 127.0.0.1 in this event loop.
-- `mcp_process(...)`: flora-mcp serving Streamable HTTP as a subprocess on 127.0.0.1.
+- `mcp_process(...)`: flora-mcp serving Streamable HTTP (or SSE) as a subprocess on 127.0.0.1.
 - `RawStdio`: flora-mcp over stdio as a subprocess, spoken to line by line (garbage included).
 - `rpc(...)`: one raw JSON-RPC POST over HTTP, with its answer decoded from JSON or SSE.
 """
@@ -15,19 +15,19 @@ import socket
 import subprocess
 import sys
 import tempfile
-from collections.abc import AsyncIterator, Generator
-from contextlib import asynccontextmanager, contextmanager
+from collections.abc import AsyncIterator
+from contextlib import AbstractAsyncContextManager, asynccontextmanager
 from dataclasses import dataclass, field
 from typing import IO, Any
 
 import anyio
 import httpx
-import uvicorn
 from anyio.abc import Process
 from anyio.streams.buffered import BufferedByteReceiveStream
 from starlette.types import ASGIApp, Receive, Scope, Send
 
 from flora_mcp.sandbox import Sandbox
+from flora_mcp.sandbox.server import serving_app
 
 ACCEPT = "application/json, text/event-stream"
 LEGACY_VERSION = "2025-11-25"
@@ -82,37 +82,12 @@ def child_env(**extra: str) -> dict[str, str]:
     return env
 
 
-class _EmbeddedServer(uvicorn.Server):
-    """uvicorn inside a test: leaves signal handling to the test runner."""
+def serving(app: ASGIApp, *, lifespan: bool = False) -> AbstractAsyncContextManager[str]:
+    """Serve `app` on 127.0.0.1 (a free port) while the block runs; yields "http://127.0.0.1:PORT".
 
-    @contextmanager
-    def capture_signals(self) -> Generator[None, None, None]:
-        yield
-
-
-@asynccontextmanager
-async def serving(app: ASGIApp, *, lifespan: str = "on") -> AsyncIterator[str]:
-    """Serve `app` on 127.0.0.1 (a free port) while the block runs; yields "http://127.0.0.1:PORT"."""
-    # IPPROTO_TCP named explicitly: asyncio turns Nagle off (TCP_NODELAY) only on sockets that say
-    # so, and with Nagle on every keep-alive answer waits ~40 ms for a delayed ACK.
-    sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM, socket.IPPROTO_TCP)
-    sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-    sock.bind(("127.0.0.1", 0))
-    config = uvicorn.Config(app, log_config=None, log_level="warning", access_log=False, lifespan=lifespan)
-    server = _EmbeddedServer(config)
-    try:
-        async with anyio.create_task_group() as tasks:
-            tasks.start_soon(server.serve, [sock])
-            while not server.started:
-                if server.should_exit:
-                    raise RuntimeError("uvicorn stopped before it started")
-                await anyio.sleep(0.01)
-            try:
-                yield f"http://127.0.0.1:{sock.getsockname()[1]}"
-            finally:
-                server.should_exit = True
-    finally:
-        sock.close()
+    `lifespan`: run the app's lifespan (an MCP HTTP app needs it; a bare test app has none).
+    """
+    return serving_app(app, lifespan=lifespan)
 
 
 def free_port() -> int:
@@ -151,15 +126,18 @@ async def _stop(process: Process) -> None:
 
 
 @asynccontextmanager
-async def mcp_process(env: dict[str, str], *flags: str) -> AsyncIterator[McpProcess]:
-    """flora-mcp serving Streamable HTTP at /mcp on a free 127.0.0.1 port, as a subprocess."""
+async def mcp_process(
+    env: dict[str, str], *flags: str, transport: str = "streamable-http"
+) -> AsyncIterator[McpProcess]:
+    """flora-mcp serving HTTP (at /mcp, or /sse for `transport="sse"`) on a free 127.0.0.1 port, as a subprocess."""
     port = free_port()
-    command = [sys.executable, "-m", "flora_mcp", "--transport", "streamable-http", "--host", "127.0.0.1"]
+    command = [sys.executable, "-m", "flora_mcp", "--transport", transport, "--host", "127.0.0.1"]
     with tempfile.TemporaryFile() as stderr:
         process = await anyio.open_process(
             [*command, "--port", str(port), *flags], env=env, stdout=subprocess.DEVNULL, stderr=stderr
         )
-        server = McpProcess(f"http://127.0.0.1:{port}/mcp", port, process, stderr)
+        path = "/sse" if transport == "sse" else "/mcp"
+        server = McpProcess(f"http://127.0.0.1:{port}{path}", port, process, stderr)
         try:
             with anyio.fail_after(20):
                 while True:

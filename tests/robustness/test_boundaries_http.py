@@ -155,7 +155,7 @@ async def test_on_a_non_loopback_bind_a_request_without_a_key_gets_401_though_th
     server = create_server(Settings(), http_client=flora_http, sandbox=sandbox)  # the sandbox's key is its own
     # Served on 127.0.0.1 but configured as bound to every interface, as `--host 0.0.0.0` is.
     app = http_app(server, host="0.0.0.0", transport="streamable-http")
-    async with serving(app) as origin, httpx.AsyncClient(trust_env=False) as http:
+    async with serving(app, lifespan=True) as origin, httpx.AsyncClient(trust_env=False) as http:
         refused = await rpc(http, origin + "/mcp", "tools/call", call_of("list_workspaces", {}))
         served = await rpc(http, origin + "/mcp", "tools/call", call_of("list_workspaces", {}), key=ALICE)
 
@@ -171,7 +171,7 @@ async def test_on_a_loopback_bind_the_servers_key_serves_a_request_without_one(
     sandbox, log, flora_http = keyed_sandbox
     server = create_server(Settings(), http_client=flora_http, sandbox=sandbox)
     app = http_app(server, host="127.0.0.1", transport="streamable-http")
-    async with serving(app) as origin, httpx.AsyncClient(trust_env=False) as http:
+    async with serving(app, lifespan=True) as origin, httpx.AsyncClient(trust_env=False) as http:
         served = await rpc(http, origin + "/mcp", "tools/call", call_of("list_workspaces", {}))
     assert served.status_code == 200
     assert [request.key for request in log.seen] == [sandbox.config.api_key]
@@ -212,8 +212,8 @@ async def test_twenty_concurrent_clients_each_reach_flora_with_their_own_key_onl
             for n in range(STARTS_EACH):
                 tasks.start_soon(start_and_follow, n)
 
-    async with serving(sandbox.app, lifespan="off") as sandbox_origin:
-        env = child_env(FLORA_BASE_URL=sandbox.base_url(sandbox_origin), FLORA_SANDBOX_TIME_SCALE="0")
+    async with sandbox.serving() as base_url:
+        env = child_env(FLORA_BASE_URL=base_url, FLORA_SANDBOX_TIME_SCALE="0")
         async with mcp_process(env) as server, anyio.create_task_group() as tasks:
             for index in range(CLIENTS):
                 tasks.start_soon(client_session, index, server.url)

@@ -27,7 +27,7 @@ from flora_mcp.logs import JSONLineFormatter
 from flora_mcp.sandbox import Fault, Sandbox, SandboxConfig
 from flora_mcp.server import create_server
 
-from .hostile_support import ACCEPT, RawStdio, child_env, log_requests, mcp_process, rpc, serving, tool_call
+from .hostile_support import ACCEPT, RawStdio, child_env, log_requests, mcp_process, rpc, tool_call
 
 pytestmark = pytest.mark.anyio
 
@@ -131,10 +131,10 @@ async def test_over_stdio_neither_stdout_nor_the_debug_log_shows_the_servers_key
     config = SandboxConfig(api_key=CANARY, time_scale=0)
     sandbox = Sandbox(SandboxConfig(api_key=CANARY, time_scale=0))
     log = log_requests(sandbox)
-    async with serving(sandbox.app, lifespan="off") as origin:
+    async with sandbox.serving() as base_url:
         env = child_env(
             FLORA_API_KEY=CANARY,
-            FLORA_BASE_URL=sandbox.base_url(origin),
+            FLORA_BASE_URL=base_url,
             FLORA_LOG_LEVEL="DEBUG",
             FLORA_MAX_RETRIES="0",
             FLORA_TIMEOUT="0.3",
@@ -165,9 +165,9 @@ async def test_over_http_no_answer_and_no_log_line_shows_a_clients_key() -> None
     def keep(response: httpx.Response) -> None:
         answers.append(f"{response.status_code} {dict(response.headers)} {response.text}")
 
-    async with serving(sandbox.app, lifespan="off") as origin:
+    async with sandbox.serving() as base_url:
         env = child_env(
-            FLORA_BASE_URL=sandbox.base_url(origin),
+            FLORA_BASE_URL=base_url,
             FLORA_LOG_LEVEL="DEBUG",
             FLORA_MAX_RETRIES="0",
             FLORA_TIMEOUT="0.3",

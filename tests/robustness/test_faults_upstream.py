@@ -7,7 +7,6 @@ serving the next call, and a thousand failing calls leave memory where it was.
 
 from __future__ import annotations
 
-import socket
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from typing import Any
@@ -22,21 +21,12 @@ from flora_mcp.sandbox import Fault, Sandbox, SandboxConfig
 from flora_mcp.server import create_server
 
 from .fault_campaign import failing_calls_memory_growth
-from .fault_support import HTML_502, VirtualTime, campaign_settings, connected, new_sandbox, serving, text_of
+from .fault_support import HTML_502, VirtualTime, campaign_settings, connected, text_of
+from .hostile_support import free_port, serving
 
 pytestmark = pytest.mark.anyio
 
 IMAGE = {"workspace_id": "ws_sandbox", "project_id": "prj_sandbox", "prompt": "a mug", "type": "image"}
-
-
-@pytest.fixture
-def clock() -> VirtualTime:
-    return VirtualTime()
-
-
-@pytest.fixture
-def sandbox(clock: VirtualTime) -> Sandbox:
-    return new_sandbox(clock)
 
 
 @asynccontextmanager
@@ -120,9 +110,7 @@ async def test_a_start_that_timed_out_but_ran_is_found_by_retrying_with_its_key_
 
 
 async def test_a_refused_connection_says_flora_cannot_be_reached_and_that_nothing_started() -> None:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        port = sock.getsockname()[1]
+    port = free_port()
     # Nothing listens on the port any more: every connection is refused.
     async with over_the_network(f"http://127.0.0.1:{port}/api/v1", api_key="sk-test-0000") as client:
         read = error_of(await client.call_tool("list_workspaces", {}))

@@ -107,7 +107,7 @@ async def sandbox_server() -> AsyncIterator[tuple[str, Sandbox, str]]:
     async with httpx.AsyncClient(transport=sandbox.transport()) as flora_http:
         server = create_server(Settings(), http_client=flora_http, sandbox=sandbox)
         app = http_app(server, host="127.0.0.1", transport="streamable-http")
-        async with serving(app) as origin:
+        async with serving(app, lifespan=True) as origin:
             async with http_client(origin + "/mcp") as client:
                 started = await client.call_tool(
                     "start_generation_run",

@@ -16,14 +16,14 @@ from flora_mcp.server import create_server
 from flora_mcp.server.spending import SpendLedger
 from flora_mcp.server.transports import http_app
 
-from .fault_support import VirtualTime, campaign_settings, connected, new_sandbox, serving, text_of
+from .fault_support import VirtualTime, campaign_settings, connected, starts_sent, text_of
+from .hostile_support import serving
 
 pytestmark = pytest.mark.anyio
 
 WORKSPACE = "ws_sandbox"
 POSTER = "tech_sandboxposter"  # 0.12 USD a run in the sandbox
 CLIP = "tech_sandboxclip"  # 0.9 USD a run
-START_ROUTES = ("POST /runs/generation", "POST /runs/technique", "POST /techniques/{technique_id}/runs")
 
 
 def poster(**extra: Any) -> dict[str, Any]:
@@ -46,20 +46,6 @@ def clip() -> dict[str, Any]:
 def image(**extra: Any) -> dict[str, Any]:
     # The sandbox's image model quotes (and charges) 0.04 USD.
     return {"workspace_id": WORKSPACE, "project_id": "prj_sandbox", "prompt": "a mug", "type": "image", **extra}
-
-
-def starts_sent(sandbox: Sandbox) -> int:
-    return sum(sandbox.requests[route] for route in START_ROUTES)
-
-
-@pytest.fixture
-def clock() -> VirtualTime:
-    return VirtualTime()
-
-
-@pytest.fixture
-def sandbox(clock: VirtualTime) -> Sandbox:
-    return new_sandbox(clock)
 
 
 async def spend(client: Client) -> dict[str, Any]:

@@ -14,12 +14,12 @@ from flora_mcp.sandbox import Sandbox, SandboxConfig
 from flora_mcp.server import create_server
 from flora_mcp.server.transports import http_app
 
-from .fault_support import VirtualTime, campaign_settings, connected, new_sandbox, serving, text_of
+from .fault_support import VirtualTime, campaign_settings, connected, starts_sent, text_of
+from .hostile_support import serving
 
 pytestmark = pytest.mark.anyio
 
 ERAS = pytest.mark.parametrize("mode", ["auto", "legacy"], ids=["2026-07-28", "2025-11-25"])
-START_ROUTES = ("POST /runs/generation", "POST /runs/technique", "POST /techniques/{technique_id}/runs")
 CLIP = {
     "technique_id": "tech_sandboxclip",  # 0.9 USD a run
     "workspace_id": "ws_sandbox",
@@ -42,20 +42,6 @@ class User:
         if self.answer == "accept":
             return ElicitResult(action="accept", content={"confirm": self.confirm})
         return ElicitResult(action="decline" if self.answer == "decline" else "cancel")
-
-
-@pytest.fixture
-def clock() -> VirtualTime:
-    return VirtualTime()
-
-
-@pytest.fixture
-def sandbox(clock: VirtualTime) -> Sandbox:
-    return new_sandbox(clock)
-
-
-def starts_sent(sandbox: Sandbox) -> int:
-    return sum(sandbox.requests[route] for route in START_ROUTES)
 
 
 def confirming(threshold: float = 0.3, **more: Any) -> Any:

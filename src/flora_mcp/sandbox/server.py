@@ -13,6 +13,7 @@ from typing import TYPE_CHECKING
 
 import anyio
 import uvicorn
+from starlette.types import ASGIApp
 
 from flora_mcp.sandbox.config import SandboxConfig
 
@@ -53,15 +54,15 @@ class _EmbeddedServer(uvicorn.Server):
         yield
 
 
-def _server(sandbox: Sandbox, *, embedded: bool) -> uvicorn.Server:
+def _server(app: ASGIApp, *, embedded: bool, lifespan: bool = False) -> uvicorn.Server:
     config = uvicorn.Config(
-        sandbox.app,
+        app,
         # No logging config of uvicorn's own: it would add a stdout handler, and stdout may be
         # the MCP wire of the program hosting the sandbox. Its records go to the host's handlers.
         log_config=None,
         log_level="warning",
         access_log=False,
-        lifespan="off",
+        lifespan="on" if lifespan else "off",
         timeout_graceful_shutdown=1,
     )
     return _EmbeddedServer(config) if embedded else uvicorn.Server(config)
@@ -75,20 +76,32 @@ async def _wait_started(server: uvicorn.Server) -> None:
 
 
 @asynccontextmanager
-async def serving(sandbox: Sandbox, *, host: str = "127.0.0.1", port: int = 0) -> AsyncIterator[str]:
-    """Serve `sandbox` in the current event loop while the block runs; yields its base URL."""
+async def serving_app(
+    app: ASGIApp, *, host: str = "127.0.0.1", port: int = 0, lifespan: bool = False
+) -> AsyncIterator[str]:
+    """Serve any ASGI app in the current event loop while the block runs; yields its origin.
+
+    `lifespan`: run the app's lifespan (an MCP HTTP app needs it; the sandbox has none).
+    """
     sock = _bind(host, port)
-    server = _server(sandbox, embedded=True)
+    server = _server(app, embedded=True, lifespan=lifespan)
     try:
         async with anyio.create_task_group() as tasks:
             tasks.start_soon(server.serve, [sock])
             await _wait_started(server)
             try:
-                yield sandbox.base_url(_origin(host, sock))
+                yield _origin(host, sock)
             finally:
                 server.should_exit = True
     finally:
         sock.close()
+
+
+@asynccontextmanager
+async def serving(sandbox: Sandbox, *, host: str = "127.0.0.1", port: int = 0) -> AsyncIterator[str]:
+    """Serve `sandbox` in the current event loop while the block runs; yields its base URL."""
+    async with serving_app(sandbox.app, host=host, port=port) as origin:
+        yield sandbox.base_url(origin)
 
 
 def serve(
@@ -102,7 +115,7 @@ def serve(
 
     sandbox = Sandbox(config)
     sock = _bind(host, port)
-    server = _server(sandbox, embedded=False)
+    server = _server(sandbox.app, embedded=False)
 
     async def main() -> None:
         async with anyio.create_task_group() as tasks:
