@@ -142,9 +142,12 @@ class FloraClient:
 
     @classmethod
     def from_settings(cls, settings: Settings, http_client: httpx.AsyncClient, **kw: Any) -> FloraClient:
+        """A client configured by `settings`; keyword arguments override (e.g. a sandbox's URL and key)."""
+        kw.setdefault("base_url", settings.base_url)
+        kw.setdefault("api_key", settings.api_key_value())
         kw.setdefault("retry", RetryPolicy(max_retries=settings.max_retries))
         kw.setdefault("timeout", settings.timeout)
-        return cls(http_client, base_url=settings.base_url, api_key=settings.api_key_value(), **kw)
+        return cls(http_client, **kw)
 
     def with_api_key(self, api_key: str) -> FloraClient:
         """The same client (HTTP client, policy, base URL) speaking with another key."""

@@ -26,7 +26,6 @@ from pydantic import ValidationError
 
 from flora_mcp import __version__
 from flora_mcp.api.client import FloraClient
-from flora_mcp.api.retry import RetryPolicy
 from flora_mcp.config import Settings
 from flora_mcp.server.errors import invalid_arguments_text
 from flora_mcp.server.flora_http import flora_http_client
@@ -132,14 +131,7 @@ def create_server(
                 # client's pool and TLS context are built at its first request (flora_http), so a
                 # start that only lists tools never pays for them.
                 client_http = await stack.enter_async_context(flora_http_client(trust_env=sandbox is None))
-            client = FloraClient(
-                client_http,
-                base_url=base_url,
-                api_key=api_key,
-                retry=RetryPolicy(max_retries=settings.max_retries),
-                timeout=settings.timeout,
-                sleep=sleep,
-            )
+            client = FloraClient.from_settings(settings, client_http, base_url=base_url, api_key=api_key, sleep=sleep)
             logger.info("flora-mcp ready", extra={"base_url": base_url, "sandbox": sandbox is not None})
             if settings.read_only:
                 logger.info("read-only: the start tools are not offered")
