@@ -28,6 +28,17 @@ if TYPE_CHECKING:
 LOG_LEVELS = ("DEBUG", "INFO", "WARNING", "ERROR")
 
 
+def port_number(text: str) -> int:
+    """An argparse type: a TCP port, 0 (any free one) to 65535."""
+    try:
+        port = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a port number") from None
+    if not 0 <= port <= 65535:
+        raise argparse.ArgumentTypeError(f"{port} is not a port: use 1-65535 (or 0 for any free port)")
+    return port
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="flora-mcp",
@@ -41,7 +52,7 @@ def build_parser() -> argparse.ArgumentParser:
         help="MCP transport (default stdio; sse is for older clients).",
     )
     parser.add_argument("--host", default="127.0.0.1", help="HTTP bind address (default 127.0.0.1).")
-    parser.add_argument("--port", type=int, default=8000, help="HTTP port (default 8000).")
+    parser.add_argument("--port", type=port_number, default=8000, help="HTTP port (default 8000).")
     parser.add_argument(
         "--allowed-host",
         action="append",
@@ -85,7 +96,7 @@ def build_parser() -> argparse.ArgumentParser:
 
     commands = parser.add_subparsers(dest="command", metavar="{sandbox,demo}")
     sandbox = commands.add_parser("sandbox", help="Serve the local FLORA-compatible sandbox API.")
-    sandbox.add_argument("--port", type=int, default=8787, dest="sandbox_port", help="Port (default 8787).")
+    sandbox.add_argument("--port", type=port_number, default=8787, dest="sandbox_port", help="Port (default 8787).")
     sandbox.add_argument("--host", default="127.0.0.1", dest="sandbox_host", help="Bind address.")
     commands.add_parser("demo", help="Start the server on the sandbox and narrate a session with a real client.")
     return parser
@@ -122,12 +133,17 @@ def main(argv: Sequence[str] | None = None) -> None:
         raise SystemExit(2) from None
     configure_logging(settings.log_level)
 
-    if args.command == "sandbox":
-        _serve_sandbox(args.sandbox_host, args.sandbox_port, settings)
-    elif args.command == "demo":
-        _run_demo()
-    else:
-        _serve_mcp(args, settings)
+    try:
+        if args.command == "sandbox":
+            _serve_sandbox(args.sandbox_host, args.sandbox_port, settings)
+        elif args.command == "demo":
+            _run_demo()
+        else:
+            _serve_mcp(args, settings)
+    except OSError as exc:
+        # Binding the port is the usual one (in use, not allowed, an address not on this machine).
+        sys.stderr.write(f"flora-mcp: cannot serve: {exc.strerror or exc}\n")
+        raise SystemExit(1) from None
 
 
 def _serve_sandbox(host: str, port: int, settings: Settings) -> None:
