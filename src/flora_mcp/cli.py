@@ -165,14 +165,14 @@ def _serve_sandbox(host: str, port: int, settings: Settings) -> None:
 def _run_demo() -> None:
     import anyio
 
-    from flora_mcp.server.demo import run_demo
+    from flora_mcp.demo import run_demo
 
     anyio.run(run_demo, sys.stdout)
 
 
 def _serve_mcp(args: argparse.Namespace, settings: Settings) -> None:
     from flora_mcp.server import create_server
-    from flora_mcp.server.transports import run_http, run_stdio
+    from flora_mcp.server.wire.transports import run_http, run_stdio
 
     sandbox = None
     if args.sandbox:

@@ -6,7 +6,7 @@ import io
 
 import pytest
 
-from flora_mcp.server.demo import run_demo
+from flora_mcp.demo import run_demo
 
 pytestmark = pytest.mark.anyio
 

@@ -25,7 +25,7 @@ from flora_mcp.cli import build_parser
 from flora_mcp.config import Settings
 from flora_mcp.sandbox import Sandbox, SandboxConfig
 from flora_mcp.server import create_server
-from flora_mcp.server.transports import http_app
+from flora_mcp.server.wire.transports import http_app
 from robustness.hostile_support import serving
 
 ROOT = Path(__file__).resolve().parents[2]

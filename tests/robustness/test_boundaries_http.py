@@ -17,8 +17,8 @@ from starlette.types import Receive, Scope, Send
 from flora_mcp.config import Settings
 from flora_mcp.sandbox import Sandbox, SandboxConfig
 from flora_mcp.server import create_server
-from flora_mcp.server.http_limits import BodyLimit, HostOriginCheck
-from flora_mcp.server.transports import http_app, transport_security
+from flora_mcp.server.wire.http_limits import BodyLimit, HostOriginCheck
+from flora_mcp.server.wire.transports import http_app, transport_security
 
 from .hostile_support import RequestLog, child_env, decode_answer, log_requests, mcp_process, rpc, serving
 from .hostile_support import tool_call as call_of

@@ -24,7 +24,7 @@ from mcp_types import CallToolResult, TextContent
 from flora_mcp.config import Settings
 from flora_mcp.sandbox import Sandbox, SandboxConfig
 from flora_mcp.server import create_server
-from flora_mcp.server.transports import http_app
+from flora_mcp.server.wire.transports import http_app
 
 from .hostile_support import serving
 

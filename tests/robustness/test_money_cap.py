@@ -14,7 +14,7 @@ from flora_mcp.cli import build_parser, settings_from_args
 from flora_mcp.sandbox import Fault, Sandbox, SandboxConfig
 from flora_mcp.server import create_server
 from flora_mcp.server.spending import SpendLedger
-from flora_mcp.server.transports import http_app
+from flora_mcp.server.wire.transports import http_app
 
 from .fault_support import VirtualTime, campaign_settings, connected, starts_sent, text_of
 from .hostile_support import serving

@@ -12,7 +12,7 @@ from mcp_types import ElicitRequestParams, ElicitResult
 
 from flora_mcp.sandbox import Sandbox, SandboxConfig
 from flora_mcp.server import create_server
-from flora_mcp.server.transports import http_app
+from flora_mcp.server.wire.transports import http_app
 
 from .fault_support import VirtualTime, campaign_settings, connected, starts_sent, text_of
 from .hostile_support import serving

@@ -6,7 +6,7 @@ import httpx
 import pytest
 from starlette.types import Receive, Scope, Send
 
-from flora_mcp.server.http_auth import BearerKeyGate, bearer_key, is_loopback
+from flora_mcp.server.wire.http_auth import BearerKeyGate, bearer_key, is_loopback
 
 pytestmark = pytest.mark.anyio
 

@@ -15,7 +15,7 @@ from mcp.server.mcpserver import Context
 
 from flora_mcp.api.client import FloraClient
 from flora_mcp.server.hints import RunMemory
-from flora_mcp.server.http_auth import bearer_key
+from flora_mcp.server.wire.http_auth import bearer_key
 from flora_mcp.server.quotes import QuoteBook
 from flora_mcp.server.spending import SpendLedger
 

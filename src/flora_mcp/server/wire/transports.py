@@ -8,7 +8,7 @@ of processes can serve behind a load balancer.
 
 An HTTP request meets, in this order: the Host/Origin check (421/403, http_limits.py), the
 Bearer-key gate (401, http_auth.py), the body size limit (413, http_limits.py), then MCP.
-Over stdio, broken and oversized lines are answered instead of dropped (stdio_wire.py). The
+Over stdio, broken and oversized lines are answered instead of dropped (wire/stdio.py). The
 size limit is the same for both: `max_request_bytes` (FLORA_MAX_REQUEST_BYTES, 1 MiB by default).
 """
 
@@ -24,9 +24,9 @@ from mcp.server.transport_security import TransportSecuritySettings
 from starlette.types import ASGIApp
 
 from flora_mcp.config import Settings
-from flora_mcp.server.http_auth import BearerKeyGate, is_loopback
-from flora_mcp.server.http_limits import DEFAULT_MAX_REQUEST_BYTES, BodyLimit, HostOriginCheck
-from flora_mcp.server.stdio_wire import serve_stdio
+from flora_mcp.server.wire.http_auth import BearerKeyGate, is_loopback
+from flora_mcp.server.wire.http_limits import DEFAULT_MAX_REQUEST_BYTES, BodyLimit, HostOriginCheck
+from flora_mcp.server.wire.stdio import serve_stdio
 
 logger = logging.getLogger("flora_mcp.server")
 

@@ -19,7 +19,7 @@ from collections.abc import Mapping
 from starlette.datastructures import Headers
 from starlette.types import ASGIApp, Receive, Scope, Send
 
-from flora_mcp.server.http_limits import refuse
+from flora_mcp.server.wire.http_limits import refuse
 
 logger = logging.getLogger("flora_mcp.server")
 
