@@ -97,7 +97,9 @@ class Peer:
     def start_call(self) -> tuple[str, dict[str, Any]]:
         """The tool call that starts one image generation (and nothing more)."""
         if self.key == "ours":
-            return "start_generation_run", dict(IMAGE_START)
+            # repeat: every call is a new start on purpose (the same prompt again would be
+            # answered as a repeat of the first, which measures the journal, not a start).
+            return "start_generation_run", {**IMAGE_START, "repeat": True}
         if self.key == "official":
             return "execute", {"code": OFFICIAL_START % IMAGE_START}
         raise ValueError("the bare floor starts nothing")
@@ -107,14 +109,21 @@ def official_start_and_follow_code() -> str:
     return OFFICIAL_START_AND_FOLLOW % IMAGE_START
 
 
-def ours(repo_root: Path, base_url: str) -> Peer:
+def ours(repo_root: Path, base_url: str, state_url: str = "memory") -> Peer:
+    """flora-mcp on the sandbox, with its state store at `state_url` (the default SQLite store
+    when given a sqlite: URL; "memory" keeps one run's journal from meeting the next's)."""
     return Peer(
         key="ours",
         label="flora-mcp (this repo)",
         argv=[sys.executable, "-m", "flora_mcp"],
         http_flags=PYTHON_HTTP_FLAGS,
         http_path="/mcp",
-        env_extra={"FLORA_API_KEY": API_KEY, "FLORA_BASE_URL": base_url, "FLORA_LOG_LEVEL": "WARNING"},
+        env_extra={
+            "FLORA_API_KEY": API_KEY,
+            "FLORA_BASE_URL": base_url,
+            "FLORA_LOG_LEVEL": "WARNING",
+            "FLORA_STATE_URL": state_url,
+        },
         cwd=str(repo_root),
     )
 

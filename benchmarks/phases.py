@@ -21,7 +21,7 @@ from typing import Any  # noqa: E402
 def _ours() -> tuple[float, Any]:
     from flora_mcp.config import Settings
     from flora_mcp.server import create_server
-    from flora_mcp.server.transports import run_stdio  # noqa: F401  (the stdio command imports it too)
+    from flora_mcp.server.wire.transports import run_stdio  # noqa: F401  (the stdio command imports it too)
 
     imported = time.perf_counter()
     return imported, create_server(Settings(api_key="sk-sandbox", base_url="http://127.0.0.1:9/api/v1"))

@@ -98,7 +98,8 @@ class Runner:
         return SandboxProcess(time_scale=0, repo_root=REPO_ROOT, log_path=self.log_dir / "sandbox.log")
 
     def peers_for(self, base_url: str, *, with_bare: bool = True) -> list[peers.Peer]:
-        chosen = [peers.ours(REPO_ROOT, base_url)]
+        # The default kind of store (a SQLite file), fresh for this run of the benchmark.
+        chosen = [peers.ours(REPO_ROOT, base_url, state_url=f"sqlite:///{self.log_dir.resolve()}/state.db")]
         if with_bare:
             chosen.append(peers.bare(REPO_ROOT))
         if self.official is not None:

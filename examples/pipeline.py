@@ -234,7 +234,8 @@ async def run_job(
 async def start_job(
     client: ToolCaller, job: Job, outcome: Outcome, *, workspace_id: str, project_id: str, batch_id: str
 ) -> None:
-    """Start one prompt's generation; sets run_id, or status accepted_earlier when FLORA had it already."""
+    """Start one prompt's generation; sets run_id (also for a start the server already had under this
+    key: a rerun answers with that run), or status accepted_earlier when its run is not known yet."""
     arguments: dict[str, Any] = {
         "workspace_id": workspace_id,
         "project_id": project_id,
@@ -251,8 +252,8 @@ async def start_job(
     started = await call(client, "start_generation_run", arguments)
     run_id = started.get("run_id")
     if started.get("outcome") == "accepted_earlier" or not run_id:
-        # This key was accepted before (a rerun of the batch, or a start whose answer was lost):
-        # the run exists and is charged, but its id is not in this answer. Never start it again.
+        # FLORA accepted this key before but the run could not be identified yet: the run exists
+        # and is charged. Never start it again.
         outcome.status = "accepted_earlier"
         outcome.error = "FLORA accepted this start earlier (same idempotency key); find the run in FLORA"
         return

@@ -183,7 +183,8 @@ def money_section(f: CampaignFigures) -> list[str]:
                     f.outcome_unknown_reports,
                 ),
                 ("reported started", reported["started"]),
-                ("reported accepted_earlier (answer lost, run found by its key)", reported["accepted_earlier"]),
+                ("reported recovered (answer lost, the server found the run and its id)", reported["recovered"]),
+                ("reported accepted_earlier (answer lost, run not identified yet)", reported["accepted_earlier"]),
                 ("reported failed (FLORA refused an invalid start)", reported["failed"]),
                 ("left unresolved by the agent", reported["unresolved"]),
                 ("runs created in the sandbox", f.runs_created),
@@ -233,7 +234,7 @@ GUARD_SECTION = """\
   which the API does not name, so its quote is the most expensive model of that type (an upper
   bound; the refusal says that an explicit model gives an exact quote). Params can change the
   real cost; the quote is the model's estimate.
-- **Session spend.** `get_session_spend` (read-only, idempotent, no FLORA call) reports spent,
+- **Session spend.** `get_spend` (read-only, idempotent, no FLORA call) reports spent,
   unknown-outcome and remaining USD, the cap, the threshold, and the caller's own starts (run ids,
   outcome, cost); over HTTP a caller sees only starts made with its own key. Every start result
   also ends with a `Session spend: ...` line and carries `session_spent_usd` and `spend_cap_usd`.

@@ -50,6 +50,30 @@ class Settings(BaseSettings):
         description="Largest MCP request accepted, in bytes: an HTTP body (413 above it) or one stdio line.",
     )
 
+    state_url: str | None = Field(
+        default=None,
+        description=(
+            "Where the run journal and spend ledger live: memory, sqlite:///path/state.db or "
+            "postgresql://user@host/db (unset: a SQLite file in the user's state directory)."
+        ),
+    )
+    state_secret: SecretStr | None = Field(
+        default=None, description="Key for caller fingerprints, shared by a fleet (unset: one kept in the store)."
+    )
+    spend_window: Literal["24h", "7d", "30d", "all", "process"] = Field(
+        default="24h", description="The window FLORA_MAX_SPEND_USD applies over, per caller."
+    )
+    repeat_window_seconds: float = Field(
+        default=600.0,
+        ge=0,
+        le=86400,
+        allow_inf_nan=False,
+        description="A start repeated within this many seconds answers the run already started (0: off).",
+    )
+    state_retention_days: float = Field(
+        default=90.0, gt=0, le=3650, allow_inf_nan=False, description="Journal rows older than this are removed."
+    )
+
     @field_validator("base_url")
     @classmethod
     def _strip_trailing_slash(cls, value: str) -> str:
@@ -63,6 +87,9 @@ class Settings(BaseSettings):
     def _empty_means_unset(cls, value: object) -> object:
         # FLORA_MAX_SPEND_USD= (set but empty) in a client's config means "no cap", not an error.
         return None if isinstance(value, str) and not value.strip() else value
+
+    def state_secret_value(self) -> str | None:
+        return self.state_secret.get_secret_value() if self.state_secret else None
 
     def api_key_value(self) -> str | None:
         """The key itself, for the one place that needs it: the Authorization header."""

@@ -138,7 +138,7 @@ EXPECTED_TOOLS = {
     "list_technique_runs",
     "list_generations",
     "wait_for_run",
-    "get_session_spend",
+    "get_spend",
 }
 
 

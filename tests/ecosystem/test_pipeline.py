@@ -183,7 +183,9 @@ async def test_rerunning_a_batch_starts_nothing_twice(pipeline: ModuleType, conn
     second = await pipeline.run_pipeline(connected.client, jobs, batch_id="resume-me")
     assert [run["status"] for run in first["runs"]] == ["completed", "completed"]
     assert len(connected.sandbox.runs) == 2
-    assert [run["status"] for run in second["runs"]] == ["accepted_earlier", "accepted_earlier"]
+    # The batch's keys name the runs already started: the server answers with them, nothing starts twice.
+    assert [run["status"] for run in second["runs"]] == ["completed", "completed"]
+    assert [run["run_id"] for run in second["runs"]] == [run["run_id"] for run in first["runs"]]
     assert [run["idempotency_key"] for run in second["runs"]] == [run["idempotency_key"] for run in first["runs"]]
 
 
@@ -212,9 +214,10 @@ async def test_resuming_an_interrupted_batch_follows_its_started_runs_and_starts
     assert resumed["batch_id"] == interrupted["batch_id"]
     assert (a["run_id"], a["status"]) == (interrupted["runs"][0]["run_id"], "completed")
     assert a["outputs"] and a["cost_is_quote"] is False
-    # "b" had been started by the first pass too: its start with the batch's key is not run again.
+    # "b" had been started by the first pass too: its start with the batch's key is not run again,
+    # the server answers with the run it already has, and the pipeline follows it.
     assert starts == ["A tagline", "A jingle"]
-    assert b["status"] == "accepted_earlier"
+    assert b["status"] == "completed" and b["run_id"]
     assert c["status"] == "completed"
     assert len(connected.sandbox.runs) == runs_before + 1
 

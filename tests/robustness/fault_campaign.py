@@ -14,7 +14,7 @@ and after an error it does what the error's "Next step" says: when that names
 `idempotency_key=...` it calls again with that key, otherwise it stops. Then the campaign
 counts, per logical start, the sandbox runs whose prompt or inputs carry the start's tag:
 
-- reported started or accepted_earlier: exactly one run (else "lost" or "double charged");
+- reported started, recovered or accepted_earlier: exactly one run (else "lost" or "double charged");
 - reported failed: zero runs (else "charged but reported failed").
 
 The same starts with the same faults are then sent by a naive client, the official SDKs' way:
@@ -146,7 +146,7 @@ class CampaignFigures:
     faults_injected: Counter[str] = field(default_factory=Counter)
     tool_calls: int = 0
     http_start_attempts: int = 0
-    reported: Counter[str] = field(default_factory=Counter)  # started / accepted_earlier / failed / unresolved
+    reported: Counter[str] = field(default_factory=Counter)  # started / recovered / accepted_earlier / failed / ...
     valid_starts_reported_failed: int = 0
     invalid_starts_reported_started: int = 0
     outcome_unknown_reports: int = 0
@@ -235,10 +235,10 @@ def _judge(plan: PlannedStart, reported: str, run_id: str | None, runs: list[Any
         figures.invalid_starts_reported_started += 1
     if len(runs) > 1:
         figures.double_charges += len(runs) - 1
-    if reported in ("started", "accepted_earlier"):
+    if reported in ("started", "recovered", "accepted_earlier"):
         if not runs:
             figures.runs_lost += 1
-        if reported == "started" and runs and runs[0].run_id != run_id:
+        if reported in ("started", "recovered") and runs and runs[0].run_id != run_id:
             figures.run_id_mismatches += 1
     elif reported == "failed" and runs:
         figures.charged_but_reported_failed += 1

@@ -103,7 +103,12 @@ async def connected(
     """An MCP client, in memory, to flora-mcp on `sandbox`, both on the virtual clock."""
     async with httpx.AsyncClient(transport=TimeoutTransport(sandbox.transport())) as http:
         server = create_server(
-            settings or campaign_settings(), http_client=http, sandbox=sandbox, sleep=clock.sleep, clock=clock.time
+            settings or campaign_settings(),
+            http_client=http,
+            sandbox=sandbox,
+            sleep=clock.sleep,
+            clock=clock.time,
+            wall_clock=clock.time,
         )
         async with Client(server, **client_options) as client:
             yield client

@@ -325,7 +325,9 @@ def _path_allowed(tool: str, args: dict[str, Any], path: str) -> bool | None:
     if tool == "start_generation_run":
         return path == f"{API}/runs/generation"
     if tool == "start_technique_run":
-        return path in (f"{API}/runs/technique", f"{API}/techniques/{_q(tech)}/runs")
+        # A slug with a workspace_id is first resolved to its tech_ id, to start in that workspace.
+        resolving = args.get("workspace_id") and path == f"{API}/techniques/{_q(tech)}"
+        return bool(resolving) or path in (f"{API}/runs/technique", f"{API}/techniques/{_q(tech)}/runs")
     return None
 
 
@@ -422,7 +424,12 @@ async def hostile_harness() -> AsyncIterator[Harness]:
     fake = FakeTime()
     async with httpx.AsyncClient(transport=sandbox.transport()) as http:
         server = create_server(
-            Settings(max_retries=0), http_client=http, sandbox=sandbox, sleep=fake.sleep, clock=fake.time
+            Settings(max_retries=0),
+            http_client=http,
+            sandbox=sandbox,
+            sleep=fake.sleep,
+            clock=fake.time,
+            wall_clock=fake.time,
         )
         async with Client(server) as client:
             known: list[str] = []

@@ -75,7 +75,7 @@ async def _start_with_poll_url(world: World, poll_url: str) -> str:
     answer = {"run_id": run_id, "type": "generation", "charged_cost": 0.04, "estimated_seconds": 0}
     body = json.dumps({**answer, "poll_url": poll_url.format(run=run_id)}).encode()
     world.sandbox.faults.push("POST /runs/generation", Fault.raw(200, body, "application/json"))
-    second = await world.client.call_tool("start_generation_run", GENERATION)
+    second = await world.client.call_tool("start_generation_run", {**GENERATION, "repeat": True})
     assert (second.structured_content or {})["poll_url"] == poll_url.format(run=run_id)
     return run_id
 

@@ -35,7 +35,7 @@ async def over_the_network(base_url: str, *, api_key: str = "sk-sandbox", **sett
     clock = VirtualTime()
     config = campaign_settings(base_url=base_url, api_key=api_key, **settings)
     async with httpx.AsyncClient(trust_env=False) as http:
-        server = create_server(config, http_client=http, sleep=clock.sleep, clock=clock.time)
+        server = create_server(config, http_client=http, sleep=clock.sleep, clock=clock.time, wall_clock=clock.time)
         async with Client(server) as client:
             yield client
 
@@ -105,7 +105,8 @@ async def test_a_start_that_timed_out_but_ran_is_found_by_retrying_with_its_key_
         assert len(live.runs) == 1, "the timed-out start did run"
         again = await client.call_tool("start_generation_run", {**IMAGE, "idempotency_key": "late-key-0001"})
     assert "Start outcome: unknown" in text and "idempotency_key=late-key-0001" in text
-    assert (again.structured_content or {})["outcome"] == "accepted_earlier"
+    assert (again.structured_content or {})["outcome"] == "recovered"
+    assert (again.structured_content or {})["run_id"] == live.runs[0].run_id
     assert len(live.runs) == 1
 
 
@@ -115,7 +116,7 @@ async def test_a_refused_connection_says_flora_cannot_be_reached_and_that_nothin
     async with over_the_network(f"http://127.0.0.1:{port}/api/v1", api_key="sk-test-0000") as client:
         read = error_of(await client.call_tool("list_workspaces", {}))
         start = error_of(await client.call_tool("start_generation_run", IMAGE))
-        spend = await client.call_tool("get_session_spend", {})
+        spend = await client.call_tool("get_spend", {})
     assert "connection_error" in read and "Could not reach FLORA (127.0.0.1)" in read and "tried 3 times" in read
     assert "Start outcome: not started" in start
     assert not spend.is_error and (spend.structured_content or {})["runs"] == []
@@ -180,7 +181,7 @@ async def endless_json(scope: Scope, receive: Receive, send: Send) -> None:
 async def test_an_endless_answer_is_cut_off_at_the_size_limit() -> None:
     async with serving(endless_json) as origin, over_the_network(f"{origin}/api/v1") as client:
         text = error_of(await client.call_tool("list_workspaces", {}))
-        spend = await client.call_tool("get_session_spend", {})
+        spend = await client.call_tool("get_spend", {})
     assert "larger than 8388608 bytes" in text and "req_endless" in text
     assert not spend.is_error
 

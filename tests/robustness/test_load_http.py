@@ -38,7 +38,7 @@ SETTLE_SECONDS = 20
 # total), and so are not compared.
 VOLATILE = {
     "run_id", "idempotency_key", "request_id", "created_at", "started_at", "completed_at", "poll_url", "next",
-    "session_spent_usd",
+    "spent_usd",
 }  # fmt: skip
 
 

@@ -1,4 +1,4 @@
-"""The spend cap (FLORA_MAX_SPEND_USD) and the session's spend report (get_session_spend)."""
+"""The spend cap (FLORA_MAX_SPEND_USD) and the session's spend report (get_spend)."""
 
 from __future__ import annotations
 
@@ -13,7 +13,6 @@ from mcp.client.streamable_http import streamable_http_client
 from flora_mcp.cli import build_parser, settings_from_args
 from flora_mcp.sandbox import Fault, Sandbox, SandboxConfig
 from flora_mcp.server import create_server
-from flora_mcp.server.spending import SpendLedger
 from flora_mcp.server.wire.transports import http_app
 
 from .fault_support import VirtualTime, campaign_settings, connected, starts_sent, text_of
@@ -49,7 +48,7 @@ def image(**extra: Any) -> dict[str, Any]:
 
 
 async def spend(client: Client) -> dict[str, Any]:
-    result = await client.call_tool("get_session_spend", {})
+    result = await client.call_tool("get_spend", {})
     assert not result.is_error, text_of(result)
     return result.structured_content or {}
 
@@ -57,9 +56,9 @@ async def spend(client: Client) -> dict[str, Any]:
 async def test_a_start_past_the_cap_is_refused_before_anything_is_sent(sandbox: Sandbox, clock: VirtualTime) -> None:
     async with connected(sandbox, clock, campaign_settings(max_spend_usd=0.25)) as client:
         for _ in range(2):
-            assert not (await client.call_tool("start_technique_run", poster())).is_error
+            assert not (await client.call_tool("start_technique_run", poster(repeat=True))).is_error
         sent = starts_sent(sandbox)
-        refused = await client.call_tool("start_technique_run", poster())
+        refused = await client.call_tool("start_technique_run", poster(repeat=True))
     assert refused.is_error
     assert starts_sent(sandbox) == sent, "a refused start must not reach FLORA"
     assert len(sandbox.runs) == 2
@@ -99,9 +98,9 @@ async def test_a_retry_with_the_same_key_is_never_refused_by_the_cap(sandbox: Sa
     async with connected(sandbox, clock, campaign_settings(max_spend_usd=0.12)) as client:
         first = await client.call_tool("start_technique_run", poster(idempotency_key="poster-key-0001"))
         again = await client.call_tool("start_technique_run", poster(idempotency_key="poster-key-0001"))
-        other = await client.call_tool("start_technique_run", poster())
+        other = await client.call_tool("start_technique_run", poster(repeat=True))
     assert not first.is_error and not again.is_error
-    assert (again.structured_content or {})["outcome"] == "accepted_earlier"
+    assert (again.structured_content or {})["outcome"] == "repeat"
     assert other.is_error and "Spend cap reached" in text_of(other)
     assert len(sandbox.runs) == 1
 
@@ -113,7 +112,7 @@ async def test_concurrent_starts_cannot_slip_past_the_cap_together(sandbox: Sand
     async with connected(sandbox, clock, campaign_settings(max_spend_usd=0.3)) as client:
 
         async def start() -> None:
-            outcomes.append((await client.call_tool("start_technique_run", poster())).is_error)
+            outcomes.append((await client.call_tool("start_technique_run", poster(repeat=True))).is_error)
 
         async with anyio.create_task_group() as tasks:
             for _ in range(10):
@@ -126,21 +125,25 @@ async def test_concurrent_starts_cannot_slip_past_the_cap_together(sandbox: Sand
 async def test_a_start_whose_outcome_is_unknown_counts_against_the_cap_until_settled(
     sandbox: Sandbox, clock: VirtualTime
 ) -> None:
+    # The answer is lost, and so is the listing the server would find the run in.
     sandbox.faults.push("POST /runs/technique", Fault.dropped_after_create())
     sandbox.faults.push("POST /runs/technique", Fault.status_(503), times=2)
+    sandbox.faults.push("GET /technique-runs", Fault.status_(503), times=3)
     async with connected(sandbox, clock, campaign_settings(max_spend_usd=0.2)) as client:
         lost = await client.call_tool("start_technique_run", poster(idempotency_key="poster-key-0002"))
         pending = await spend(client)
-        refused = await client.call_tool("start_technique_run", poster())
+        refused = await client.call_tool("start_technique_run", poster(idempotency_key="poster-key-0003"))
         settled = await client.call_tool("start_technique_run", poster(idempotency_key="poster-key-0002"))
         after = await spend(client)
     assert lost.is_error and "Start outcome: unknown" in text_of(lost)
+    assert "poster-key-0002" in text_of(lost)
     assert pending["unconfirmed_usd"] == pytest.approx(0.12)
-    assert pending["runs"][0]["outcome"] == "outcome_unknown"
+    assert pending["runs"][0]["status"] == "unknown"
     assert refused.is_error and "Spend cap reached" in text_of(refused)
-    assert (settled.structured_content or {})["outcome"] == "accepted_earlier"
+    assert (settled.structured_content or {})["outcome"] == "recovered"
+    assert (settled.structured_content or {})["run_id"] == sandbox.runs[0].run_id
     assert after["spent_usd"] == pytest.approx(0.12) and after["unconfirmed_usd"] == 0
-    assert after["runs"][0]["outcome"] == "accepted_earlier"
+    assert after["runs"][0]["status"] == "recovered"
     assert len(sandbox.runs) == 1
 
 
@@ -160,7 +163,7 @@ async def test_the_spend_report_lists_the_sessions_runs_and_totals(sandbox: Sand
         await client.call_tool("start_generation_run", image())
         started = await client.call_tool("start_technique_run", poster())
         report = await spend(client)
-        text = text_of(await client.call_tool("get_session_spend", {}))
+        text = text_of(await client.call_tool("get_spend", {}))
     assert empty["spent_usd"] == 0 and empty["runs"] == []
     assert report["spent_usd"] == pytest.approx(0.16)
     assert report["cap_usd"] == 5.0 and report["remaining_usd"] == pytest.approx(4.84)
@@ -170,29 +173,29 @@ async def test_the_spend_report_lists_the_sessions_runs_and_totals(sandbox: Sand
     assert report["runs"][0]["technique_id"] == POSTER
     assert "0.16 USD" in text and sandbox.runs[0].run_id in text
     start = started.structured_content or {}
-    assert start["session_spent_usd"] == pytest.approx(0.16) and start["spend_cap_usd"] == 5.0
-    assert "Session spend: 0.16 USD on 2 start(s) (cap 5 USD, 4.84 USD left)." in text_of(started)
+    assert start["spent_usd"] == pytest.approx(0.16) and start["spend_cap_usd"] == 5.0
+    assert "Your spend in the last 24 hours: 0.16 USD on 2 start(s) (cap 5 USD, 4.84 USD left)." in text_of(started)
 
 
 async def test_without_a_cap_starts_still_report_the_sessions_spend(sandbox: Sandbox, clock: VirtualTime) -> None:
     async with connected(sandbox, clock) as client:
         started = await client.call_tool("start_generation_run", image())
         report = await spend(client)
-    assert "Session spend: 0.04 USD on 1 start(s) (no spend cap set)." in text_of(started)
+    assert "Your spend in the last 24 hours: 0.04 USD on 1 start(s) (no spend cap set)." in text_of(started)
     assert report.get("cap_usd") is None and report.get("remaining_usd") is None
     assert sandbox.requests["GET /models"] == 0, "without a cap or threshold no quote is looked up"
 
 
-async def test_a_run_found_by_its_key_without_any_quote_is_listed_with_an_unknown_cost(
+async def test_a_recovered_run_without_any_quote_is_listed_with_an_unknown_cost(
     sandbox: Sandbox, clock: VirtualTime
 ) -> None:
     sandbox.faults.push("POST /runs/generation", Fault.dropped_after_create())
     async with connected(sandbox, clock) as client:
-        accepted = await client.call_tool("start_generation_run", image())
+        recovered = await client.call_tool("start_generation_run", image())
         report = await spend(client)
-    assert (accepted.structured_content or {})["outcome"] == "accepted_earlier"
-    assert "1 start(s) of unknown cost count as 0" in text_of(accepted)
-    assert report["runs"][0]["outcome"] == "accepted_earlier" and "cost_usd" not in report["runs"][0]
+    assert (recovered.structured_content or {})["outcome"] == "recovered"
+    assert "1 start(s) of unknown cost count as 0" in text_of(recovered)
+    assert report["runs"][0]["status"] == "recovered" and "cost_usd" not in report["runs"][0]
 
 
 def test_the_cap_and_the_threshold_come_from_flags_over_the_environment(monkeypatch: pytest.MonkeyPatch) -> None:
@@ -214,19 +217,7 @@ def test_a_nonsense_cap_is_refused_at_startup(monkeypatch: pytest.MonkeyPatch, b
         settings_from_args(build_parser().parse_args([]))
 
 
-def test_the_ledger_stays_bounded_but_keeps_counting_what_it_forgets() -> None:
-    ledger = SpendLedger(cap_usd=100.0, capacity=10)
-    for n in range(25):
-        ledger.reserve(f"key-{n:04d}", 0.5, tool="start_generation_run", owner="me").started(
-            f"run_{n}", 0.5, technique_id=None, model_id=None
-        )
-    assert len(ledger.entries()) == 10
-    assert ledger.starts == 25
-    assert ledger.spent_usd == pytest.approx(12.5)
-    assert ledger.entries()[0].run_id == "run_24"
-
-
-async def test_over_http_each_client_sees_only_its_own_starts_but_the_cap_is_shared() -> None:
+async def test_over_http_each_client_sees_only_its_own_starts_and_has_its_own_cap() -> None:
     alice, bob = "sk-alice-0001", "sk-bob-0002"
     live = Sandbox(SandboxConfig(time_scale=0, extra_api_keys=(alice, bob)))
     server = create_server(campaign_settings(max_spend_usd=0.2), sandbox=live)
@@ -243,9 +234,13 @@ async def test_over_http_each_client_sees_only_its_own_starts_but_the_cap_is_sha
     ):
         started = await as_alice.call_tool("start_technique_run", poster())
         alices, bobs = await spend(as_alice), await spend(as_bob)
-        refused = await as_bob.call_tool("start_technique_run", poster())
+        bobs_own = await as_bob.call_tool("start_technique_run", poster())
+        refused = await as_alice.call_tool("start_technique_run", poster(idempotency_key="alice-second-01"))
     run_id = (started.structured_content or {})["run_id"]
     assert [run["run_id"] for run in alices["runs"]] == [run_id]
     assert bobs["runs"] == [], "another client's run ids must not be listed"
-    assert alices["spent_usd"] == bobs["spent_usd"] == pytest.approx(0.12)
+    assert alices["spent_usd"] == pytest.approx(0.12)
+    assert bobs["spent_usd"] == 0, "another client's totals must not be shown"
+    assert not bobs_own.is_error, "the cap is per caller: Alice's spend does not use up Bob's"
+    assert (bobs_own.structured_content or {})["run_id"] != run_id
     assert refused.is_error and "Spend cap reached" in text_of(refused)

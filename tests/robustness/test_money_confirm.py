@@ -70,7 +70,7 @@ async def test_a_declined_or_cancelled_start_sends_nothing(
     user = User(answer, confirm)
     async with connected(sandbox, clock, confirming(), mode=mode, elicitation_callback=user) as client:
         result = await client.call_tool("start_generation_run", VIDEO)
-        spend = (await client.call_tool("get_session_spend", {})).structured_content or {}
+        spend = (await client.call_tool("get_spend", {})).structured_content or {}
     assert result.is_error
     text = text_of(result)
     assert f"The user {word} this start" in text and "Nothing was sent" in text
@@ -118,9 +118,9 @@ async def test_a_retry_with_the_key_of_a_confirmed_start_is_not_asked_again(
     async with connected(sandbox, clock, confirming(), elicitation_callback=user) as client:
         first = await client.call_tool("start_technique_run", keyed)
         again = await client.call_tool("start_technique_run", keyed)
-        another = await client.call_tool("start_technique_run", CLIP)
+        another = await client.call_tool("start_technique_run", {**CLIP, "repeat": True})
     assert not first.is_error and not again.is_error and not another.is_error
-    assert (again.structured_content or {})["outcome"] == "accepted_earlier"
+    assert (again.structured_content or {})["outcome"] == "repeat"
     assert len(user.questions) == 2, "the retry was not asked about; the new start was"
     assert len(sandbox.runs) == 2
 
@@ -129,11 +129,21 @@ async def test_costs_are_looked_up_once_per_process(sandbox: Sandbox, clock: Vir
     user = User("accept")
     async with connected(sandbox, clock, confirming(), elicitation_callback=user) as client:
         for _ in range(3):
-            await client.call_tool("start_technique_run", CLIP)
-            await client.call_tool("start_generation_run", VIDEO)
+            await client.call_tool("start_technique_run", {**CLIP, "repeat": True})
+            await client.call_tool("start_generation_run", {**VIDEO, "repeat": True})
     assert sandbox.requests["GET /techniques/{technique_id}"] == 1
     assert sandbox.requests["GET /models"] == 1
     assert len(user.questions) == 6
+
+
+async def test_a_repeated_start_is_not_asked_about_again(sandbox: Sandbox, clock: VirtualTime) -> None:
+    user = User("accept")
+    async with connected(sandbox, clock, confirming(), elicitation_callback=user) as client:
+        first = await client.call_tool("start_technique_run", CLIP)
+        again = await client.call_tool("start_technique_run", CLIP)
+    assert (again.structured_content or {})["run_id"] == (first.structured_content or {})["run_id"]
+    assert len(user.questions) == 1, "re-sending the same call is not a new start to approve"
+    assert len(sandbox.runs) == 1
 
 
 async def test_the_cap_is_checked_before_the_user_is_asked(sandbox: Sandbox, clock: VirtualTime) -> None:
@@ -174,7 +184,7 @@ async def test_a_read_only_server_offers_no_start_tools(sandbox: Sandbox, clock:
         listed = await client.call_tool("list_workspaces", {})
         instructions = client.instructions or ""
     assert not names & {"start_generation_run", "start_technique_run"}
-    assert {"list_workspaces", "wait_for_run", "get_session_spend"} <= names
+    assert {"list_workspaces", "wait_for_run", "get_spend"} <= names
     assert refused.is_error and starts_sent(sandbox) == 0
     assert not listed.is_error
     assert "read-only" in instructions

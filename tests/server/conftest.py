@@ -40,7 +40,12 @@ def sandbox(sandbox_config: SandboxConfig, fake_time: FakeTime) -> Sandbox:
 async def server(sandbox: Sandbox, fake_time: FakeTime) -> AsyncIterator[MCPServer]:
     async with httpx.AsyncClient(transport=sandbox.transport()) as http:
         yield create_server(
-            Settings(max_retries=2), http_client=http, sandbox=sandbox, sleep=fake_time.sleep, clock=fake_time.time
+            Settings(max_retries=2),
+            http_client=http,
+            sandbox=sandbox,
+            sleep=fake_time.sleep,
+            clock=fake_time.time,
+            wall_clock=fake_time.time,
         )
 
 

@@ -20,9 +20,9 @@ from mcp.server.mcpserver.utilities.func_metadata import StrictJsonSchema
 from pydantic import BaseModel, Field
 
 from flora_mcp.server import results
-from flora_mcp.server.lean_schema import lean_output_schema, strip_titles
-from flora_mcp.server.schemas import output_schema
 from flora_mcp.server.tools import build_tools
+from flora_mcp.server.tools.lean_schema import lean_output_schema, strip_titles
+from flora_mcp.server.tools.registry import output_schema
 
 # Every model a tool returns, new tools included.
 OUTPUT_MODELS: list[type[BaseModel]] = list(dict.fromkeys(tool.fn_metadata.output_model for tool in build_tools()))

@@ -68,7 +68,12 @@ async def another_server(sandbox: Sandbox, fake_time: FakeTime) -> AsyncIterator
     """A second server process on the same FLORA (and clock): it remembers none of the first's runs."""
     async with httpx.AsyncClient(transport=sandbox.transport()) as http:
         server = create_server(
-            Settings(max_retries=2), http_client=http, sandbox=sandbox, sleep=fake_time.sleep, clock=fake_time.time
+            Settings(max_retries=2),
+            http_client=http,
+            sandbox=sandbox,
+            sleep=fake_time.sleep,
+            clock=fake_time.time,
+            wall_clock=fake_time.time,
         )
         async with Client(server) as connected:
             yield connected

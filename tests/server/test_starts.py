@@ -7,7 +7,7 @@ from mcp import Client
 
 from flora_mcp.sandbox import Fault, Sandbox
 
-from .support import POSTER, PROJECT, WORKSPACE, call_ok, call_refused_unsent, generation, text_of
+from .support import POSTER, WORKSPACE, call_ok, call_refused_unsent, generation, text_of
 
 pytestmark = pytest.mark.anyio
 
@@ -36,17 +36,18 @@ async def test_a_generation_start_sends_the_callers_idempotency_key(client: Clie
     assert len(sandbox.runs) == 1
 
 
-async def test_repeating_a_start_with_the_same_key_is_reported_as_accepted_not_started_twice(
+async def test_repeating_a_start_with_the_same_key_answers_the_first_run_not_a_second(
     client: Client, sandbox: Sandbox
 ) -> None:
-    await call_ok(client, "start_generation_run", generation(idempotency_key="same-key-0001"))
+    first = await call_ok(client, "start_generation_run", generation(idempotency_key="same-key-0001"))
     again = await call_ok(client, "start_generation_run", generation(idempotency_key="same-key-0001"))
-    assert (again.structured_content or {})["outcome"] == "accepted_earlier"
+    assert (again.structured_content or {})["outcome"] == "repeat"
+    assert (again.structured_content or {})["run_id"] == (first.structured_content or {})["run_id"]
     assert len(sandbox.runs) == 1
-    assert "Do not start it again" in text_of(again)
+    assert "repeat=true" in text_of(again)
 
 
-async def test_a_start_whose_answer_was_lost_says_it_was_accepted_and_how_to_find_the_run(
+async def test_a_start_whose_answer_was_lost_is_recovered_by_the_server_with_its_run_id(
     client: Client, sandbox: Sandbox
 ) -> None:
     sandbox.faults.push("POST /runs/technique", Fault.dropped_after_create())
@@ -58,30 +59,26 @@ async def test_a_start_whose_answer_was_lost_says_it_was_accepted_and_how_to_fin
     result = await call_ok(client, "start_technique_run", arguments)
     start = result.structured_content or {}
     assert len(sandbox.runs) == 1, "the retry must not start a second run"
-    assert start["outcome"] == "accepted_earlier"
-    assert start["idempotency_key"] in text_of(result)
-    assert start["next"]["tool"] == "list_technique_runs"
-    assert start["next"]["arguments"]["technique_id"] == POSTER
-    found = await call_ok(client, "list_technique_runs", start["next"]["arguments"])
-    assert [r["run_id"] for r in (found.structured_content or {})["technique_runs"]] == [sandbox.runs[0].run_id]
+    assert start["outcome"] == "recovered"
+    assert start["run_id"] == sandbox.runs[0].run_id
+    assert start["run_id"] in text_of(result)
+    assert start["next"] == {
+        "tool": "wait_for_run",
+        "arguments": {"run_id": start["run_id"], "technique_id": POSTER},
+        "after_seconds": 0,
+    }
 
 
-async def test_a_generation_whose_answer_was_lost_is_found_with_list_generations(
+async def test_a_generation_whose_answer_was_lost_is_recovered_and_can_be_followed(
     client: Client, sandbox: Sandbox
 ) -> None:
     sandbox.faults.push("POST /runs/generation", Fault.dropped_after_create())
     result = await call_ok(client, "start_generation_run", generation())
     start = result.structured_content or {}
     assert len(sandbox.runs) == 1, "the retry must not start a second run"
-    assert start["outcome"] == "accepted_earlier"
-    assert start["next"]["tool"] == "list_generations"
-    assert start["next"]["arguments"] == {"limit": 10, "workspace_id": WORKSPACE, "project_id": PROJECT}
-    assert "list_generations" in text_of(result)
-    found = await call_ok(client, "list_generations", start["next"]["arguments"])
-    [item] = (found.structured_content or {})["generations"]
-    assert item["run_id"] == sandbox.runs[0].run_id
-    # And from there the run can be followed like any other.
-    waited = await call_ok(client, "wait_for_run", {"run_id": item["run_id"]})
+    assert start["outcome"] == "recovered"
+    assert start["run_id"] == sandbox.runs[0].run_id
+    waited = await call_ok(client, "wait_for_run", {"run_id": start["run_id"]})
     assert (waited.structured_content or {})["status"] == "completed"
 
 
@@ -103,9 +100,9 @@ async def test_a_technique_with_a_workspace_and_tech_id_uses_the_top_level_route
 @pytest.mark.parametrize(
     "extra",
     [
-        {"technique_id": "poster-maker", "workspace_id": WORKSPACE},
+        {"technique_id": "poster-maker"},
         {"technique_id": POSTER},
-        {"technique_id": POSTER, "workspace_id": WORKSPACE, "callback_url": "https://hooks.example.com/flora"},
+        {"technique_id": POSTER, "callback_url": "https://hooks.example.com/flora"},
     ],
     ids=["slug", "no-workspace", "callback"],
 )
@@ -120,6 +117,37 @@ async def test_other_technique_starts_use_the_nested_route_in_async_mode(
     assert start["status"] == "pending"
     assert start["technique_id"] == extra["technique_id"]
     assert start["next"]["arguments"]["technique_id"] == extra["technique_id"]
+
+
+async def test_a_slug_with_a_workspace_is_resolved_and_started_in_that_workspace(
+    client: Client, sandbox: Sandbox
+) -> None:
+    arguments = {
+        "technique_id": "poster-maker",
+        "workspace_id": WORKSPACE,
+        "inputs": [{"id": "subject", "type": "text", "value": "a cat"}],
+    }
+    result = await call_ok(client, "start_technique_run", arguments)
+    assert sandbox.requests["POST /runs/technique"] == 1
+    assert sandbox.requests["POST /techniques/{technique_id}/runs"] == 0
+    assert (result.structured_content or {})["technique_id"] == POSTER
+
+
+async def test_a_callback_url_with_a_workspace_is_refused_since_no_route_honours_both(
+    client: Client, sandbox: Sandbox
+) -> None:
+    text = await call_refused_unsent(
+        client,
+        sandbox,
+        "start_technique_run",
+        {
+            "technique_id": POSTER,
+            "workspace_id": WORKSPACE,
+            "inputs": [{"id": "subject", "type": "text", "value": "a cat"}],
+            "callback_url": "https://hooks.example.com/flora",
+        },
+    )
+    assert "callback_url" in text and "workspace_id" in text
 
 
 async def test_a_plain_http_callback_url_is_refused_before_anything_is_sent(client: Client, sandbox: Sandbox) -> None:

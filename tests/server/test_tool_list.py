@@ -30,9 +30,9 @@ EXPECTED = STARTS | {
     "list_models",
     "list_techniques",
     "get_technique",
-    "get_session_spend",
+    "get_spend",
 }
-LOCAL = {"get_session_spend"}  # reads the server's own ledger, not FLORA
+LOCAL = {"get_spend"}  # reads the server's own ledger, not FLORA
 
 
 async def listed(client: Client) -> list[dict[str, Any]]:
@@ -76,7 +76,16 @@ async def test_the_generation_schema_keeps_descriptions_enums_patterns_and_requi
     assert props["type"]["enum"] == ["image", "video", "audio", "text"]
     assert props["workspace_id"]["pattern"].startswith("^ws_")
     assert props["project_id"]["pattern"].startswith("^prj_")
-    assert set(props) == {"workspace_id", "project_id", "prompt", "type", "model", "params", "idempotency_key"}
+    assert set(props) == {
+        "workspace_id",
+        "project_id",
+        "prompt",
+        "type",
+        "model",
+        "params",
+        "idempotency_key",
+        "repeat",
+    }
     for name in props:
         assert props[name].get("description"), f"{name} has no top-level description"
 
@@ -88,7 +97,7 @@ async def test_the_technique_schema_describes_each_input_item(client: Client) ->
     item = schema["$defs"]["TechniqueInput"]
     assert item["properties"]["type"]["enum"] == ["text", "imageUrl", "videoUrl"]
     assert set(item["required"]) == {"id", "type", "value"}
-    assert "POST /runs/technique" in tool["description"]
+    assert "workspace_id" in tool["description"] and "POST" not in tool["description"]
 
 
 async def test_wait_for_run_offers_a_default_budget_under_a_minute(client: Client) -> None:

@@ -3,6 +3,9 @@
 Nothing happens at import or construction: the lifespan opens the HTTP client (and, with a
 sandbox, serves it on a loopback port) when a transport starts the server, and closes them
 when it stops; the client's connection pool waits for the first FLORA call (flora_http.py).
+The state store (the journal and spend ledger, flora_mcp.state) is built here and opened by
+the lifespan; the confirmation flow's request-state key comes from it, so the second round of
+a confirmation can land on any process that shares the store.
 The server subclass is the one boundary where tool failures are worded: SDK argument-validation
 errors and our own tool errors reach the model as plain, actionable text instead of
 "Error executing tool ...".
@@ -21,19 +24,21 @@ import httpx
 from mcp.server import MCPServer
 from mcp.server.mcpserver import Context
 from mcp.server.mcpserver.exceptions import ToolError, UnexpectedToolError
+from mcp.server.request_state import AESGCMRequestStateCodec, RequestStateSecurity
 from mcp_types import CallToolResult, InputRequiredResult
 from pydantic import ValidationError
 
 from flora_mcp import __version__
 from flora_mcp.api.client import FloraClient
 from flora_mcp.config import Settings
+from flora_mcp.server.context import AppState
 from flora_mcp.server.errors import invalid_arguments_text
 from flora_mcp.server.flora_http import flora_http_client
 from flora_mcp.server.hints import RunMemory
-from flora_mcp.server.quotes import QuoteBook
-from flora_mcp.server.spending import SpendLedger
-from flora_mcp.server.state import AppState
+from flora_mcp.server.money.booking import Booking
+from flora_mcp.server.money.quotes import QuoteBook
 from flora_mcp.server.tools import build_tools
+from flora_mcp.state import Store, open_store
 
 if TYPE_CHECKING:
     from flora_mcp.sandbox import Sandbox
@@ -46,14 +51,15 @@ techniques (multi-step workflows) from inputs.
 1. Find ids: list_workspaces -> list_projects (project_id) -> list_models (model ids and params);
    for techniques, list_techniques -> get_technique (its inputs).
 2. Start: start_generation_run or start_technique_run. Starts cost money (the answer quotes the
-   cost); do not start the same thing twice. If a start's answer was lost, retry with the same
-   idempotency_key; it is never charged twice.
+   cost). Calling a start again with the same arguments (e.g. after a timeout) answers the run
+   already started and is never charged twice; repeat=true starts another on purpose.
 3. Follow: wait_for_run(run_id[, technique_id]) waits with progress and returns outputs; if it
    returns before the run ends, call it again. get_run / get_technique_run read the state once.
 4. Read outputs: media outputs are URLs (also resource links); text outputs hold the text.
 Every result has a `next` hint naming the tool, arguments and when to call it. Errors say
 whether to fix the input, wait and retry, or stop and tell the user.
-Money: get_session_spend shows this session's runs and spend; over the spend cap starts are refused (tell the user)."""
+Money: get_spend shows your runs and spend in the budget window; over the spend cap starts are
+refused (tell the user)."""
 
 READ_ONLY_NOTE = """
 This server is read-only (--read-only): it offers no start tools and cannot spend money."""
@@ -95,13 +101,40 @@ class FloraMCPServer(MCPServer[AppState]):
             raise
 
 
+class StoreRequestStateCodec:
+    """The confirmation flow's request-state codec, keyed by a secret kept in the state store.
+
+    The key is only known once the lifespan has opened the store; every process on the same
+    store gets the same key, so a confirmation's second round may reach any of them.
+    """
+
+    def __init__(self) -> None:
+        self._codec: AESGCMRequestStateCodec | None = None
+
+    async def load(self, store: Store) -> None:
+        self._codec = AESGCMRequestStateCodec([await store.meta_secret("request-state")])
+
+    def _ready(self) -> AESGCMRequestStateCodec:
+        if self._codec is None:  # pragma: no cover - only before the lifespan ran
+            raise RuntimeError("flora-mcp's state store is not open yet")
+        return self._codec
+
+    def seal(self, payload: bytes) -> str:
+        return self._ready().seal(payload)
+
+    def unseal(self, token: str) -> bytes:
+        return self._ready().unseal(token)
+
+
 def create_server(
     settings: Settings,
     *,
     http_client: httpx.AsyncClient | None = None,
     sandbox: Sandbox | None = None,
+    store: Store | None = None,
     sleep: Callable[[float], Awaitable[None]] = anyio.sleep,
     clock: Callable[[], float] = time.monotonic,
+    wall_clock: Callable[[], float] = time.time,
 ) -> MCPServer[AppState]:
     """The flora-mcp MCP server.
 
@@ -110,16 +143,44 @@ def create_server(
     - `sandbox`: talk to this sandbox instead of FLORA, with its key. Without `http_client` the
       lifespan serves it on a loopback port, so the output URLs it returns can be fetched;
       with one (e.g. `httpx.AsyncClient(transport=sandbox.transport())`) it is reached in process.
-    - `sleep`, `clock`: how wait_for_run waits and measures time (tests pass fakes).
+    - `store`: the state store (unopened or open); by default the one FLORA_STATE_URL names,
+      or, on a sandbox, an in-memory one (the sandbox's runs end with the process too).
+    - `sleep`, `clock`: how wait_for_run waits and measures time (tests pass fakes);
+      `wall_clock`: unix time for the journal and the budget window.
     """
     memory = RunMemory()
-    # One ledger and quote cache per server object, so per process: the cap is the process's.
-    ledger = SpendLedger(cap_usd=settings.max_spend_usd)
     quotes = QuoteBook()
+    if store is None:
+        url = settings.state_url or ("memory" if sandbox is not None else None)
+        store = open_store(url, secret=settings.state_secret_value())
+    server_key = sandbox.config.api_key if sandbox is not None else settings.api_key_value()
+    booking = Booking(
+        store,
+        cap_usd=settings.max_spend_usd,
+        spend_window=settings.spend_window,
+        repeat_window_seconds=settings.repeat_window_seconds,
+        server_api_key=server_key,
+        wall_clock=wall_clock,
+    )
+    codec = StoreRequestStateCodec()
+    active = 0  # lifespans running: in-memory clients run one per connection, sharing the store
 
     @asynccontextmanager
     async def lifespan(_: MCPServer[AppState]) -> AsyncIterator[AppState]:
+        nonlocal active
         async with AsyncExitStack() as stack:
+            if active == 0:
+                await store.open()
+                await codec.load(store)
+            active += 1
+
+            @stack.push_async_callback
+            async def _release() -> None:
+                nonlocal active
+                active -= 1
+                if active == 0:
+                    await store.close()
+
             api_key, base_url = settings.api_key_value(), settings.base_url
             if sandbox is not None:
                 api_key, base_url = sandbox.config.api_key, sandbox.base_url()
@@ -137,10 +198,10 @@ def create_server(
                 logger.info("read-only: the start tools are not offered")
             yield AppState(
                 client=client,
+                booking=booking,
                 memory=memory,
                 sleep=sleep,
                 clock=clock,
-                ledger=ledger,
                 quotes=quotes,
                 confirm_above_usd=settings.confirm_above_usd,
             )
@@ -156,4 +217,5 @@ def create_server(
         tools=build_tools(read_only=settings.read_only),
         log_level=settings.log_level,
         has_default_key=sandbox is not None or settings.api_key is not None,
+        request_state_security=RequestStateSecurity(codec=codec),
     )

@@ -14,8 +14,11 @@ The API key never appears here: FLORA errors carry none, and argument errors quo
 
 from __future__ import annotations
 
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
 from typing import Any
 
+from mcp.server.mcpserver.exceptions import ToolError
 from pydantic import ValidationError
 
 from flora_mcp.api.errors import (
@@ -135,6 +138,20 @@ def start_error_text(exc: FloraError, tool: str, idempotency_key: str) -> str:
 def unsendable_text(exc: ValueError, tool: str) -> str:
     """The client refused to send a request it could never send (e.g. an input given twice)."""
     return f"Invalid arguments for {tool}: {exc}. Nothing was sent to FLORA.\nNext step: fix it and call {tool} again."
+
+
+@asynccontextmanager
+async def flora_errors(tool: str, idempotency_key: str | None = None) -> AsyncIterator[None]:
+    """Turn FLORA failures (and requests the client refuses to send) into actionable tool errors."""
+    try:
+        yield
+    except FloraError as exc:
+        raise ToolError(flora_error_text(exc, tool, idempotency_key)) from exc
+    except ValidationError:
+        raise  # a shape we built is wrong: a bug, reported as one by the server
+    except ValueError as exc:
+        # The client refuses requests it could never send (e.g. one technique input given twice).
+        raise ToolError(unsendable_text(exc, tool)) from exc
 
 
 # --- refused arguments -------------------------------------------------------------------------

@@ -23,7 +23,6 @@ from flora_mcp.api.models import (
     Model,
     Project,
     RunOutput,
-    RunStatus,
     Technique,
     TechniqueRunItem,
     Workspace,
@@ -41,11 +40,14 @@ class NextStep(BaseModel):
 class StartResult(BaseModel):
     """What a start tool returns."""
 
-    outcome: Literal["started", "accepted_earlier"] = Field(
-        description='"accepted_earlier": this idempotency_key was accepted before (answer lost); do not start again.'
+    outcome: Literal["started", "repeat", "recovered", "accepted_earlier"] = Field(
+        description=(
+            '"repeat": the same start was made moments ago, this is its run; "recovered": the answer was lost '
+            'and the server found the run; "accepted_earlier": accepted, run id not known yet. Never start again.'
+        )
     )
     run_id: str | None = Field(default=None, description="Absent only for accepted_earlier.")
-    status: RunStatus | None = Field(default=None, description="The run's status, when the start answer gave it.")
+    status: str | None = Field(default=None, description="The run's status, when the start answer gave it.")
     run_type: str | None = Field(default=None, description="generation, technique or action.")
     charged_cost: float | None = Field(default=None, description="USD quoted at start; the final charge can differ.")
     charged_cost_is_quote: bool = Field(default=True, description="Always true: charged_cost is a quote.")
@@ -56,50 +58,50 @@ class StartResult(BaseModel):
     outputs: list[RunOutput] | None = Field(default=None, description="Outputs, if the run already finished.")
     idempotency_key: str = Field(description="The key sent; retrying with it never starts a second run.")
     request_id: str | None = Field(default=None, description="FLORA's request-id, for support.")
-    session_spent_usd: float | None = Field(
-        default=None, description="USD this server process has spent so far, this run included."
-    )
+    repeat_age_seconds: float | None = Field(default=None, description="For repeat: seconds since the first start.")
+    candidates: list[str] | None = Field(default=None, description="Run ids that may be this start's.")
+    spent_usd: float | None = Field(default=None, description="Your USD spend in the budget window, this run included.")
     spend_cap_usd: float | None = Field(default=None, description="FLORA_MAX_SPEND_USD; absent when no cap.")
     next: NextStep | None = None
 
 
 class SpentRun(BaseModel):
-    """One start this server process sent, as get_session_spend lists it."""
+    """One of your starts, as get_spend lists it."""
 
+    run_id: str | None = None
     idempotency_key: str
     tool: str
-    outcome: Literal["started", "accepted_earlier", "outcome_unknown"] = Field(
-        description='"outcome_unknown": FLORA may have acted on it; retry with its idempotency_key to settle it.'
+    status: str = Field(
+        description='started, recovered, accepted_earlier, in_flight, or "unknown": FLORA may have acted on it.'
     )
-    run_id: str | None = None
+    run_status: str | None = Field(default=None, description="The run's status when last read.")
     technique_id: str | None = None
     model_id: str | None = None
-    cost_usd: float | None = Field(
-        default=None, description="charged_cost as last reported, else the quote; absent when neither is known."
-    )
-    quote_usd: float | None = Field(default=None, description="The cost known before sending, if any.")
-    at: float = Field(description="When the start was sent, unix seconds.")
+    prompt: str | None = Field(default=None, description="The start of the prompt or text inputs.")
+    cost_usd: float | None = Field(default=None, description="FLORA's charge when known, else the quote.")
+    at: float = Field(description="When the start was booked, unix seconds.")
 
 
 class SpendResult(BaseModel):
-    """get_session_spend's answer: what this server process has spent on FLORA."""
+    """get_spend's answer: your spend in the budget window, and your recent runs."""
 
-    spent_usd: float = Field(description="USD charged (or quoted) for runs started or accepted in this process.")
+    window: str = Field(description="FLORA_SPEND_WINDOW: 24h, 7d, 30d, all or process.")
+    spent_usd: float = Field(description="USD charged (or quoted) for your runs FLORA accepted in the window.")
     unconfirmed_usd: float = Field(description="Quotes of starts whose outcome is unknown; counted against the cap.")
     cap_usd: float | None = Field(default=None, description="FLORA_MAX_SPEND_USD; absent when no cap is set.")
     remaining_usd: float | None = Field(default=None, description="What the cap still allows; absent without a cap.")
     confirm_above_usd: float | None = Field(
         default=None, description="FLORA_CONFIRM_ABOVE_USD: starts quoted above it ask the user first."
     )
-    starts: int = Field(description="Logical starts sent by this process (all callers).")
-    runs: list[SpentRun] = Field(description="Your starts in this process, newest first (at most 100).")
+    starts: int = Field(description="Your starts in the window.")
+    runs: list[SpentRun] = Field(description="Your latest starts, newest first.")
 
 
 class RunResult(BaseModel):
     """A run's state as get_run, get_technique_run and wait_for_run return it."""
 
     run_id: str
-    status: RunStatus
+    status: str = Field(description="pending, running, completed, failed, or a newer FLORA status, shown as is.")
     finished: bool = Field(description="True when the run completed or failed; no further polling needed.")
     progress_percent: float = Field(description="0-100.")
     charged_cost: float | None = Field(default=None, description="USD charged, as FLORA reports it.")

@@ -1,8 +1,7 @@
-"""The discovery tools' bodies: every id a start needs, and the run history.
+"""The discovery tools: every id a start needs (workspaces, projects, models, techniques).
 
 Each answer's text lists the items one per line with the ids first, so an agent reading only
-text still finds what to pass next. The run histories (list_technique_runs, list_generations)
-are also how an agent finds a run whose start answer was lost.
+text still finds what to pass next.
 """
 
 from __future__ import annotations
@@ -13,34 +12,32 @@ from mcp.server.mcpserver import Context
 from mcp_types import CallToolResult
 
 from flora_mcp.api.models import (
-    GenerationItem,
-    GenerationListQuery,
     Model,
     ModelListQuery,
     ProjectListQuery,
+    RequestModel,
     Technique,
     TechniqueListQuery,
-    TechniqueRunListQuery,
+    TechniqueRef,
 )
+from flora_mcp.server.context import state_of
+from flora_mcp.server.errors import flora_errors
 from flora_mcp.server.results import (
-    GenerationsResult,
     ModelsResult,
     ProjectsResult,
     TechniqueResult,
-    TechniqueRunsResult,
     TechniquesResult,
     WorkspacesResult,
     tool_result,
 )
-from flora_mcp.server.runs import flora_errors
-from flora_mcp.server.state import state_of
+from flora_mcp.server.tools.registry import READ_ONLY, NoArguments, ToolSpec
 
 
 def _more(next_cursor: str | None) -> str:
     return f"More: call again with cursor={next_cursor}." if next_cursor else "That is the last page."
 
 
-async def list_workspaces(ctx: Context[Any]) -> CallToolResult:
+async def list_workspaces(ctx: Context[Any], args: NoArguments) -> CallToolResult:
     async with flora_errors("list_workspaces"):
         answer = await state_of(ctx).client_for(ctx).list_workspaces()
     lines = [f"{len(answer.workspaces)} workspace(s):"]
@@ -51,8 +48,7 @@ async def list_workspaces(ctx: Context[Any]) -> CallToolResult:
     return tool_result(WorkspacesResult(workspaces=answer.workspaces), "\n".join(lines))
 
 
-async def list_projects(ctx: Context[Any], **arguments: Any) -> CallToolResult:
-    query = ProjectListQuery.model_validate(arguments)
+async def list_projects(ctx: Context[Any], query: ProjectListQuery) -> CallToolResult:
     async with flora_errors("list_projects"):
         answer = await state_of(ctx).client_for(ctx).list_projects(query)
     lines = [f"{len(answer.projects)} project(s) in {query.workspace_id}:"]
@@ -85,8 +81,7 @@ def _model_line(model: Model) -> str:
     return line
 
 
-async def list_models(ctx: Context[Any], **arguments: Any) -> CallToolResult:
-    query = ModelListQuery.model_validate(arguments)
+async def list_models(ctx: Context[Any], query: ModelListQuery) -> CallToolResult:
     async with flora_errors("list_models"):
         answer = await state_of(ctx).client_for(ctx).list_models(query)
     lines = [f"{len(answer.models)} model(s):", *(_model_line(m) for m in answer.models)]
@@ -101,8 +96,7 @@ def _technique_line(t: Technique) -> str:
     return line
 
 
-async def list_techniques(ctx: Context[Any], **arguments: Any) -> CallToolResult:
-    query = TechniqueListQuery.model_validate(arguments)
+async def list_techniques(ctx: Context[Any], query: TechniqueListQuery) -> CallToolResult:
     async with flora_errors("list_techniques"):
         answer = await state_of(ctx).client_for(ctx).list_techniques(query)
     lines = [f"{len(answer.techniques)} technique(s):", *(_technique_line(t) for t in answer.techniques)]
@@ -112,9 +106,9 @@ async def list_techniques(ctx: Context[Any], **arguments: Any) -> CallToolResult
     return tool_result(result, "\n".join(lines))
 
 
-async def get_technique(ctx: Context[Any], technique_id: str) -> CallToolResult:
+async def get_technique(ctx: Context[Any], args: TechniqueArguments) -> CallToolResult:
     async with flora_errors("get_technique"):
-        t = await state_of(ctx).client_for(ctx).get_technique(technique_id)
+        t = await state_of(ctx).client_for(ctx).get_technique(args.technique_id)
     lines = [_technique_line(t).removeprefix("- ")]
     if t.description:
         lines.append(t.description)
@@ -133,49 +127,62 @@ async def get_technique(ctx: Context[Any], technique_id: str) -> CallToolResult:
     return tool_result(TechniqueResult(technique=t), "\n".join(lines))
 
 
-async def list_technique_runs(ctx: Context[Any], **arguments: Any) -> CallToolResult:
-    query = TechniqueRunListQuery.model_validate(arguments)
-    async with flora_errors("list_technique_runs"):
-        answer = await state_of(ctx).client_for(ctx).list_technique_runs(query)
-    lines = [f"{len(answer.technique_runs)} technique run(s), newest first:"]
-    for run in answer.technique_runs:
-        technique = run.technique.technique_id if run.technique else "?"
-        lines.append(f"- {run.run_id}: {run.status}, technique {technique}, project {run.project_id or '?'}")
-    lines.append(_more(answer.meta.next_cursor))
-    result = TechniqueRunsResult(
-        technique_runs=answer.technique_runs,
-        next_cursor=answer.meta.next_cursor,
-        total_estimate=answer.meta.total_estimate,
-    )
-    return tool_result(result, "\n".join(lines))
+class TechniqueArguments(RequestModel):
+    """get_technique's arguments."""
+
+    technique_id: TechniqueRef
 
 
-_PROMPT_SHOWN = 60  # characters of each prompt in the text: enough to tell runs apart
-
-
-def _generation_line(item: GenerationItem) -> str:
-    line = f"- {item.run_id or '?'}: {item.status or '?'}, {item.type or '?'}"
-    if item.model:
-        line += f", model {item.model.model_id}"
-    line += f", project {item.project_id or '?'}"
-    if item.prompt:
-        prompt = item.prompt if len(item.prompt) <= _PROMPT_SHOWN else item.prompt[: _PROMPT_SHOWN - 3] + "..."
-        line += f', prompt "{prompt}"'
-    return line
-
-
-async def list_generations(ctx: Context[Any], **arguments: Any) -> CallToolResult:
-    query = GenerationListQuery.model_validate(arguments)
-    async with flora_errors("list_generations"):
-        answer = await state_of(ctx).client_for(ctx).list_generations(query)
-    lines = [f"{len(answer.generations)} generation run(s), newest first:"]
-    lines += [_generation_line(item) for item in answer.generations]
-    if answer.generations:
-        lines.append("Follow one with wait_for_run(run_id=...), or read it with get_run(run_id=...).")
-    lines.append(_more(answer.meta.next_cursor))
-    result = GenerationsResult(
-        generations=answer.generations,
-        next_cursor=answer.meta.next_cursor,
-        total_estimate=answer.meta.total_estimate,
-    )
-    return tool_result(result, "\n".join(lines))
+SPECS = [
+    ToolSpec(
+        name="list_workspaces",
+        title="List workspaces",
+        description="List the workspaces this API key can use. Start here: every start needs a workspace_id.",
+        arguments=NoArguments,
+        output=WorkspacesResult,
+        annotations=READ_ONLY,
+        body=list_workspaces,
+    ),
+    ToolSpec(
+        name="list_projects",
+        title="List projects",
+        description=(
+            "List the projects of a workspace (optionally matching a name); pages with cursor.\n\n"
+            "A generation run needs a project_id from here."
+        ),
+        arguments=ProjectListQuery,
+        output=ProjectsResult,
+        annotations=READ_ONLY,
+        body=list_projects,
+    ),
+    ToolSpec(
+        name="list_models",
+        title="List models",
+        description=(
+            "List the models available for generation runs, with their ids, types, typical\n"
+            "duration and cost, and the params each accepts. Filter by type."
+        ),
+        arguments=ModelListQuery,
+        output=ModelsResult,
+        annotations=READ_ONLY,
+        body=list_models,
+    ),
+    ToolSpec(
+        name="list_techniques",
+        title="List techniques",
+        description="List the techniques (multi-step workflows) available; search with query; pages with cursor.",
+        arguments=TechniqueListQuery,
+        output=TechniquesResult,
+        annotations=READ_ONLY,
+        body=list_techniques,
+    ),
+    ToolSpec(
+        name="get_technique",
+        title="Get a technique",
+        description="Get one technique: its inputs (ids, types, which are required), its outputs and its cost per run.",
+        arguments=TechniqueArguments,
+        output=TechniqueResult,
+        annotations=READ_ONLY,
+        body=get_technique,
+    ),
+]

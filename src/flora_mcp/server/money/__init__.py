@@ -1,0 +1,1 @@
+"""Money: what a start will cost (quotes), the user's consent, and the one booking that owns a start."""

@@ -1,0 +1,340 @@
+"""The booking: the one owner of a paid start, from its idempotency key to the outcome the agent reads.
+
+Every start tool hands the booking a `StartPlan` (what to start, in canonical form) and a
+`send` function (how to send it with a given key). The booking, and nothing else:
+
+1. names the caller: a keyed fingerprint of the API key the request uses (never the key);
+2. picks the idempotency key: the caller's own, or one derived from the caller, the tool and
+   the canonical arguments (money/keys.py), so a re-sent call carries the same key;
+3. reserves the start in the store, in one atomic step: a key already used for this very start
+   is that start (a repeat, or an identical call in flight: it waits for that one's outcome);
+   a key used with other arguments, by another tool or by another caller is a conflict; within
+   the repeat window the same start answers the run already started; over the cap it is
+   refused. Nothing is sent in any of these cases;
+4. sends it, shielded from cancellation: once the request may have gone out, the outcome is
+   recorded even when the client gives up on the call, so the re-sent call finds it;
+5. settles it: started (run id and quote), or, when the outcome is unknown (answer lost after
+   every retry, idempotency_duplicate, idempotency_conflict), recovers the run itself
+   (money/recovery.py); refused by FLORA: not started, nothing counted;
+6. hands the tool a `Booked` outcome, which always carries the run id or the key and where the
+   run will be found.
+
+Reads of runs come back through `observe`, which keeps the journal's status, outputs and
+charges (FLORA settles a charge after the run ends) up to date.
+"""
+
+from __future__ import annotations
+
+import logging
+import math
+import time
+from collections.abc import Awaitable, Callable, Mapping
+from dataclasses import dataclass, field
+from typing import Any, Literal
+
+import anyio
+from mcp.server.mcpserver import Context
+from mcp.server.mcpserver.exceptions import ToolError
+
+from flora_mcp.api.client import AcceptedEarlier, FloraClient, Started
+from flora_mcp.api.errors import FloraError, IdempotencyDuplicateError
+from flora_mcp.api.models import RunState, StartResponse
+from flora_mcp.server.errors import start_error_text, unsendable_text
+from flora_mcp.server.money import texts
+from flora_mcp.server.money.keys import arguments_digest, derived_key, fresh_key
+from flora_mcp.server.money.quotes import Quote
+from flora_mcp.server.money.recovery import Recovery, find_lost_run
+from flora_mcp.server.wire.http_auth import bearer_key
+from flora_mcp.state import (
+    CapRefused,
+    Existing,
+    KeyConflict,
+    ReserveRequest,
+    SpendSummary,
+    StartRecord,
+    Store,
+)
+
+logger = logging.getLogger("flora_mcp.server")
+
+Send = Callable[[FloraClient, str], Awaitable["Started[Any] | AcceptedEarlier"]]
+Outcome = Literal["started", "repeat", "recovered", "accepted_earlier"]
+
+# How long a call waits for an identical call already in flight to learn its outcome.
+IN_FLIGHT_WAIT_SECONDS = 180.0
+_IN_FLIGHT_POLL_SECONDS = 0.05
+WINDOWS = {"24h": 86400.0, "7d": 7 * 86400.0, "30d": 30 * 86400.0}
+PROMPT_SUMMARY_CHARS = 200
+
+
+@dataclass(frozen=True)
+class StartPlan:
+    """One start as the booking sees it, made by a start tool from its validated arguments."""
+
+    tool: str
+    kind: Literal["generation", "technique"]
+    arguments: Mapping[str, Any]  # canonical: no idempotency_key, no repeat flag
+    given_key: str | None
+    repeat: bool  # the agent asked for another run of the same thing on purpose
+    describe: str  # "image generation", "technique run"
+    workspace_id: str | None = None
+    project_id: str | None = None
+    technique_id: str | None = None
+    model_id: str | None = None
+    prompt: str | None = None
+
+    @property
+    def prompt_summary(self) -> str | None:
+        if self.prompt is None:
+            return None
+        text = " ".join(self.prompt.split())
+        return text if len(text) <= PROMPT_SUMMARY_CHARS else text[: PROMPT_SUMMARY_CHARS - 1] + "…"
+
+
+@dataclass(frozen=True)
+class Booked:
+    """How a start ended, for the tool's answer. `run_id` is None only for accepted_earlier."""
+
+    outcome: Outcome
+    key: str
+    run_id: str | None
+    spend: SpendSummary
+    answer: Started[Any] | None = None  # FLORA's start answer, for "started"
+    record: StartRecord | None = None
+    age_seconds: float | None = None  # for "repeat": how long ago the first start was sent
+    recovery: Recovery | None = None
+    notes: list[str] = field(default_factory=list)
+
+
+def finite_or_none(value: float | None) -> float | None:
+    """A money or time figure from FLORA, or None when it is not a finite number >= 0."""
+    if value is None or isinstance(value, bool) or not math.isfinite(value) or value < 0:
+        return None
+    return float(value)
+
+
+class Booking:
+    """The start path's owner (see the module docstring); one per server, shared by every call."""
+
+    def __init__(
+        self,
+        store: Store,
+        *,
+        cap_usd: float | None,
+        spend_window: str = "24h",
+        repeat_window_seconds: float = 600.0,
+        server_api_key: str | None = None,
+        wall_clock: Callable[[], float] = time.time,
+    ) -> None:
+        self.store = store
+        self.cap_usd = cap_usd
+        self.spend_window = spend_window
+        self.repeat_window_seconds = repeat_window_seconds
+        self._server_api_key = server_api_key
+        self._now = wall_clock
+        self._process_started = wall_clock()
+
+    # --- who and when ----------------------------------------------------------------------
+    def caller(self, ctx: Context[Any]) -> str:
+        """The caller: a fingerprint of the key this request uses (its own Bearer key, else the server's)."""
+        key = bearer_key(ctx.headers) or self._server_api_key or ""
+        return self.store.fingerprint(key)
+
+    def window_start(self) -> float | None:
+        """Where the budget window opens now (None: all time)."""
+        if self.spend_window == "all":
+            return None
+        if self.spend_window == "process":
+            return self._process_started
+        return self._now() - WINDOWS[self.spend_window]
+
+    def key_for(self, caller: str, plan: StartPlan) -> str:
+        """The idempotency key of a start: the agent's, a derived one, or (for a repeat on purpose) a new one."""
+        if plan.given_key:
+            return plan.given_key
+        if plan.repeat or self.repeat_window_seconds <= 0:
+            return fresh_key()
+        digest = arguments_digest(plan.tool, plan.arguments)
+        return derived_key(caller, plan.tool, digest, self._now(), self.repeat_window_seconds)
+
+    async def summary(self, caller: str) -> SpendSummary:
+        return await self.store.spend(caller, self.window_start())
+
+    async def spend_line(self, caller: str) -> str:
+        return texts.spend_line(await self.summary(caller), self.cap_usd, self.spend_window)
+
+    # --- before asking the user -------------------------------------------------------------
+    async def needs_consent(self, ctx: Context[Any], plan: StartPlan, quote: Quote) -> bool:
+        """False when this start is already booked (a retry or a repeat: nothing new to approve).
+
+        Raises the cap refusal early, so nobody is asked to approve a start that would be refused.
+        """
+        caller = self.caller(ctx)
+        record = await self.store.get(self.key_for(caller, plan))
+        if record is not None and record.caller == caller:
+            return False
+        await self._check_cap(caller, plan.tool, quote)
+        return True
+
+    # --- the start ---------------------------------------------------------------------------
+    async def start(self, ctx: Context[Any], client: FloraClient, plan: StartPlan, quote: Quote, send: Send) -> Booked:
+        """Book, send, settle and recover one start (module docstring). Refusals raise ToolError."""
+        caller = self.caller(ctx)
+        key = self.key_for(caller, plan)
+        digest = arguments_digest(plan.tool, plan.arguments)
+        now = self._now()
+        # Only a start without a key of its own is looked up as a repeat: a new key, like
+        # repeat=true, is the agent asking for another run on purpose.
+        looks_for_repeat = not (plan.given_key or plan.repeat) and self.repeat_window_seconds > 0
+        repeat_since = now - self.repeat_window_seconds if looks_for_repeat else None
+        result = await self.store.reserve(
+            ReserveRequest(
+                caller=caller,
+                tool=plan.tool,
+                args_digest=digest,
+                idempotency_key=key,
+                quote_usd=quote.usd,
+                cap_usd=self.cap_usd,
+                now=now,
+                window_start=self.window_start(),
+                repeat_since=repeat_since,
+                workspace_id=plan.workspace_id,
+                project_id=plan.project_id,
+                technique_id=plan.technique_id,
+                model_id=plan.model_id,
+                prompt_summary=plan.prompt_summary,
+            )
+        )
+        if isinstance(result, KeyConflict):
+            raise ToolError(texts.conflict_text(result.reason, plan.tool, key))
+        if isinstance(result, CapRefused):
+            raise ToolError(texts.cap_text(result.committed_usd, result.spent_usd, result.cap_usd, plan.tool, quote))
+        if isinstance(result, Existing):
+            record = await self._settled(result.record)
+            if record.status == "unknown":
+                # A start whose outcome is unknown, asked for again: send it again under its own key
+                # (FLORA cannot start it twice under one key) to learn what happened. Its quote
+                # already counts against the cap.
+                return await self._send(ctx, client, plan, caller, record.idempotency_key, send)
+            if record.status == "not_started" and result.reason == "same_key":
+                # FLORA refused it earlier and charged nothing; the same key may go out again
+                # (e.g. after credits were added), within the cap like any new start.
+                await self._check_cap(caller, plan.tool, quote)
+                return await self._send(ctx, client, plan, caller, record.idempotency_key, send)
+            return await self._repeat(caller, record)
+        return await self._send(ctx, client, plan, caller, result.record.idempotency_key, send)
+
+    async def _settled(self, record: StartRecord) -> StartRecord:
+        """The record once it is no longer in flight: an identical call is being sent right now."""
+        with anyio.move_on_after(IN_FLIGHT_WAIT_SECONDS):
+            while record.status == "in_flight":
+                await anyio.sleep(_IN_FLIGHT_POLL_SECONDS)
+                record = await self.store.get(record.idempotency_key) or record
+        return record
+
+    async def _repeat(self, caller: str, record: StartRecord) -> Booked:
+        spend = await self.summary(caller)
+        age = max(0.0, self._now() - (record.sent_at or record.created_at))
+        if record.run_id is None:
+            if record.status == "in_flight":
+                raise ToolError(texts.still_in_flight_text(record))
+            return Booked("accepted_earlier", record.idempotency_key, None, spend, record=record, age_seconds=age)
+        return Booked("repeat", record.idempotency_key, record.run_id, spend, record=record, age_seconds=age)
+
+    async def _check_cap(self, caller: str, tool: str, quote: Quote) -> None:
+        if self.cap_usd is None:
+            return
+        spend = await self.summary(caller)
+        committed = spend.committed_usd
+        if committed >= self.cap_usd or (quote.usd is not None and committed + quote.usd > self.cap_usd):
+            raise ToolError(texts.cap_text(committed, spend.spent_usd, self.cap_usd, tool, quote))
+
+    async def _send(
+        self, ctx: Context[Any], client: FloraClient, plan: StartPlan, caller: str, key: str, send: Send
+    ) -> Booked:
+        # Shielded: a client that cancels the call (or disconnects) must not leave a start that
+        # FLORA may have accepted unrecorded; the re-sent call will then find its outcome here.
+        with anyio.CancelScope(shield=True):
+            booked = await self._send_and_settle(client, plan, caller, key, send)
+        return booked
+
+    async def _send_and_settle(self, client: FloraClient, plan: StartPlan, caller: str, key: str, send: Send) -> Booked:
+        await self.store.mark_sent(key, self._now())
+        try:
+            outcome = await send(client, key)
+        except FloraError as exc:
+            if not exc.may_have_been_processed and not isinstance(exc, IdempotencyDuplicateError):
+                await self.store.settle(key, status="not_started", now=self._now())
+                raise ToolError(start_error_text(exc, plan.tool, key)) from exc
+            return await self._recover(client, plan, caller, key, cause=exc)
+        except ValueError as exc:
+            # The client refused to send it (e.g. one technique input given twice).
+            await self.store.settle(key, status="not_started", now=self._now())
+            raise ToolError(unsendable_text(exc, plan.tool)) from exc
+        except BaseException:
+            # Anything else once the request may be out (a bug, a cancellation from outside the
+            # shield): the outcome is unknown, and says so in the journal.
+            await self.store.settle(key, status="unknown", now=self._now())
+            raise
+        if isinstance(outcome, AcceptedEarlier):
+            return await self._recover(client, plan, caller, key, cause=None)
+        return await self._started(plan, caller, key, outcome)
+
+    async def _started(self, plan: StartPlan, caller: str, key: str, outcome: Started[Any]) -> Booked:
+        answer = outcome.response
+        charged = finite_or_none(answer.charged_cost)
+        model_id = plan.model_id
+        run_status = None
+        finished = None
+        if isinstance(answer, StartResponse) and answer.model is not None:
+            model_id = answer.model.model_id
+        if isinstance(answer, RunState):
+            run_status, finished = answer.status, answer.is_terminal
+        record = await self.store.settle(
+            key,
+            status="started",
+            now=self._now(),
+            run_id=answer.run_id,
+            charged_usd=charged,
+            model_id=model_id,
+            run_status=run_status,
+            run_finished=finished,
+        )
+        spend = await self.summary(caller)
+        return Booked("started", key, answer.run_id, spend, answer=outcome, record=record)
+
+    async def _recover(
+        self, client: FloraClient, plan: StartPlan, caller: str, key: str, *, cause: FloraError | None
+    ) -> Booked:
+        """The start may have been accepted but its run id is unknown: find the run (money/recovery.py)."""
+        record = await self.store.get(key)
+        sent_at = (record.sent_at if record else None) or self._now()
+        recovery = await find_lost_run(client, self.store, plan, sent_at=sent_at)
+        if recovery.run_id is not None:
+            settled = await self.store.settle(key, status="recovered", now=self._now(), run_id=recovery.run_id)
+            spend = await self.summary(caller)
+            return Booked("recovered", key, recovery.run_id, spend, record=settled, recovery=recovery)
+        if cause is None or isinstance(cause, IdempotencyDuplicateError):
+            # FLORA said the start was accepted: it is spent, even though the run is not found yet.
+            settled = await self.store.settle(key, status="accepted_earlier", now=self._now())
+            spend = await self.summary(caller)
+            return Booked("accepted_earlier", key, None, spend, record=settled, recovery=recovery)
+        await self.store.settle(key, status="unknown", now=self._now())
+        raise ToolError(start_error_text(cause, plan.tool, key) + "\n" + recovery.describe())
+
+    # --- reads -------------------------------------------------------------------------------
+    async def observe(self, ctx: Context[Any], run: RunState) -> None:
+        """A read of a run: keep the caller's journal entry (status, outputs, charge) current."""
+        try:
+            outputs = [o.model_dump(mode="json") for o in run.outputs or []] or None
+            await self.store.observe_run(
+                self.caller(ctx),
+                run.run_id,
+                now=self._now(),
+                run_status=run.status,
+                finished=run.is_terminal,
+                charged_usd=finite_or_none(run.charged_cost),
+                outputs=outputs,
+            )
+        except Exception:  # the journal is an aid to the read, never a reason to fail it
+            logger.warning("could not record a read of run %s in the state store", run.run_id, exc_info=True)

@@ -1,0 +1,90 @@
+"""Finding a run whose start answer was lost, so the agent never has to search for it.
+
+When FLORA may have accepted a start but its answer (and so its run id) did not arrive (every
+retry lost, or FLORA answered idempotency_duplicate or idempotency_conflict), the server knows
+what it sent, where and when. It lists the newest runs of that workspace and project
+(generations) or of that technique (technique runs), keeps those created since the first
+attempt went out (with a little slack for clock skew), matching the model or technique, and
+not already claimed by another start in the journal. One match is the run; several are listed;
+none says what was searched.
+"""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any
+
+from flora_mcp.api.client import FloraClient
+from flora_mcp.api.errors import FloraError
+from flora_mcp.api.models import GenerationListQuery, TechniqueRunListQuery
+from flora_mcp.state import Store
+
+if TYPE_CHECKING:
+    from flora_mcp.server.money.booking import StartPlan
+
+logger = logging.getLogger("flora_mcp.server")
+
+SEARCHED_RUNS = 25
+CLOCK_SLACK_SECONDS = 120.0
+
+
+@dataclass(frozen=True)
+class Recovery:
+    """What the search found: one run id, several candidates, or nothing (and what was searched)."""
+
+    searched: str
+    run_id: str | None = None
+    candidates: list[str] = field(default_factory=list)
+    failed: str | None = None  # why the listing could not be read
+
+    def describe(self) -> str:
+        if self.run_id:
+            return f"flora-mcp found the run in {self.searched}: {self.run_id}."
+        if self.failed:
+            return f"flora-mcp tried to find the run in {self.searched}, but the listing failed ({self.failed})."
+        if self.candidates:
+            return f"In {self.searched}, several runs could be this one: {', '.join(self.candidates)}."
+        return f"flora-mcp looked through {self.searched} and found no run that matches this start yet."
+
+
+def _seconds(value: Any) -> float | None:
+    """A FLORA timestamp as unix seconds: numbers in ms or s; strings are not compared."""
+    if isinstance(value, bool) or not isinstance(value, int | float):
+        return None
+    return value / 1000 if value > 1e11 else float(value)
+
+
+async def find_lost_run(client: FloraClient, store: Store, plan: StartPlan, *, sent_at: float) -> Recovery:
+    """Look for the run `plan` started (module docstring); never raises for FLORA failures."""
+    since = sent_at - CLOCK_SLACK_SECONDS
+    try:
+        if plan.kind == "generation":
+            searched = f"the {SEARCHED_RUNS} newest generations of project {plan.project_id}"
+            page = await client.list_generations(
+                GenerationListQuery.model_validate(
+                    {"workspace_id": plan.workspace_id, "project_id": plan.project_id, "limit": SEARCHED_RUNS}
+                )
+            )
+            found = [
+                item.run_id
+                for item in page.generations
+                if item.run_id
+                and (plan.model_id is None or item.model is None or item.model.model_id == plan.model_id)
+                and (_seconds(item.created_at) or since) >= since
+            ]
+        else:
+            searched = f"the {SEARCHED_RUNS} newest runs of technique {plan.technique_id}"
+            query: dict[str, Any] = {"technique_id": plan.technique_id, "limit": SEARCHED_RUNS}
+            if plan.workspace_id:
+                query["workspace_id"] = plan.workspace_id
+            runs = await client.list_technique_runs(TechniqueRunListQuery.model_validate(query))
+            found = [run.run_id for run in runs.technique_runs if (_seconds(run.created_at) or since) >= since]
+    except (FloraError, ValueError) as exc:
+        logger.warning("could not search for a lost run: %s", type(exc).__name__)
+        return Recovery(searched=locals().get("searched", "the run history"), failed=type(exc).__name__)
+    claimed = await store.claimed_run_ids(found) if found else set()
+    unclaimed = [run_id for run_id in found if run_id not in claimed]
+    if len(unclaimed) == 1:
+        return Recovery(searched=searched, run_id=unclaimed[0])
+    return Recovery(searched=searched, candidates=unclaimed[:10])

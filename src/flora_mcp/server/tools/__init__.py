@@ -1,0 +1,28 @@
+"""The tools, one module per family; each declares its tools as `ToolSpec`s next to their bodies.
+
+Adding a tool: write its arguments model, description, annotations and body in the module of
+its family (or a new module listed in FAMILIES), add it to that module's SPECS, and add tests.
+"""
+
+from __future__ import annotations
+
+from mcp.server.mcpserver.tools import Tool
+
+from flora_mcp.server.tools import discovery, history, runs, spend, starts
+from flora_mcp.server.tools.registry import ToolSpec, build_tool
+
+# The order tools/list shows them in: starting first, then following, then finding ids.
+FAMILIES = (starts, runs, history, discovery, spend)
+
+
+def tool_specs() -> list[ToolSpec]:
+    return [spec for family in FAMILIES for spec in family.SPECS]
+
+
+def start_tool_names() -> frozenset[str]:
+    return frozenset(spec.name for spec in tool_specs() if spec.starts_runs)
+
+
+def build_tools(*, read_only: bool = False) -> list[Tool]:
+    """The SDK tools; with `read_only`, none that can start (and so charge for) a run."""
+    return [build_tool(spec) for spec in tool_specs() if not (read_only and spec.starts_runs)]

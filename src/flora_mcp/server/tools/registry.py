@@ -1,0 +1,148 @@
+"""How a tool is declared and registered: `ToolSpec`, and the one place that touches SDK internals.
+
+A tool module declares each tool as a `ToolSpec`: its name, title, description (written for
+the model), arguments model, output model, annotations and body, side by side. The body is
+called as `body(ctx, args)` with `args` the validated arguments model, validated once by the
+SDK at the boundary; start tools add `Resolve` parameters (the money guard's consent step).
+
+Why not `MCPServer.add_tool(fn)`: the SDK derives a tool's input schema from a function
+signature, which loses the request models' `extra="forbid"` (a misspelt `params` would be
+dropped and the run would bill with defaults) and their descriptions' placement. So this
+module builds the SDK's `Tool` itself from the model. `Tool`, `FuncMetadata`, `ArgModelBase`
+and the resolver-plan helpers are SDK internals: tests/server/test_sdk_internals.py fails
+loudly, naming this module, when an SDK release changes them.
+"""
+
+from __future__ import annotations
+
+import copy
+import inspect
+from collections.abc import Awaitable, Callable, Mapping
+from dataclasses import dataclass, field
+from functools import cache
+from typing import Any, cast
+
+from mcp.server.mcpserver import Context
+from mcp.server.mcpserver.resolve import build_resolver_plans, find_resolved_parameters
+from mcp.server.mcpserver.tools import Tool
+from mcp.server.mcpserver.utilities.func_metadata import ArgModelBase, FuncMetadata, StrictJsonSchema
+from mcp_types import CallToolResult, ToolAnnotations
+from pydantic import BaseModel, create_model
+
+from flora_mcp.api.models import RequestModel
+from flora_mcp.server.tools.lean_schema import lean_output_schema, strip_titles, walk
+
+READ_ONLY = ToolAnnotations(read_only_hint=True, destructive_hint=False, idempotent_hint=True, open_world_hint=True)
+# Reads this server's own records, not FLORA: a closed world.
+LOCAL_READ_ONLY = ToolAnnotations(
+    read_only_hint=True, destructive_hint=False, idempotent_hint=True, open_world_hint=False
+)
+# A start spends money and creates a run: not read-only, not idempotent (a repeat is only
+# recognised within the repeat window or with the same idempotency_key), but it destroys nothing.
+PAID_START = ToolAnnotations(read_only_hint=False, destructive_hint=False, idempotent_hint=False, open_world_hint=True)
+
+ToolBody = Callable[..., Awaitable[CallToolResult]]
+
+
+@dataclass(frozen=True)
+class ToolSpec:
+    """Everything that makes one tool, declared next to its body."""
+
+    name: str
+    title: str
+    description: str
+    arguments: type[RequestModel]
+    output: type[BaseModel]
+    annotations: ToolAnnotations
+    body: ToolBody  # async (ctx, args, **resolved) -> CallToolResult
+    # Parameters filled by the SDK's resolvers before the body runs: name -> Annotated[T, Resolve(fn)].
+    resolved: Mapping[str, Any] = field(default_factory=dict)
+    meta: Mapping[str, Any] | None = None
+    starts_runs: bool = False  # True for tools that can spend money (refused in read-only mode)
+
+
+class NoArguments(RequestModel):
+    """A tool without arguments."""
+
+
+def _hoist_descriptions(schema: dict[str, Any]) -> None:
+    """Put an optional field's description next to its anyOf, where every client looks for it."""
+    for node in walk(schema):
+        for prop in (node.get("properties") or {}).values():
+            if "description" not in prop and "anyOf" in prop:
+                for arm in prop["anyOf"]:
+                    if isinstance(arm, dict) and "description" in arm:
+                        prop["description"] = arm.pop("description")
+                        break
+
+
+def input_schema(model: type[BaseModel]) -> dict[str, Any]:
+    """The JSON schema of a tool's arguments, as the agent reads it."""
+    schema = model.model_json_schema(by_alias=True)
+    _hoist_descriptions(schema)
+    return strip_titles(schema)
+
+
+@cache
+def _output_schema(model: type[BaseModel]) -> dict[str, Any]:
+    # The SDK's strict generator, as it would use itself: a type with no JSON form fails here.
+    return lean_output_schema(model.model_json_schema(by_alias=True, schema_generator=StrictJsonSchema))
+
+
+def output_schema(model: type[BaseModel]) -> dict[str, Any]:
+    """The outputSchema published for a tool returning `model` (a lean one: see lean_schema)."""
+    schema = _output_schema(model)
+    if schema.get("type") != "object":
+        raise TypeError(f"{model.__name__}: an output schema must describe an object")
+    return copy.deepcopy(schema)  # each tool its own, so no caller can change another's
+
+
+def _arguments_model(spec: ToolSpec) -> type[ArgModelBase]:
+    model = create_model(f"{spec.name}_arguments", __base__=(spec.arguments, ArgModelBase))
+    return cast(type[ArgModelBase], model)
+
+
+def _entry_point(spec: ToolSpec, field_names: frozenset[str]) -> Callable[..., Awaitable[CallToolResult]]:
+    """The function the SDK calls: it rebuilds the validated model and hands it to the body."""
+
+    async def call(ctx: Context[Any], **kwargs: Any) -> CallToolResult:
+        values = {k: v for k, v in kwargs.items() if k in field_names}
+        resolved = {k: v for k, v in kwargs.items() if k not in field_names}
+        # Already validated by the SDK against this very model: construct, don't validate again.
+        args = spec.arguments.model_construct(**values)
+        return await spec.body(ctx, args, **resolved)
+
+    parameters = [inspect.Parameter("ctx", inspect.Parameter.KEYWORD_ONLY, annotation=Context)]
+    parameters += [
+        inspect.Parameter(name, inspect.Parameter.KEYWORD_ONLY, annotation=hint) for name, hint in spec.resolved.items()
+    ]
+    parameters.append(inspect.Parameter("kwargs", inspect.Parameter.VAR_KEYWORD))
+    call.__signature__ = inspect.Signature(parameters, return_annotation=CallToolResult)  # type: ignore[attr-defined]
+    call.__annotations__ = {"ctx": Context, **spec.resolved, "return": CallToolResult}
+    call.__name__ = call.__qualname__ = spec.name
+    return call
+
+
+def build_tool(spec: ToolSpec) -> Tool:
+    """The SDK's Tool for `spec` (see the module docstring for why it is built by hand)."""
+    arg_model = _arguments_model(spec)
+    fn = _entry_point(spec, frozenset(spec.arguments.model_fields))
+    resolved = find_resolved_parameters(fn)
+    plans = build_resolver_plans(resolved, set(arg_model.model_fields)) if resolved else {}
+    return Tool(
+        resolved_params=dict(resolved),
+        resolver_plans=plans,
+        fn=fn,
+        name=spec.name,
+        title=spec.title,
+        description=spec.description,
+        parameters=input_schema(arg_model),
+        # The SDK still validates each result against `output` (the model); the schema only describes it.
+        fn_metadata=FuncMetadata(
+            arg_model=arg_model, output_model=spec.output, output_schema=output_schema(spec.output)
+        ),
+        is_async=True,
+        context_kwarg="ctx",
+        annotations=spec.annotations,
+        meta=dict(spec.meta) if spec.meta else None,
+    )

@@ -1,0 +1,321 @@
+"""The run tools: read a run once (get_run, get_technique_run) or follow it (wait_for_run).
+
+wait_for_run polls on the cadence in hints.py and sends an MCP progress notification on every
+poll (clients that honour them keep the call alive past their usual timeout), and on a failed
+poll. A run this process started is not read before it can be done; the wait opens with a
+notification from the start's estimate instead. A poll that fails in a way worth retrying
+(rate limit, 5xx, lost connection) does not end the wait while budget remains; any other
+failure does, as a tool error.
+
+The budget is a promise: a read that hangs is abandoned when the budget (plus a small margin)
+is spent, and the answer says the run goes on and when to look again. Cancelling the call
+cancels the sleep or request in flight.
+
+Every read is reported to the booking (money/booking.py), which keeps the caller's journal
+and the charge of runs it started up to date.
+"""
+
+from __future__ import annotations
+
+import logging
+from typing import Any
+
+import anyio
+from mcp.server.mcpserver import Context
+from mcp_types import CallToolResult
+from pydantic import Field
+
+from flora_mcp.api.errors import FloraConnectionError, RateLimitedError, ServerError
+from flora_mcp.api.models import RequestModel, RunId, RunState, TechniqueRef
+from flora_mcp.server import hints
+from flora_mcp.server.context import AppState, state_of
+from flora_mcp.server.errors import flora_errors
+from flora_mcp.server.results import (
+    NextStep,
+    RunResult,
+    WaitResult,
+    describe_next,
+    output_blocks,
+    output_lines,
+    tool_result,
+)
+from flora_mcp.server.tools.registry import READ_ONLY, ToolSpec
+
+logger = logging.getLogger("flora_mcp.server")
+
+_TRANSIENT = (RateLimitedError, ServerError, FloraConnectionError)
+# How far past its budget a wait may run while it gives up a hanging read and answers.
+BUDGET_MARGIN_SECONDS = 0.5
+
+
+class RunArguments(RequestModel):
+    """get_run's arguments."""
+
+    run_id: RunId
+
+
+class TechniqueRunArguments(RequestModel):
+    """get_technique_run's arguments."""
+
+    technique_id: TechniqueRef
+    run_id: RunId
+
+
+class WaitForRunArguments(RequestModel):
+    """wait_for_run's arguments."""
+
+    run_id: RunId
+    technique_id: TechniqueRef | None = Field(
+        default=None,
+        description=(
+            "Give it when the start returned a technique_id (technique runs on the nested route); "
+            "omit it for generation runs."
+        ),
+    )
+    timeout_seconds: float = Field(
+        default=hints.DEFAULT_WAIT_SECONDS,
+        ge=1,
+        le=hints.MAX_WAIT_SECONDS,
+        description=(
+            f"Longest time to wait, in seconds (default {hints.DEFAULT_WAIT_SECONDS:g}, under the common 60 s "
+            f"tool-call timeout; up to {hints.MAX_WAIT_SECONDS:g} if your client keeps waiting while progress arrives)."
+        ),
+    )
+
+
+# --- a run as a result -------------------------------------------------------------------------
+def run_fields(run: RunState, *, technique_id: str | None, next_step: NextStep | None) -> dict[str, Any]:
+    """The fields of a RunResult (or WaitResult) for `run`."""
+    advice = None
+    if run.status == "failed":
+        advice = hints.failed_run_advice(run.error_code)
+    elif run.status == "completed":
+        advice = "The run completed; its outputs are listed."
+    return {
+        "run_id": run.run_id,
+        "status": run.status,
+        "finished": run.is_terminal,
+        "progress_percent": round(hints.progress_fraction(run) * 100, 1),
+        "charged_cost": run.charged_cost,
+        "error_code": run.error_code,
+        "error_message": run.error_message,
+        "outputs": run.outputs,
+        "created_at": run.created_at,
+        "started_at": run.started_at,
+        "completed_at": run.completed_at,
+        "poll_url": run.poll_url,
+        "technique_id": technique_id,
+        "advice": advice,
+        "next": None if run.is_terminal else next_step,
+    }
+
+
+def run_text(result: RunResult, headline: str | None = None, *, offer_wait: bool = True) -> str:
+    lines = [headline or f"Run {result.run_id}: {result.status}, {result.progress_percent:g}% done."]
+    if result.charged_cost is not None:
+        lines.append(f"Charged: {result.charged_cost:g} USD.")
+    if result.status == "failed":
+        lines.append(f"Error {result.error_code or 'unknown'}: {result.error_message or 'no message given'}.")
+    if result.outputs:
+        lines.append("Outputs:")
+        lines.extend(output_lines(result.outputs))
+    if result.advice and result.status == "failed":
+        lines.append(f"Next step: {result.advice}.")
+    elif result.next:
+        also = " Or call wait_for_run to wait here with progress." if offer_wait else ""
+        lines.append(describe_next(result.next) + also)
+    return "\n".join(lines)
+
+
+async def _observed(ctx: Context[Any], state: AppState, run: RunState) -> None:
+    """Tell the booking what a read showed (journal, charges); never fails the read."""
+    await state.booking.observe(ctx, run)
+
+
+# --- get_run, get_technique_run ----------------------------------------------------------------
+async def _read(ctx: Context[Any], tool: str, run_id: str, technique_id: str | None) -> CallToolResult:
+    state = state_of(ctx)
+    client = state.client_for(ctx)
+    async with flora_errors(tool):
+        if technique_id:
+            run = await client.get_technique_run(technique_id, run_id)
+        else:
+            run = await client.get_run(run_id)
+    await _observed(ctx, state, run)
+    facts = state.memory.observe(run_id, state.clock(), hints.progress_fraction(run))
+    delay = hints.next_read_in(facts, state.clock(), reads=1)
+    next_step = hints.while_running(run_id, technique_id, delay=delay, tool=tool)
+    result = RunResult(**run_fields(run, technique_id=technique_id, next_step=next_step))
+    return tool_result(result, run_text(result), output_blocks(result.outputs))
+
+
+async def get_run(ctx: Context[Any], args: RunArguments) -> CallToolResult:
+    return await _read(ctx, "get_run", args.run_id, None)
+
+
+async def get_technique_run(ctx: Context[Any], args: TechniqueRunArguments) -> CallToolResult:
+    return await _read(ctx, "get_technique_run", args.run_id, args.technique_id)
+
+
+# --- wait_for_run ------------------------------------------------------------------------------
+async def wait_for_run(ctx: Context[Any], args: WaitForRunArguments) -> CallToolResult:
+    try:
+        return await _follow(ctx, args.run_id, args.technique_id, args.timeout_seconds)
+    except anyio.get_cancelled_exc_class():
+        logger.info("wait_for_run cancelled", extra={"run_id": args.run_id})
+        raise
+
+
+async def _follow(ctx: Context[Any], run_id: str, technique_id: str | None, timeout_seconds: float) -> CallToolResult:
+    state = state_of(ctx)
+    client = state.client_for(ctx)
+    facts = state.memory.recall(run_id)
+    technique_id = technique_id or facts.technique_id
+    poll_url = facts.poll_url
+    began = state.clock()
+    deadline = began + timeout_seconds
+    track = hints.ProgressTrack()
+    reads = failures = 0
+    last: RunState | None = None
+
+    delay = hints.next_read_in(facts, began, reads=0)
+    if delay > 0:
+        # The run cannot be done yet (or was read a moment ago): say where it should be instead
+        # of reading it, so the client hears from the call at once.
+        guess = hints.expected_fraction(facts, began)
+        source = "by FLORA's estimate" if facts.expected_end is not None else "when last read"
+        await ctx.report_progress(
+            track.next_value(guess),
+            100,
+            f"{run_id}: about {guess * 100:.0f}% {source}; checking in {delay:.0f} s",
+        )
+    while True:
+        if delay > 0:
+            await state.sleep(min(delay, max(deadline - state.clock(), 0.0)))
+        run: RunState | None = None
+        async with flora_errors("wait_for_run"):
+            try:
+                # A read may not outlast the budget: FLORA answering slowly is no reason to keep
+                # the agent past the time it asked for (it gets the state so far instead).
+                with anyio.move_on_after(max(deadline - state.clock(), 0.0) + BUDGET_MARGIN_SECONDS):
+                    run = await client.poll(run_id=run_id, technique_id=technique_id, poll_url=poll_url)
+            except _TRANSIENT as exc:
+                left = deadline - state.clock()
+                if left < hints.MIN_POLL_SECONDS:
+                    raise
+                logger.info("poll failed; retrying within the wait", extra={"run_id": run_id, "error": repr(exc)})
+                failures += 1
+                delay = min(hints.backoff(failures), left)
+                await ctx.report_progress(
+                    track.next_value(facts.fraction or 0.0),
+                    100,
+                    f"{run_id}: FLORA did not answer ({type(exc).__name__}); trying again in {delay:.0f} s",
+                )
+                continue
+        now = state.clock()
+        if run is None:
+            return _unanswered(run_id, technique_id, last, waited=now - began, polls=reads)
+        last = run
+        reads += 1
+        await _observed(ctx, state, run)
+        fraction = hints.progress_fraction(run)
+        facts = state.memory.observe(run_id, now, fraction)
+        await ctx.report_progress(
+            track.next_value(fraction),
+            100,
+            f"{run_id}: {run.status}, {fraction * 100:.0f}% ({now - began:.0f} s waited)",
+        )
+        if run.is_terminal:
+            return _answer(run, technique_id, waited=now - began, polls=reads, exhausted=False)
+        left = deadline - now
+        if left < hints.MIN_POLL_SECONDS:
+            return _answer(run, technique_id, waited=now - began, polls=reads, exhausted=True)
+        delay = min(hints.next_read_in(facts, now, reads=reads), left)
+
+
+def _answer(run: RunState, technique_id: str | None, *, waited: float, polls: int, exhausted: bool) -> CallToolResult:
+    # When the budget ran out, calling wait_for_run again at once is right: it waits itself.
+    next_step = hints.while_running(run.run_id, technique_id, delay=0) if exhausted else None
+    result = WaitResult(
+        **run_fields(run, technique_id=technique_id, next_step=next_step),
+        waited_seconds=round(waited, 1),
+        polls=polls,
+        budget_exhausted=exhausted,
+    )
+    if exhausted:
+        headline = (
+            f"Run {run.run_id} is still {run.status} ({result.progress_percent:g}%) after "
+            f"{result.waited_seconds:g} s of waiting; it keeps running on FLORA."
+        )
+    else:
+        headline = f"Run {run.run_id} {run.status} after {result.waited_seconds:g} s of waiting."
+    text = run_text(result, headline, offer_wait=False)
+    return tool_result(result, text, output_blocks(result.outputs))
+
+
+def _unanswered(
+    run_id: str, technique_id: str | None, last: RunState | None, *, waited: float, polls: int
+) -> CallToolResult:
+    """The budget ran out while FLORA had not answered a read: the last state seen, or none."""
+    next_step = hints.while_running(run_id, technique_id, delay=hints.MIN_POLL_SECONDS)
+    if last is not None:
+        return _answer(last, technique_id, waited=waited, polls=polls, exhausted=True)
+    result = WaitResult(
+        run_id=run_id,
+        status="unknown",
+        finished=False,
+        progress_percent=0.0,
+        technique_id=technique_id,
+        advice="FLORA did not answer a read of this run within the wait's time budget.",
+        next=next_step,
+        waited_seconds=round(waited, 1),
+        polls=polls,
+        budget_exhausted=True,
+    )
+    text = (
+        f"FLORA did not answer a read of run {run_id} within {result.waited_seconds:g} s, the wait's budget; "
+        "the run itself is not affected and keeps going.\n" + describe_next(next_step)
+    )
+    return tool_result(result, text)
+
+
+SPECS = [
+    ToolSpec(
+        name="wait_for_run",
+        title="Wait for a run",
+        description=(
+            "Wait for a run to finish, polling FLORA and reporting progress, then return its outputs.\n\n"
+            "Returns the final state (outputs or error) or, if timeout_seconds passes first, the current\n"
+            "state with a `next` hint to call wait_for_run again (the run keeps going either way). Pass\n"
+            "technique_id for technique runs, as the start returned it. Free: reading a run costs nothing."
+        ),
+        arguments=WaitForRunArguments,
+        output=WaitResult,
+        annotations=READ_ONLY,
+        body=wait_for_run,
+    ),
+    ToolSpec(
+        name="get_run",
+        title="Get a generation run",
+        description=(
+            "Get a generation run's current status, progress and, once completed, its outputs (media as links).\n\n"
+            "For technique runs use get_technique_run. Use wait_for_run instead to wait for the end."
+        ),
+        arguments=RunArguments,
+        output=RunResult,
+        annotations=READ_ONLY,
+        body=get_run,
+    ),
+    ToolSpec(
+        name="get_technique_run",
+        title="Get a technique run",
+        description=(
+            "Get a technique run's current status, progress and, once completed, its outputs.\n\n"
+            "Needs the technique_id (or slug) and run_id the start returned."
+        ),
+        arguments=TechniqueRunArguments,
+        output=RunResult,
+        annotations=READ_ONLY,
+        body=get_technique_run,
+    ),
+]

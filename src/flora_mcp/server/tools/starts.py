@@ -1,0 +1,405 @@
+"""The start tools: start_generation_run and start_technique_run (paid).
+
+Each body turns its validated arguments into a `StartPlan` and a `send` function, hands both
+to the booking (money/booking.py), which owns everything about money and keys, and words the
+`Booked` outcome for the agent. Whatever goes wrong while wording it, the answer still carries
+the run id (or the key and where the run will be found): FLORA has accepted the start by then.
+"""
+
+from __future__ import annotations
+
+import logging
+from typing import Annotated, Any
+
+from mcp.server.mcpserver import Context
+from mcp.server.mcpserver.exceptions import ToolError
+from mcp.server.mcpserver.resolve import Elicit, Resolve
+from mcp_types import CallToolResult
+from pydantic import Field
+
+from flora_mcp.api.client import AcceptedEarlier, FloraClient, Started
+from flora_mcp.api.models import (
+    GenerationRunRequest,
+    GenerationType,
+    IdempotencyKey,
+    RunState,
+    StartResponse,
+    StartTechniqueRun,
+)
+from flora_mcp.server import hints
+from flora_mcp.server.context import AppState, state_of
+from flora_mcp.server.errors import flora_errors
+from flora_mcp.server.money.booking import Booked, StartPlan, finite_or_none
+from flora_mcp.server.money.consent import (
+    Confirmation,
+    ConfirmStart,
+    NotAsked,
+    ask_if_costly,
+    generation_quote,
+    require_consent,
+    shown_prompt,
+    technique_quote,
+)
+from flora_mcp.server.money.quotes import Quote
+from flora_mcp.server.results import StartResult, describe_next, output_blocks, output_lines, tool_result
+from flora_mcp.server.tools.registry import PAID_START, ToolSpec
+
+logger = logging.getLogger("flora_mcp.server")
+
+REPEAT_FIELD = Field(
+    default=False,
+    description=(
+        "Set true to start another run of exactly the same thing on purpose. Otherwise a start repeated "
+        "within a few minutes answers with the run already started, and is not charged again."
+    ),
+)
+
+
+class StartGenerationArguments(GenerationRunRequest):
+    """start_generation_run's arguments: the request body, the key (sent as a header) and the repeat flag."""
+
+    idempotency_key: IdempotencyKey | None = None
+    repeat: bool = REPEAT_FIELD
+
+
+class StartTechniqueArguments(StartTechniqueRun):
+    """start_technique_run's arguments: the technique start, plus the repeat flag."""
+
+    repeat: bool = REPEAT_FIELD
+
+
+def _canonical(args: StartGenerationArguments | StartTechniqueArguments) -> dict[str, Any]:
+    return args.model_dump(mode="json", exclude={"idempotency_key", "repeat"}, exclude_none=True)
+
+
+def generation_plan(args: StartGenerationArguments) -> StartPlan:
+    return StartPlan(
+        tool="start_generation_run",
+        kind="generation",
+        arguments=_canonical(args),
+        given_key=args.idempotency_key,
+        repeat=args.repeat,
+        describe=f"a {args.type} generation"
+        + (f" with {args.model}" if args.model else "")
+        + f" of {shown_prompt(args.prompt)!r}",
+        workspace_id=args.workspace_id,
+        project_id=args.project_id,
+        model_id=args.model,
+        prompt=args.prompt,
+    )
+
+
+def technique_plan(args: StartTechniqueArguments, technique_id: str | None = None) -> StartPlan:
+    texts = [item.value for item in args.inputs if item.type == "text"]
+    return StartPlan(
+        tool="start_technique_run",
+        kind="technique",
+        arguments=_canonical(args),
+        given_key=args.idempotency_key,
+        repeat=args.repeat,
+        describe=f"a run of technique {args.technique_id}",
+        workspace_id=args.workspace_id,
+        technique_id=technique_id or args.technique_id,
+        prompt=" / ".join(str(t) for t in texts) or None,
+    )
+
+
+# --- consent resolvers (run before the bodies; they take the tool's arguments by name) ---------
+async def confirm_generation(
+    ctx: Context[Any],
+    workspace_id: str,
+    project_id: str,
+    prompt: str,
+    type: GenerationType,
+    model: str | None,
+    params: dict[str, Any] | None,
+    idempotency_key: str | None,
+    repeat: bool,
+    quote: Annotated[Quote, Resolve(generation_quote)],
+) -> Elicit[ConfirmStart] | NotAsked:
+    args = StartGenerationArguments.model_construct(
+        workspace_id=workspace_id,
+        project_id=project_id,
+        prompt=prompt,
+        type=type,
+        model=model,
+        params=params,
+        idempotency_key=idempotency_key,
+        repeat=repeat,
+    )
+    return await ask_if_costly(ctx, generation_plan(args), quote)
+
+
+async def confirm_technique(
+    ctx: Context[Any],
+    technique_id: str,
+    inputs: list[Any],
+    workspace_id: str | None,
+    callback_url: str | None,
+    idempotency_key: str | None,
+    repeat: bool,
+    quote: Annotated[Quote, Resolve(technique_quote)],
+) -> Elicit[ConfirmStart] | NotAsked:
+    args = StartTechniqueArguments.model_construct(
+        technique_id=technique_id,
+        inputs=inputs,
+        workspace_id=workspace_id,
+        callback_url=callback_url,
+        idempotency_key=idempotency_key,
+        repeat=repeat,
+    )
+    return await ask_if_costly(ctx, technique_plan(args), quote)
+
+
+# --- bodies ------------------------------------------------------------------------------------
+async def start_generation_run(
+    ctx: Context[Any], args: StartGenerationArguments, *, quote: Quote, confirmation: Confirmation
+) -> CallToolResult:
+    plan = generation_plan(args)
+    require_consent(confirmation, plan.tool, quote)
+    state = state_of(ctx)
+    request = GenerationRunRequest.model_construct(
+        **args.model_dump(exclude={"idempotency_key", "repeat"}, exclude_none=True)
+    )
+
+    async def send(client: FloraClient, key: str) -> Started[StartResponse] | AcceptedEarlier:
+        return await client.start_generation_run(request, idempotency_key=key)
+
+    booked = await state.booking.start(ctx, state.client_for(ctx), plan, quote, send)
+    return await _answer(ctx, state, plan, booked, quote, kind=f"{args.type} generation")
+
+
+async def _technique_on_its_workspace(ctx: Context[Any], args: StartTechniqueArguments) -> str:
+    """The technique id to start, such that the run is billed to `args.workspace_id` (or the key's own).
+
+    FLORA's nested route (slugs, callback_url) runs in the API key's own workspace and ignores a
+    workspace_id; only the top-level route, which needs a tech_ id, honours it. So a slug with a
+    workspace_id is resolved to its tech_ id first, and a callback_url with a workspace_id,
+    which no route can carry together, is refused.
+    """
+    technique_id = args.technique_id
+    if args.workspace_id is None:
+        return technique_id
+    if args.callback_url is not None:
+        raise ToolError(
+            "start_technique_run cannot take callback_url together with workspace_id: FLORA accepts a "
+            "callback_url only on the route that runs in the API key's own workspace and ignores workspace_id. "
+            "Nothing was sent.\nNext step: call again without callback_url (and follow the run with "
+            "wait_for_run), or without workspace_id to run in the key's own workspace."
+        )
+    if technique_id.startswith("tech_"):
+        return technique_id
+    async with flora_errors("start_technique_run"):
+        technique = await state_of(ctx).client_for(ctx).get_technique(technique_id)
+    if not technique.technique_id.startswith("tech_"):
+        raise ToolError(
+            f"Technique {technique_id} has no tech_ id to start in workspace {args.workspace_id} with; nothing was "
+            f"sent.\nNext step: call again without workspace_id (runs in the key's own workspace)."
+        )
+    return technique.technique_id
+
+
+async def start_technique_run(
+    ctx: Context[Any], args: StartTechniqueArguments, *, quote: Quote, confirmation: Confirmation
+) -> CallToolResult:
+    require_consent(confirmation, "start_technique_run", quote)
+    state = state_of(ctx)
+    technique_id = await _technique_on_its_workspace(ctx, args)
+    plan = technique_plan(args, technique_id)
+    request = StartTechniqueRun.model_construct(
+        technique_id=technique_id,
+        inputs=args.inputs,
+        workspace_id=args.workspace_id,
+        callback_url=args.callback_url,
+        idempotency_key=None,
+    )
+
+    async def send(client: FloraClient, key: str) -> Started[Any] | AcceptedEarlier:
+        return await client.start_technique_run(request.model_copy(update={"idempotency_key": key}))
+
+    booked = await state.booking.start(ctx, state.client_for(ctx), plan, quote, send)
+    return await _answer(ctx, state, plan, booked, quote, kind="technique")
+
+
+# --- the answer --------------------------------------------------------------------------------
+async def _answer(
+    ctx: Context[Any], state: AppState, plan: StartPlan, booked: Booked, quote: Quote, *, kind: str
+) -> CallToolResult:
+    try:
+        return await _full_answer(ctx, state, plan, booked, quote, kind=kind)
+    except Exception:
+        # FLORA accepted the start: whatever broke here must not hide its run id.
+        logger.error("could not word the answer to a start", exc_info=True)
+        what = f"run {booked.run_id}" if booked.run_id else "a run (its id is not known yet)"
+        text = (
+            f"FLORA accepted this start: {what}, idempotency key {booked.key}. flora-mcp could not word the "
+            "rest of the answer (the details are in its log)."
+        )
+        result = StartResult(outcome=booked.outcome, run_id=booked.run_id, idempotency_key=booked.key)
+        if booked.run_id:
+            result.next = hints.after_start(
+                booked.run_id, plan.technique_id if plan.kind == "technique" else None, None
+            )
+            text += "\n" + describe_next(result.next)
+        return tool_result(result, text)
+
+
+async def _full_answer(
+    ctx: Context[Any], state: AppState, plan: StartPlan, booked: Booked, quote: Quote, *, kind: str
+) -> CallToolResult:
+    booking = state.booking
+    caller = booking.caller(ctx)
+    spend_line = await booking.spend_line(caller)
+    technique_id = plan.technique_id if plan.kind == "technique" else None
+    common: dict[str, Any] = {
+        "idempotency_key": booked.key,
+        "technique_id": technique_id,
+        "spent_usd": booked.spend.spent_usd,
+        "spend_cap_usd": booking.cap_usd,
+    }
+    if booked.outcome == "started" and booked.answer is not None:
+        return _started(state, booked.answer, common, spend_line, kind=kind, technique_id=technique_id)
+    record = booked.record
+    if booked.outcome == "repeat" and booked.run_id:
+        age = booked.age_seconds or 0.0
+        next_step = hints.after_start(booked.run_id, technique_id, None)
+        result = StartResult(
+            outcome="repeat",
+            run_id=booked.run_id,
+            repeat_age_seconds=round(age, 1),
+            charged_cost=record.quote_usd if record else None,
+            next=next_step,
+            **common,
+        )
+        text = (
+            f"This start was already made {age:.0f} s ago: run {booked.run_id} (idempotency key {booked.key}). "
+            "No second run was started and nothing more was charged. To start another run of the same thing on "
+            f"purpose, call {plan.tool} again with repeat=true.\n{describe_next(next_step)}\n{spend_line}"
+        )
+        return tool_result(result, text)
+    if booked.outcome == "recovered" and booked.run_id:
+        next_step = hints.after_start(booked.run_id, technique_id, None)
+        result = StartResult(outcome="recovered", run_id=booked.run_id, next=next_step, **common)
+        searched = booked.recovery.searched if booked.recovery else "the run history"
+        text = (
+            f"FLORA accepted this start but its answer was lost; flora-mcp found the run in {searched}: "
+            f"{booked.run_id} (idempotency key {booked.key}). No second run was started.\n"
+            f"{describe_next(next_step)}\n{spend_line}"
+        )
+        return tool_result(result, text)
+    # Accepted, but the run is not identified (yet).
+    recovery = booked.recovery
+    candidates = recovery.candidates if recovery else []
+    next_step = hints.find_accepted_start(
+        plan.kind, workspace_id=plan.workspace_id, project_id=plan.project_id, technique_id=technique_id
+    )
+    result = StartResult(outcome="accepted_earlier", candidates=candidates or None, next=next_step, **common)
+    text = (
+        f"FLORA already accepted this {plan.kind} start (idempotency key {booked.key}), but its run id is not "
+        "known: its first answer was lost. No second run was started. Do not start it again."
+    )
+    if recovery is not None:
+        text += " " + recovery.describe()
+    if candidates:
+        text += " Read each with " + ("get_technique_run" if technique_id else "get_run") + " to tell which it is."
+    else:
+        text += " It can take a moment to appear. " + describe_next(next_step)
+    return tool_result(result, text + "\n" + spend_line)
+
+
+def _started(
+    state: AppState,
+    outcome: Started[Any],
+    common: dict[str, Any],
+    spend_line: str,
+    *,
+    kind: str,
+    technique_id: str | None,
+) -> CallToolResult:
+    answer = outcome.response
+    estimated = finite_or_none(answer.estimated_seconds) if isinstance(answer, StartResponse) else None
+    charged = finite_or_none(answer.charged_cost)
+    status = answer.status if isinstance(answer, RunState) else None
+    now = state.clock()
+    facts = hints.RunFacts(
+        technique_id=technique_id, poll_url=answer.poll_url, estimated_seconds=estimated, started_at=now
+    )
+    if isinstance(answer, RunState):
+        facts.observe(now, hints.progress_fraction(answer))  # the nested route answers with a read
+    state.memory.remember(answer.run_id, facts)
+    finished = isinstance(answer, RunState) and answer.is_terminal
+    result = StartResult(
+        outcome="started",
+        run_id=answer.run_id,
+        status=status,
+        run_type=answer.type if isinstance(answer, StartResponse) else "technique",
+        charged_cost=charged,
+        estimated_seconds=estimated,
+        poll_url=answer.poll_url,
+        model_id=answer.model.model_id if isinstance(answer, StartResponse) and answer.model else None,
+        outputs=answer.outputs if isinstance(answer, RunState) else None,
+        request_id=outcome.request_id,
+        next=None if finished else hints.after_start(answer.run_id, technique_id, estimated),
+        **common,
+    )
+    cost = "no quote given" if charged is None else f"quoted {charged:g} USD"
+    text = f"Started {kind} run {answer.run_id}" + (f" ({status})" if status else "")
+    text += f": {cost} (a quote; the final charge can differ)"
+    if estimated is not None:
+        text += f", about {estimated:g} s"
+    text += f". Idempotency key: {outcome.idempotency_key}."
+    lines = [text, spend_line]
+    if finished and isinstance(answer, RunState):
+        lines.append(f"It already {answer.status}.")
+        lines.extend(output_lines(answer.outputs))
+    else:
+        lines.append(describe_next(result.next))
+    extra = output_blocks(answer.outputs) if isinstance(answer, RunState) else []
+    return tool_result(result, "\n".join(lines), extra)
+
+
+START_GENERATION = """Start one image, video, audio or text generation in a FLORA project. Costs money.
+
+Needs workspace_id (list_workspaces), project_id (list_projects) and a prompt; model and params
+are optional (list_models lists model ids and their params). Returns at once with run_id, a cost
+quote and estimated_seconds; then call wait_for_run (or get_run) to get the outputs. Calling it
+again with the same arguments (a retry after a lost answer) returns the run already started and
+is never charged twice; pass repeat=true to start another on purpose."""
+
+START_TECHNIQUE = """Start a technique run (a multi-step FLORA workflow) with its inputs. Costs money.
+
+Find techniques with list_techniques and their inputs with get_technique; pass each input as
+{id, type, value}. Returns run_id and technique_id at once; then call wait_for_run with both.
+With workspace_id the run is billed to that workspace. Calling it again with the same arguments
+returns the run already started and is never charged twice; pass repeat=true for another."""
+
+SPECS = [
+    ToolSpec(
+        name="start_generation_run",
+        title="Start a generation (paid)",
+        description=START_GENERATION,
+        arguments=StartGenerationArguments,
+        output=StartResult,
+        annotations=PAID_START,
+        body=start_generation_run,
+        resolved={
+            "quote": Annotated[Quote, Resolve(generation_quote)],
+            "confirmation": Annotated[Confirmation, Resolve(confirm_generation)],
+        },
+        starts_runs=True,
+    ),
+    ToolSpec(
+        name="start_technique_run",
+        title="Start a technique run (paid)",
+        description=START_TECHNIQUE,
+        arguments=StartTechniqueArguments,
+        output=StartResult,
+        annotations=PAID_START,
+        body=start_technique_run,
+        resolved={
+            "quote": Annotated[Quote, Resolve(technique_quote)],
+            "confirmation": Annotated[Confirmation, Resolve(confirm_technique)],
+        },
+        starts_runs=True,
+    ),
+]
