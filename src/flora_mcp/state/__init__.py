@@ -47,6 +47,7 @@ __all__ = [
     "default_state_path",
     "default_state_url",
     "open_store",
+    "redact",
     "sqlite_path",
 ]
 
