@@ -16,7 +16,7 @@ from flora_mcp.state import Store, open_store
 
 from .pg import PostgresServer, start_postgres
 
-BACKENDS = ["memory", "sqlite"]
+BACKENDS = ["memory", "sqlite", "postgresql"]
 
 
 def pytest_configure(config: pytest.Config) -> None:
