@@ -64,15 +64,24 @@ class PostgresStore(Store):
 
     # -- plumbing --------------------------------------------------------------------------
 
-    async def _with(self, fn: Callable[[AsyncConnection], Awaitable[T]], *, atomic: bool = False) -> T:
-        """Run fn on a pooled connection (in one transaction when atomic); database errors become StoreError."""
+    async def _with(
+        self, fn: Callable[[AsyncConnection], Awaitable[T]], *, atomic: bool = False, pipelined: bool = False
+    ) -> T:
+        """Run fn on a pooled connection; database errors become StoreError.
+
+        atomic: in one transaction. pipelined: in pipeline mode too, so statements fn sends before
+        it reads a result travel together (one round trip instead of one each).
+        """
         if self._pool is None:
             raise StoreError(f"the state store at {self.where} is not open")
         try:
             async with self._pool.connection() as conn:
                 if not atomic:
                     return await fn(conn)
-                async with conn.transaction():
+                if not pipelined:
+                    async with conn.transaction():
+                        return await fn(conn)
+                async with conn.pipeline(), conn.transaction():
                     return await fn(conn)
         except (psycopg.OperationalError, psycopg_pool.PoolTimeout) as exc:
             raise StoreError(f"the state store at {self.where} failed: {exc}") from exc
@@ -139,20 +148,26 @@ class PostgresStore(Store):
 
     async def reserve(self, req: ReserveRequest) -> ReserveResult:
         async def op(conn: AsyncConnection) -> ReserveResult:
+            # One round trip for the lock and the three reads (pipelined; each read's snapshot
+            # is taken after the lock statement finished), one for the insert and the commit.
             await conn.execute("SELECT pg_advisory_xact_lock(%s)", (caller_lock(req.caller),))
-            row = await (await conn.execute(_q(sql.SELECT_BY_KEY), (req.idempotency_key,))).fetchone()
+            by_key = await conn.execute(_q(sql.SELECT_BY_KEY), (req.idempotency_key,))
+            repeat = since = None
+            if req.repeat_since is not None:
+                args = (req.caller, req.tool, req.args_digest, req.repeat_since)
+                repeat = await conn.execute(_q(sql.SELECT_REPEAT), args)
+            if req.cap_usd is not None:
+                window = -math.inf if req.window_start is None else req.window_start
+                since = await conn.execute(_q(sql.SPEND), (req.caller, window))
+            row = await by_key.fetchone()
             if row is not None:
                 existing = sql.start_from_row(row)
                 clash = rules.key_clash(existing, req)
                 return Existing(existing, "same_key") if clash is None else KeyConflict(clash)
-            if req.repeat_since is not None:
-                args = (req.caller, req.tool, req.args_digest, req.repeat_since)
-                row = await (await conn.execute(_q(sql.SELECT_REPEAT), args)).fetchone()
-                if row is not None:
-                    return Existing(sql.start_from_row(row), "repeat")
-            if req.cap_usd is not None:
-                since = -math.inf if req.window_start is None else req.window_start
-                totals = await (await conn.execute(_q(sql.SPEND), (req.caller, since))).fetchone()
+            if repeat is not None and (row := await repeat.fetchone()) is not None:
+                return Existing(sql.start_from_row(row), "repeat")
+            if since is not None:
+                totals = await since.fetchone()
                 assert totals is not None  # an aggregate always has a row
                 summary, unknown = sql.summary_from_row(totals)
                 refusal = rules.cap_refusal(req, summary, unknown)
@@ -163,11 +178,11 @@ class PostgresStore(Store):
             return Reserved(rec)
 
         try:
-            return await self._with(op, atomic=True)
+            return await self._with(op, atomic=True, pipelined=True)
         except psycopg.errors.UniqueViolation:
             # Another caller inserted this very key meanwhile (caller locks do not exclude each
             # other); run again: the key lookup now answers.
-            return await self._with(op, atomic=True)
+            return await self._with(op, atomic=True, pipelined=True)
 
     async def mark_sent(self, key: str, now: float) -> None:
         async def op(conn: AsyncConnection) -> None:
@@ -178,9 +193,16 @@ class PostgresStore(Store):
     async def _change(
         self, query: str, args: tuple[Any, ...], change: Callable[[StartRecord], StartRecord]
     ) -> StartRecord | None:
-        """Lock one record's row, apply a rule, write it back."""
+        """Lock one record's row, apply a rule, write it back.
+
+        The commit does not wait for the WAL flush (synchronous_commit off for this transaction
+        only): should the database server crash within that moment, the record keeps its
+        previous state, which is the cautious one (an in-flight start still counts at its quote,
+        and the charge re-check reads the charge again). Reservations do wait for the flush.
+        """
 
         async def op(conn: AsyncConnection) -> StartRecord | None:
+            await conn.execute("SET LOCAL synchronous_commit TO off")
             row = await (await conn.execute(_q(query) + " FOR UPDATE", args)).fetchone()
             if row is None:
                 return None
@@ -188,7 +210,7 @@ class PostgresStore(Store):
             await conn.execute(_q(sql.UPDATE_START), sql.update_params(rec))
             return rec
 
-        return await self._with(op, atomic=True)
+        return await self._with(op, atomic=True, pipelined=True)
 
     async def settle(
         self,
