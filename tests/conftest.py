@@ -1,0 +1,64 @@
+"""Fixtures for every test: a clean environment, and the --update-snapshot option.
+
+The tests must say the same thing in any shell. A developer who exported `FLORA_READ_ONLY=1`
+or an `HTTPS_PROXY` for their own work would otherwise see servers built with those settings
+(Settings reads `FLORA_*`, httpx reads the proxy and CA variables), and subprocesses started
+without an explicit environment would inherit them. So those variables are removed twice:
+
+- once for the whole run, when pytest configures itself, so that collection, session- and
+  module-scoped fixtures and every subprocess they start see a clean environment; the shell's
+  values come back when pytest ends;
+- once more around every test (autouse `clean_environ`), so that a test which sets one of them
+  directly cannot leak it into the next test.
+
+A test that needs one of them sets it with `monkeypatch.setenv`.
+"""
+
+from __future__ import annotations
+
+import os
+
+import pytest
+
+# Read by httpx when trust_env is on (our FLORA client trusts it; see flora_http.py). SSLKEYLOGFILE
+# would write TLS secrets to a file; SSL_CERT_* to a missing path make every client fail at start.
+HTTP_VARIABLES = frozenset(
+    {"HTTP_PROXY", "HTTPS_PROXY", "ALL_PROXY", "NO_PROXY", "SSL_CERT_FILE", "SSL_CERT_DIR", "SSLKEYLOGFILE"}
+)
+
+_REMOVED = pytest.StashKey[dict[str, str]]()
+
+
+def is_ambient(name: str) -> bool:
+    """True for a variable that changes what flora-mcp or httpx does: every FLORA_* setting, the proxies."""
+    return name.upper().startswith("FLORA_") or name.upper() in HTTP_VARIABLES
+
+
+def pytest_addoption(parser: pytest.Parser) -> None:
+    parser.addoption(
+        "--update-snapshot",
+        action="store_true",
+        help="Rewrite tests/server/tools_snapshot.json from the server's current tool list.",
+    )
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    config.stash[_REMOVED] = {name: os.environ.pop(name) for name in list(os.environ) if is_ambient(name)}
+
+
+def pytest_unconfigure(config: pytest.Config) -> None:
+    os.environ.update(config.stash.get(_REMOVED, {}))
+
+
+@pytest.fixture(autouse=True)
+def clean_environ(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Remove every FLORA_* and proxy variable for this test; monkeypatch restores them after."""
+    for name in list(os.environ):
+        if is_ambient(name):
+            monkeypatch.delenv(name)
+
+
+@pytest.fixture
+def update_snapshot(request: pytest.FixtureRequest) -> bool:
+    """Whether this run was asked to rewrite snapshots instead of comparing with them."""
+    return bool(request.config.getoption("--update-snapshot"))
