@@ -6,7 +6,7 @@ workspace and project (list_workspaces, list_projects), starts one generation pe
 writes a JSON manifest: run id, status, cost and output URLs of every prompt.
 
     python examples/pipeline.py                         # examples/prompts.csv, local sandbox, no key
-    FLORA_API_KEY=... python examples/pipeline.py --server-cmd "uvx flora-mcp" --concurrency 2
+    FLORA_API_KEY=... python examples/pipeline.py --server-cmd flora-mcp --concurrency 2
 
 Prompts come from a CSV (columns name, type, prompt, optional model; every further non-empty
 column is a model parameter, e.g. aspect_ratio or duration) or from a JSON list of objects
@@ -383,7 +383,7 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--concurrency", type=int, default=3, help="Most runs in flight at once (default 3).")
     source = parser.add_mutually_exclusive_group()
     source.add_argument(
-        "--server-cmd", help='Command that starts flora-mcp over stdio, e.g. "uvx flora-mcp" (uses FLORA_API_KEY).'
+        "--server-cmd", help='Command that starts flora-mcp over stdio, e.g. "flora-mcp" (uses FLORA_API_KEY).'
     )
     source.add_argument(
         "--sandbox", action="store_true", help="Use this Python's flora-mcp on its built-in sandbox (the default)."

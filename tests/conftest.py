@@ -1,4 +1,22 @@
-"""Fixtures for every test: each test's state store lives in its own folder."""
+"""Fixtures for every test: a clean environment, and the --update-snapshot option.
+
+The tests must say the same thing in any shell. A developer who exported `FLORA_READ_ONLY=1`
+or an `HTTPS_PROXY` for their own work would otherwise see servers built with those settings
+(Settings reads `FLORA_*`, httpx reads the proxy and CA variables), and subprocesses started
+without an explicit environment would inherit them. So those variables are removed twice:
+
+- once for the whole run, when pytest configures itself, so that collection, session- and
+  module-scoped fixtures and every subprocess they start see a clean environment; the shell's
+  values come back when pytest ends;
+- once more around every test (autouse `clean_environ`), so that a test which sets one of them
+  directly cannot leak it into the next test.
+
+A test that needs one of them sets it with `monkeypatch.setenv`.
+
+The default state store is a SQLite file in the user's state directory: the run, and then each
+test, gets a state directory of its own (XDG_STATE_HOME), so no test, nor any server process a
+test starts (it inherits the variable), reads or adds to the developer's journal and budget.
+"""
 
 from __future__ import annotations
 
@@ -8,15 +26,59 @@ from pathlib import Path
 
 import pytest
 
+# Read by httpx when trust_env is on (our FLORA client trusts it; see flora_http.py). SSLKEYLOGFILE
+# would write TLS secrets to a file; SSL_CERT_* to a missing path make every client fail at start.
+HTTP_VARIABLES = frozenset(
+    {"HTTP_PROXY", "HTTPS_PROXY", "ALL_PROXY", "NO_PROXY", "SSL_CERT_FILE", "SSL_CERT_DIR", "SSLKEYLOGFILE"}
+)
+
+_REMOVED = pytest.StashKey[dict[str, str]]()
+_STATE_HOME = pytest.StashKey[str | None]()
+
+
+def is_ambient(name: str) -> bool:
+    """True for a variable that changes what flora-mcp or httpx does: every FLORA_* setting, the proxies."""
+    return name.upper().startswith("FLORA_") or name.upper() in HTTP_VARIABLES
+
+
+def pytest_addoption(parser: pytest.Parser) -> None:
+    parser.addoption(
+        "--update-snapshot",
+        action="store_true",
+        help="Rewrite tests/server/tools_snapshot.json from the server's current tool list.",
+    )
+
 
 def pytest_configure(config: pytest.Config) -> None:
-    # The default state store is a SQLite file in the user's state directory: point that
-    # directory somewhere of the run's own, so no test (nor any server process a test starts,
-    # which inherits this) reads or adds to the developer's real journal and budget.
+    config.stash[_REMOVED] = {name: os.environ.pop(name) for name in list(os.environ) if is_ambient(name)}
+    config.stash[_STATE_HOME] = os.environ.get("XDG_STATE_HOME")
     os.environ["XDG_STATE_HOME"] = tempfile.mkdtemp(prefix="flora-mcp-tests-state-")
+
+
+def pytest_unconfigure(config: pytest.Config) -> None:
+    os.environ.update(config.stash.get(_REMOVED, {}))
+    previous = config.stash.get(_STATE_HOME, None)
+    if previous is None:
+        os.environ.pop("XDG_STATE_HOME", None)
+    else:
+        os.environ["XDG_STATE_HOME"] = previous
 
 
 @pytest.fixture(autouse=True)
 def private_state_home(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
     """Give this test (and the servers it starts) a state directory no other test uses."""
     monkeypatch.setenv("XDG_STATE_HOME", str(tmp_path / "state-home"))
+
+
+@pytest.fixture(autouse=True)
+def clean_environ(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Remove every FLORA_* and proxy variable for this test; monkeypatch restores them after."""
+    for name in list(os.environ):
+        if is_ambient(name):
+            monkeypatch.delenv(name)
+
+
+@pytest.fixture
+def update_snapshot(request: pytest.FixtureRequest) -> bool:
+    """Whether this run was asked to rewrite snapshots instead of comparing with them."""
+    return bool(request.config.getoption("--update-snapshot"))

@@ -17,6 +17,9 @@ from typing import Any
 
 import pytest
 
+# About 20 s of a 2-core machine: outside the default run; .ci/run runs it (pytest -m slow).
+pytestmark = pytest.mark.slow
+
 REPO = Path(__file__).resolve().parents[2]
 ITEMS = ("coldstart", "imports", "surface", "latency_stdio", "latency_streamable-http", "throughput", "memory")
 

@@ -8,6 +8,7 @@ FLORA key reaches the server.
 from __future__ import annotations
 
 import json
+import re
 import shlex
 import shutil
 import subprocess
@@ -30,7 +31,10 @@ from robustness.hostile_support import serving
 
 ROOT = Path(__file__).resolve().parents[2]
 EXAMPLES = ROOT / "examples"
-STDIO_CONFIGS = ["claude_desktop_uvx.json", "claude_desktop_pip.json", "cursor_mcp.json", "vscode_mcp.json"]
+# The installed-command form works from a clone today; the uvx form only once the package is on PyPI.
+INSTALLED_CONFIGS = ["claude_desktop.json", "cursor_mcp.json", "vscode_mcp.json"]
+UVX_CONFIGS = ["claude_desktop_uvx.json"]
+STDIO_CONFIGS = [*INSTALLED_CONFIGS, *UVX_CONFIGS]
 
 
 def load(name: str) -> dict[str, Any]:
@@ -69,12 +73,31 @@ def test_each_stdio_config_runs_flora_mcp_with_arguments_the_cli_accepts(name: s
     assert arguments.command is None
 
 
-def test_the_uvx_configs_of_claude_desktop_and_cursor_are_the_same_server() -> None:
-    assert stdio_entry("claude_desktop_uvx.json") == stdio_entry("cursor_mcp.json")
+def test_claude_desktop_and_cursor_take_the_same_server_block() -> None:
+    assert stdio_entry("claude_desktop.json") == stdio_entry("cursor_mcp.json")
 
 
-def test_the_pip_config_runs_the_installed_console_script() -> None:
-    assert stdio_entry("claude_desktop_pip.json")["command"] == "flora-mcp"
+@pytest.mark.parametrize("name", INSTALLED_CONFIGS)
+def test_each_installed_config_runs_the_console_script_a_clone_install_puts_on_the_path(name: str) -> None:
+    # Not uvx: the package is not on PyPI yet, and `pip install .` gives this command.
+    entry = stdio_entry(name)
+    assert (entry["command"], entry["args"]) == ("flora-mcp", [])
+
+
+@pytest.mark.parametrize("name", UVX_CONFIGS)
+def test_each_uvx_config_is_the_installed_one_run_through_uvx_and_is_marked_for_after_publication(name: str) -> None:
+    uvx = stdio_entry(name)
+    installed = stdio_entry(name.replace("_uvx", ""))
+    assert (uvx["command"], uvx["args"]) == ("uvx", ["flora-mcp"])
+    assert {**uvx, "command": "flora-mcp", "args": []} == installed
+    (row,) = [line for line in (EXAMPLES / "README.md").read_text(encoding="utf-8").splitlines() if f"`{name}`" in line]
+    assert "after publication" in row.lower()
+
+
+def test_the_examples_readme_describes_every_file_in_examples() -> None:
+    described = (EXAMPLES / "README.md").read_text(encoding="utf-8")
+    files = {path.name for path in EXAMPLES.iterdir() if path.is_file() and path.name != "README.md"}
+    assert {name for name in files if f"`{name}`" not in described} == set()
 
 
 def test_the_vscode_config_uses_servers_and_asks_for_the_key_as_a_password() -> None:
@@ -98,9 +121,12 @@ def test_the_remote_config_points_at_the_streamable_http_endpoint_with_a_bearer_
     assert entry["url"] == f"http://{defaults.host}:{defaults.port}/mcp"
 
 
+def claude_code_lines() -> list[str]:
+    return (EXAMPLES / "claude_code.sh").read_text(encoding="utf-8").splitlines()
+
+
 def claude_code_command() -> list[str]:
-    lines = (EXAMPLES / "claude_code.sh").read_text(encoding="utf-8").splitlines()
-    (line,) = [line for line in lines if line.strip() and not line.lstrip().startswith("#")]
+    (line,) = [line for line in claude_code_lines() if line.strip() and not line.lstrip().startswith("#")]
     return shlex.split(line)
 
 
@@ -108,14 +134,24 @@ def test_the_claude_code_script_is_valid_bash() -> None:
     subprocess.run(["bash", "-n", str(EXAMPLES / "claude_code.sh")], check=True)
 
 
-def test_the_claude_code_line_adds_a_stdio_server_running_uvx_flora_mcp() -> None:
+def test_the_claude_code_line_adds_a_stdio_server_running_the_installed_flora_mcp() -> None:
     words = claude_code_command()
     assert words[:4] == ["claude", "mcp", "add", "flora"]
     separator = words.index("--")
-    assert words[separator + 1 :] == ["uvx", "flora-mcp"]
+    assert words[separator + 1 :] == ["flora-mcp"]
     options = words[4:separator]
     assert options[options.index("--transport") + 1] == "stdio"
     assert options[options.index("--env") + 1] == "FLORA_API_KEY=$FLORA_API_KEY"
+
+
+def test_the_claude_code_uvx_line_is_commented_out_under_an_after_publication_note() -> None:
+    lines = claude_code_lines()
+    (at,) = [i for i, line in enumerate(lines) if line.startswith("#") and line.endswith("-- uvx flora-mcp")]
+    assert "after publication" in lines[at - 1].lower()
+    # The same command as the active line, with uvx in front of the server command.
+    words = shlex.split(lines[at].removeprefix("#"))
+    installed = claude_code_command()
+    assert words == [*installed[:-1], "uvx", installed[-1]]
 
 
 def test_the_claude_code_line_names_the_server_before_the_variadic_env_option() -> None:
@@ -144,7 +180,7 @@ EXPECTED_TOOLS = {
 
 @pytest.mark.anyio
 async def test_the_pip_config_starts_the_installed_server_over_stdio() -> None:
-    entry = stdio_entry("claude_desktop_pip.json")
+    entry = stdio_entry("claude_desktop.json")
     # The console script pip installed beside this interpreter, as a client's PATH would find it.
     command = shutil.which(entry["command"], path=str(Path(sys.executable).parent))
     assert command, "flora-mcp is not installed beside this Python"
@@ -182,3 +218,33 @@ async def test_the_remote_config_reaches_flora_with_the_key_in_its_authorization
     refusal = " ".join(block.text for block in refused.content if isinstance(block, TextContent))
     assert "unauthorized" in refusal or "invalid_api_key" in refusal
     assert "YOUR_FLORA_API_KEY" not in refusal
+
+
+# --- the README shows these same configurations ----------------------------------------------------
+README = ROOT / "README.md"
+
+
+def readme_blocks(language: str) -> list[str]:
+    """The fenced code blocks of README.md in `language`, in order."""
+    return re.findall(rf"^```{language}\n(.*?)^```", README.read_text(encoding="utf-8"), flags=re.M | re.S)
+
+
+def test_every_json_block_of_the_readme_is_one_of_the_example_files() -> None:
+    examples = {name: load(name) for name in [*STDIO_CONFIGS, "remote_streamable_http.json"]}
+    shown = [json.loads(block) for block in readme_blocks("json")]
+    assert shown, "the README shows no client configuration"
+    assert [block for block in shown if block not in examples.values()] == []
+    # The first configuration a reader meets runs the installed command.
+    assert shown[0] == examples["claude_desktop.json"]
+
+
+def test_the_readmes_claude_code_line_is_the_example_scripts() -> None:
+    lines = [line for block in readme_blocks("bash") for line in block.splitlines()]
+    added = [shlex.split(line) for line in lines if line.startswith("claude mcp add")]
+    assert added == [claude_code_command()]
+
+
+def test_the_readme_mentions_uvx_only_from_its_after_publication_note_on() -> None:
+    lines = README.read_text(encoding="utf-8").splitlines()
+    (note,) = [i for i, line in enumerate(lines) if line.startswith("**After publication on PyPI**")]
+    assert [i for i, line in enumerate(lines) if "uvx" in line and i < note] == []

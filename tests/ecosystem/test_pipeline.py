@@ -255,6 +255,9 @@ async def test_a_workspace_without_projects_is_a_clear_error(pipeline: ModuleTyp
 
 
 # --- the script, over stdio ---------------------------------------------------------------------------
+# Waits out two 3 s runs of simulated time, twice: in the slow run (.ci/run: pytest -m slow). The
+# tests above cover the same pipeline in memory.
+@pytest.mark.slow
 def test_the_script_runs_against_the_stdio_sandbox_and_writes_the_manifest(tmp_path: Path) -> None:
     # Text runs only: they take 3 s in the sandbox's simulated time, and the two run side by side.
     prompts = write_csv(

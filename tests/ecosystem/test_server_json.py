@@ -15,7 +15,9 @@ from flora_mcp.cli import build_parser
 from flora_mcp.config import DEFAULT_BASE_URL, Settings
 
 ROOT = Path(__file__).resolve().parents[2]
-SHARED = ROOT.parent / "shared"
+# The registry's schema, vendored with its source named in data/README.md: tests read nothing
+# outside the repository.
+SCHEMA = Path(__file__).resolve().parent / "data" / "server.schema.json"
 
 
 @pytest.fixture(scope="module")
@@ -30,7 +32,7 @@ def package(server: dict[str, Any]) -> dict[str, Any]:
 
 
 def test_server_json_is_valid_against_the_registry_schema(server: dict[str, Any]) -> None:
-    schema = json.loads((SHARED / "registry" / "server.schema.json").read_text(encoding="utf-8"))
+    schema = json.loads(SCHEMA.read_text(encoding="utf-8"))
     validator_class = jsonschema.validators.validator_for(schema)
     validator_class.check_schema(schema)
     validator = validator_class(schema, format_checker=validator_class.FORMAT_CHECKER)

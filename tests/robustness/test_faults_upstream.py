@@ -223,6 +223,7 @@ async def test_a_run_that_never_finishes_ends_each_wait_with_a_hint_to_wait_agai
 
 
 # --- memory ---------------------------------------------------------------------------------------
+@pytest.mark.slow  # about 4 s of measuring; .ci/run runs it (pytest -m slow)
 async def test_a_thousand_failing_calls_leave_memory_bounded() -> None:
     growth = await failing_calls_memory_growth(1000)
     # Less than 64 bytes a call: a leak of even one short string per call would pass this.

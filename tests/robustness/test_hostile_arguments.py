@@ -27,6 +27,9 @@ pytestmark = pytest.mark.anyio
 EXAMPLES = 1000
 
 
+# 1,000 generated calls (about 5 s): in the slow run (.ci/run: pytest -m slow); the 120-call campaign
+# below stays in the default run.
+@pytest.mark.slow
 async def test_every_tool_answers_hostile_arguments_with_a_result_or_a_clean_refusal() -> None:
     outcomes: dict[str, set[str]] = {}
 

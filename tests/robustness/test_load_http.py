@@ -28,7 +28,8 @@ from flora_mcp.server.wire.transports import http_app
 
 from .hostile_support import serving
 
-pytestmark = pytest.mark.anyio
+# 400 calls over real HTTP (about 5 s): outside the default run; .ci/run runs it (pytest -m slow).
+pytestmark = [pytest.mark.anyio, pytest.mark.slow]
 
 CALLS = 200
 CLIENTS = 20

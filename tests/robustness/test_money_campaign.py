@@ -43,6 +43,8 @@ async def test_the_same_faults_make_a_client_without_idempotency_keys_pay_twice(
     assert figures.naive_runs_created > figures.runs_created
 
 
+# Three more campaigns of the same kind: in the slow run (.ci/run: pytest -m slow).
+@pytest.mark.slow
 @pytest.mark.parametrize("seed", [1, 2, 3])
 async def test_other_seeds_hold_too(seed: int) -> None:
     assert_nothing_lost_or_doubled(await run_fault_campaign(seed=seed, starts=FULL_SIZE // 2))

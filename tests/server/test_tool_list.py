@@ -1,13 +1,12 @@
 """The tool list an agent sees: names, schemas and annotations, pinned by a snapshot.
 
 A schema change shows up as a diff of tools_snapshot.json. After a deliberate change,
-regenerate it with `FLORA_UPDATE_SNAPSHOT=1 pytest tests/server/test_tool_list.py`.
+regenerate it with `pytest tests/server/test_tool_list.py --update-snapshot`.
 """
 
 from __future__ import annotations
 
 import json
-import os
 from pathlib import Path
 from typing import Any
 
@@ -40,9 +39,9 @@ async def listed(client: Client) -> list[dict[str, Any]]:
     return [tool.model_dump(mode="json", by_alias=True, exclude_none=True) for tool in tools]
 
 
-async def test_the_tool_list_matches_the_snapshot(client: Client) -> None:
+async def test_the_tool_list_matches_the_snapshot(client: Client, update_snapshot: bool) -> None:
     tools = await listed(client)
-    if os.environ.get("FLORA_UPDATE_SNAPSHOT"):
+    if update_snapshot:
         SNAPSHOT.write_text(json.dumps(tools, indent=2, sort_keys=True) + "\n")
     assert tools == json.loads(SNAPSHOT.read_text())
 
