@@ -27,6 +27,7 @@ from pydantic import ValidationError
 from flora_mcp import __version__
 from flora_mcp.api.client import FloraClient
 from flora_mcp.config import Settings
+from flora_mcp.server.catalog import Catalog
 from flora_mcp.server.errors import invalid_arguments_text
 from flora_mcp.server.flora_http import flora_http_client
 from flora_mcp.server.hints import RunMemory
@@ -115,7 +116,8 @@ def create_server(
     memory = RunMemory()
     # One ledger and quote cache per server object, so per process: the cap is the process's.
     ledger = SpendLedger(cap_usd=settings.max_spend_usd)
-    quotes = QuoteBook()
+    # The catalog (models, techniques) is cached per caller and shared by quotes and param checks.
+    quotes = QuoteBook(Catalog(clock=clock), usd_per_credit=settings.usd_per_credit)
 
     @asynccontextmanager
     async def lifespan(_: MCPServer[AppState]) -> AsyncIterator[AppState]:
@@ -143,6 +145,7 @@ def create_server(
                 ledger=ledger,
                 quotes=quotes,
                 confirm_above_usd=settings.confirm_above_usd,
+                strict_params=settings.strict_params,
             )
 
     return FloraMCPServer(

@@ -22,6 +22,9 @@ from flora_mcp.api.models import (
     TechniqueListQuery,
     TechniqueRunListQuery,
 )
+from flora_mcp.api.urls import one_line
+from flora_mcp.server.param_checks import option_values
+from flora_mcp.server.quotes import credits_to_usd
 from flora_mcp.server.results import (
     GenerationsResult,
     ModelsResult,
@@ -47,8 +50,9 @@ async def list_workspaces(ctx: Context[Any]) -> CallToolResult:
     lines += [
         f"- {w.workspace_id}: {w.name or '(no name)'}" + (f" [{w.role}]" if w.role else "") for w in answer.workspaces
     ]
+    skipped = _skipped(lines, answer.skipped)
     lines.append("Next: list_projects(workspace_id=...) to find a project_id.")
-    return tool_result(WorkspacesResult(workspaces=answer.workspaces), "\n".join(lines))
+    return tool_result(WorkspacesResult(workspaces=answer.workspaces, skipped=skipped), "\n".join(lines))
 
 
 async def list_projects(ctx: Context[Any], **arguments: Any) -> CallToolResult:
@@ -57,18 +61,31 @@ async def list_projects(ctx: Context[Any], **arguments: Any) -> CallToolResult:
         answer = await state_of(ctx).client_for(ctx).list_projects(query)
     lines = [f"{len(answer.projects)} project(s) in {query.workspace_id}:"]
     lines += [f"- {p.project_id}: {p.name or '(no name)'}" for p in answer.projects]
+    skipped = _skipped(lines, answer.skipped)
     lines.append(_more(answer.meta.next_cursor))
-    result = ProjectsResult(projects=answer.projects, next_cursor=answer.meta.next_cursor)
+    result = ProjectsResult(projects=answer.projects, next_cursor=answer.meta.next_cursor, skipped=skipped)
     return tool_result(result, "\n".join(lines))
 
 
-def _model_line(model: Model) -> str:
+def _skipped(lines: list[str], notes: list[str]) -> list[str] | None:
+    """Add a line per item FLORA sent that could not be read; the notes for the structured result."""
+    if not notes:
+        return None
+    lines.append(f"{len(notes)} item(s) FLORA sent could not be read and are left out:")
+    lines.extend(f"- {note}" for note in notes)
+    return notes
+
+
+def _model_line(model: Model, usd_per_credit: float) -> str:
     line = f"- {model.model_id} ({model.type or '?'}): {model.name or ''}".rstrip(": ")
     facts = []
     if model.estimated_seconds is not None:
         facts.append(f"~{model.estimated_seconds:g} s")
     if model.estimated_credits is not None:
-        facts.append(f"~{model.estimated_credits:g} credits")
+        usd = credits_to_usd(model.estimated_credits, usd_per_credit)
+        facts.append(
+            f"~{model.estimated_credits:g} credits, an estimate (about {usd:g} USD at {usd_per_credit:g} USD/credit)"
+        )
     if model.beta:
         facts.append("beta")
     if facts:
@@ -76,7 +93,7 @@ def _model_line(model: Model) -> str:
     for param in model.params or []:
         detail = param.type or ""
         if param.options:
-            detail = " | ".join(str(o) for o in param.options)
+            detail = "one of " + " | ".join(str(v) for v in option_values(param))
         elif param.min is not None or param.max is not None:
             detail = f"{param.min:g}..{param.max:g}" if param.min is not None and param.max is not None else detail
         default = f", default {param.default}" if param.default is not None else ""
@@ -89,9 +106,15 @@ async def list_models(ctx: Context[Any], **arguments: Any) -> CallToolResult:
     query = ModelListQuery.model_validate(arguments)
     async with flora_errors("list_models"):
         answer = await state_of(ctx).client_for(ctx).list_models(query)
-    lines = [f"{len(answer.models)} model(s):", *(_model_line(m) for m in answer.models)]
-    lines.append("Pass a model_id as start_generation_run's model, and its params in params.")
-    return tool_result(ModelsResult(models=answer.models), "\n".join(lines))
+    rate = state_of(ctx).quotes.usd_per_credit
+    lines = [f"{len(answer.models)} model(s):", *(_model_line(m, rate) for m in answer.models)]
+    skipped = _skipped(lines, answer.skipped)
+    lines.append(
+        "Pass a model_id as start_generation_run's model, and its params in params. Credits are FLORA credits, "
+        "not USD; USD figures are estimates at FLORA_USD_PER_CREDIT. Params are checked against this list "
+        "before a start is sent."
+    )
+    return tool_result(ModelsResult(models=answer.models, skipped=skipped), "\n".join(lines))
 
 
 def _technique_line(t: Technique) -> str:
@@ -106,9 +129,10 @@ async def list_techniques(ctx: Context[Any], **arguments: Any) -> CallToolResult
     async with flora_errors("list_techniques"):
         answer = await state_of(ctx).client_for(ctx).list_techniques(query)
     lines = [f"{len(answer.techniques)} technique(s):", *(_technique_line(t) for t in answer.techniques)]
+    skipped = _skipped(lines, answer.skipped)
     lines.append("Next: get_technique(technique_id=...) to see its inputs.")
     lines.append(_more(answer.meta.next_cursor))
-    result = TechniquesResult(techniques=answer.techniques, next_cursor=answer.meta.next_cursor)
+    result = TechniquesResult(techniques=answer.techniques, next_cursor=answer.meta.next_cursor, skipped=skipped)
     return tool_result(result, "\n".join(lines))
 
 
@@ -121,6 +145,8 @@ async def get_technique(ctx: Context[Any], technique_id: str) -> CallToolResult:
     lines.append("Inputs:")
     for item in t.inputs or []:
         need = "optional" if item.optional else "required"
+        if item.allow_multiple:
+            need += ", several values allowed"
         lines.append(
             f"- {item.id} ({item.type or '?'}, {need})" + (f": {item.description}" if item.description else "")
         )
@@ -140,10 +166,13 @@ async def list_technique_runs(ctx: Context[Any], **arguments: Any) -> CallToolRe
     lines = [f"{len(answer.technique_runs)} technique run(s), newest first:"]
     for run in answer.technique_runs:
         technique = run.technique.technique_id if run.technique else "?"
-        lines.append(f"- {run.run_id}: {run.status}, technique {technique}, project {run.project_id or '?'}")
+        status = one_line(run.status, 60)
+        lines.append(f"- {run.run_id}: {status}, technique {technique}, project {run.project_id or '?'}")
+    skipped = _skipped(lines, answer.skipped)
     lines.append(_more(answer.meta.next_cursor))
     result = TechniqueRunsResult(
         technique_runs=answer.technique_runs,
+        skipped=skipped,
         next_cursor=answer.meta.next_cursor,
         total_estimate=answer.meta.total_estimate,
     )
@@ -154,7 +183,7 @@ _PROMPT_SHOWN = 60  # characters of each prompt in the text: enough to tell runs
 
 
 def _generation_line(item: GenerationItem) -> str:
-    line = f"- {item.run_id or '?'}: {item.status or '?'}, {item.type or '?'}"
+    line = f"- {item.run_id or '?'}: {one_line(item.status or '?', 60)}, {item.type or '?'}"
     if item.model:
         line += f", model {item.model.model_id}"
     line += f", project {item.project_id or '?'}"
@@ -170,11 +199,13 @@ async def list_generations(ctx: Context[Any], **arguments: Any) -> CallToolResul
         answer = await state_of(ctx).client_for(ctx).list_generations(query)
     lines = [f"{len(answer.generations)} generation run(s), newest first:"]
     lines += [_generation_line(item) for item in answer.generations]
+    skipped = _skipped(lines, answer.skipped)
     if answer.generations:
         lines.append("Follow one with wait_for_run(run_id=...), or read it with get_run(run_id=...).")
     lines.append(_more(answer.meta.next_cursor))
     result = GenerationsResult(
         generations=answer.generations,
+        skipped=skipped,
         next_cursor=answer.meta.next_cursor,
         total_estimate=answer.meta.total_estimate,
     )

@@ -32,6 +32,8 @@ from mcp.server.mcpserver.resolve import Elicit, Resolve
 from mcp_types.version import is_version_at_least
 from pydantic import BaseModel, Field
 
+from flora_mcp.server import preflight
+from flora_mcp.server.preflight import Checked
 from flora_mcp.server.quotes import NOT_LOOKED_UP, Quote
 from flora_mcp.server.spending import Reservation, SpendCapReached, SpendLedger
 from flora_mcp.server.state import AppState, state_of
@@ -71,14 +73,14 @@ async def generation_quote(ctx: Context[Any], type: str, model: str | None) -> Q
     state = state_of(ctx)
     if not _needs_quotes(state):
         return NOT_LOOKED_UP
-    return await state.quotes.generation(state.client_for(ctx), type, model)
+    return await state.quotes.generation(state.client_for(ctx), state.caller(ctx), type, model)
 
 
 async def technique_quote(ctx: Context[Any], technique_id: str) -> Quote:
     state = state_of(ctx)
     if not _needs_quotes(state):
         return NOT_LOOKED_UP
-    return await state.quotes.technique(state.client_for(ctx), technique_id)
+    return await state.quotes.technique(state.client_for(ctx), state.caller(ctx), technique_id)
 
 
 # --- confirmation ------------------------------------------------------------------------------
@@ -89,6 +91,7 @@ async def confirm_generation(
     model: str | None,
     idempotency_key: str | None,
     quote: Annotated[Quote, Resolve(generation_quote)],
+    checked: Annotated[Checked, Resolve(preflight.generation_checked)],  # mistakes refused before asking
 ) -> Elicit[ConfirmStart] | NotAsked:
     shown = prompt if len(prompt) <= _PROMPT_SHOWN else prompt[:_PROMPT_SHOWN] + "…"
     what = f"a {type} generation" + (f" with {model}" if model else "") + f" of {shown!r}"
@@ -100,6 +103,7 @@ async def confirm_technique(
     technique_id: str,
     idempotency_key: str | None,
     quote: Annotated[Quote, Resolve(technique_quote)],
+    checked: Annotated[Checked, Resolve(preflight.technique_checked)],  # mistakes refused before asking
 ) -> Elicit[ConfirmStart] | NotAsked:
     return _guard(ctx, "start_technique_run", f"a run of technique {technique_id}", idempotency_key, quote)
 

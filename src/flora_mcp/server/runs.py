@@ -24,14 +24,17 @@ from pydantic import ValidationError
 from flora_mcp.api.client import AcceptedEarlier, Started, new_idempotency_key
 from flora_mcp.api.errors import FloraError
 from flora_mcp.api.models import (
+    KNOWN_STATUSES,
     GenerationRunRequest,
     IdempotencyKey,
     RunState,
     StartResponse,
     StartTechniqueRun,
 )
-from flora_mcp.server import guard, hints
+from flora_mcp.api.urls import one_line
+from flora_mcp.server import guard, hints, preflight
 from flora_mcp.server.errors import flora_error_text, start_error_text, unsendable_text
+from flora_mcp.server.preflight import Checked
 from flora_mcp.server.quotes import Quote
 from flora_mcp.server.results import (
     NextStep,
@@ -93,6 +96,7 @@ async def start_errors(
 async def start_generation_run(
     ctx: Context[Any],
     quote: Annotated[Quote, Resolve(guard.generation_quote)],
+    checked: Annotated[Checked, Resolve(preflight.generation_checked)],
     confirmation: Annotated[guard.Confirmation, Resolve(guard.confirm_generation)],
     **arguments: Any,
 ) -> CallToolResult:
@@ -110,6 +114,8 @@ async def start_generation_run(
         else:
             answer = outcome.response
             model_id = answer.model.model_id if answer.model else request.model
+            if request.model is None:  # FLORA named the model it ran: the type's default
+                state.catalog.learn_default(state.caller(ctx), request.type, model_id)
             reservation.started(answer.run_id, answer.charged_cost, technique_id=None, model_id=model_id)
     if isinstance(outcome, AcceptedEarlier):
         return _accepted_earlier(
@@ -120,12 +126,13 @@ async def start_generation_run(
             project_id=request.project_id,
             technique_id=None,
         )
-    return _started(ctx, outcome, kind=f"{request.type} generation", technique_id=None)
+    return _started(ctx, outcome, kind=f"{request.type} generation", technique_id=None, quote=quote, note=checked.note)
 
 
 async def start_technique_run(
     ctx: Context[Any],
     quote: Annotated[Quote, Resolve(guard.technique_quote)],
+    checked: Annotated[Checked, Resolve(preflight.technique_checked)],
     confirmation: Annotated[guard.Confirmation, Resolve(guard.confirm_technique)],
     **arguments: Any,
 ) -> CallToolResult:
@@ -149,7 +156,7 @@ async def start_technique_run(
             state, outcome, kind="technique", workspace_id=request.workspace_id, technique_id=technique_id
         )
     # Technique runs are read back under their technique (GET /techniques/{id}/runs/{run_id}).
-    return _started(ctx, outcome, kind="technique", technique_id=technique_id)
+    return _started(ctx, outcome, kind="technique", technique_id=technique_id, quote=quote, note=checked.note)
 
 
 def _started(
@@ -158,6 +165,8 @@ def _started(
     *,
     kind: str,
     technique_id: str | None,
+    quote: Quote,
+    note: str | None,
 ) -> CallToolResult:
     answer = outcome.response
     estimated = answer.estimated_seconds if isinstance(answer, StartResponse) else None
@@ -188,13 +197,20 @@ def _started(
         spend_cap_usd=state.ledger.cap_usd,
         next=None if finished else hints.after_start(answer.run_id, technique_id, estimated),
     )
-    cost = "no quote given" if answer.charged_cost is None else f"quoted {answer.charged_cost:g} USD"
-    text = f"Started {kind} run {answer.run_id}" + (f" ({status})" if status else "")
-    text += f": {cost} (a quote; the final charge can differ)"
+    if answer.charged_cost is not None:
+        cost = f"quoted {answer.charged_cost:g} USD (FLORA's quote; the final charge can differ)"
+    elif quote.usd is not None:
+        cost = f"FLORA gave no quote; known before sending: {quote.describe()}"
+    else:
+        cost = "no quote given"
+    text = f"Started {kind} run {answer.run_id}" + (f" ({one_line(status, 60)})" if status else "")
+    text += f": {cost}"
     if estimated is not None:
         text += f", about {estimated:g} s"
     text += f". Idempotency key: {outcome.idempotency_key}."
     lines = [text, guard.spend_line(state.ledger)]
+    if note:
+        lines.append(note)
     if finished and isinstance(answer, RunState):
         lines.append(f"It already {answer.status}.")
         lines.extend(output_lines(answer.outputs))
@@ -245,6 +261,8 @@ def run_fields(run: RunState, *, technique_id: str | None, next_step: NextStep |
         advice = hints.failed_run_advice(run.error_code)
     elif run.status == "completed":
         advice = "The run completed; its outputs are listed."
+    elif not run.status_known:
+        advice = hints.unknown_status_advice(run.status)
     return {
         "run_id": run.run_id,
         "status": run.status,
@@ -265,7 +283,9 @@ def run_fields(run: RunState, *, technique_id: str | None, next_step: NextStep |
 
 
 def run_text(result: RunResult, headline: str | None = None, *, offer_wait: bool = True) -> str:
-    lines = [headline or f"Run {result.run_id}: {result.status}, {result.progress_percent:g}% done."]
+    lines = [headline or f"Run {result.run_id}: {one_line(result.status, 60)}, {result.progress_percent:g}% done."]
+    if result.advice and result.status not in KNOWN_STATUSES:
+        lines.append(result.advice)
     if result.charged_cost is not None:
         lines.append(f"Charged: {result.charged_cost:g} USD.")
     if result.status == "failed":

@@ -14,6 +14,7 @@ from typing import Any
 from mcp.server.mcpserver import Context
 
 from flora_mcp.api.client import FloraClient
+from flora_mcp.server.catalog import Catalog
 from flora_mcp.server.hints import RunMemory
 from flora_mcp.server.http_auth import bearer_key
 from flora_mcp.server.quotes import QuoteBook
@@ -29,6 +30,12 @@ class AppState:
     ledger: SpendLedger = field(default_factory=SpendLedger)
     quotes: QuoteBook = field(default_factory=QuoteBook)
     confirm_above_usd: float | None = None
+    strict_params: bool = False  # FLORA_STRICT_PARAMS: refuse starts the catalog cannot check
+
+    @property
+    def catalog(self) -> Catalog:
+        """FLORA's models and techniques, cached per caller; shared with the quotes."""
+        return self.quotes.catalog
 
     def client_for(self, ctx: Context[Any]) -> FloraClient:
         """The client for this request: with the request's own Bearer key when it brought one."""

@@ -20,6 +20,7 @@ from mcp_types import CallToolResult
 
 from flora_mcp.api.errors import FloraConnectionError, RateLimitedError, ServerError
 from flora_mcp.api.models import RunState
+from flora_mcp.api.urls import one_line
 from flora_mcp.server import hints
 from flora_mcp.server.results import WaitResult, output_blocks, tool_result
 from flora_mcp.server.runs import flora_errors, run_fields, run_text
@@ -92,7 +93,7 @@ async def _follow(ctx: Context[Any], run_id: str, technique_id: str | None, time
         await ctx.report_progress(
             track.next_value(fraction),
             100,
-            f"{run_id}: {run.status}, {fraction * 100:.0f}% ({now - began:.0f} s waited)",
+            f"{run_id}: {run.status[:60]}, {fraction * 100:.0f}% ({now - began:.0f} s waited)",
         )
         if run.is_terminal:
             return _answer(run, technique_id, waited=now - began, polls=reads, exhausted=False)
@@ -113,10 +114,10 @@ def _answer(run: RunState, technique_id: str | None, *, waited: float, polls: in
     )
     if exhausted:
         headline = (
-            f"Run {run.run_id} is still {run.status} ({result.progress_percent:g}%) after "
+            f"Run {run.run_id} is still {one_line(run.status, 60)} ({result.progress_percent:g}%) after "
             f"{result.waited_seconds:g} s of waiting; it keeps running on FLORA."
         )
     else:
-        headline = f"Run {run.run_id} {run.status} after {result.waited_seconds:g} s of waiting."
+        headline = f"Run {run.run_id} {one_line(run.status, 60)} after {result.waited_seconds:g} s of waiting."
     text = run_text(result, headline, offer_wait=False)
     return tool_result(result, text, output_blocks(result.outputs))
