@@ -28,7 +28,6 @@ from pydantic import BaseModel, TypeAdapter, ValidationError
 
 from flora_mcp.api.errors import FloraAPIError, IdempotencyDuplicateError, UnexpectedResponseError, quote_body
 from flora_mcp.api.models import (
-    NESTED_INPUT_TYPES,
     GenerationList,
     GenerationListQuery,
     GenerationRunRequest,
@@ -157,12 +156,6 @@ def nested_inputs(request: StartTechniqueRun) -> list[NestedTechniqueInput]:
                     f"technique input {item.id!r} has a non-text value; the nested technique route carries "
                     "text values only. Give workspace_id with a tech_ id (and no callback_url) to use "
                     "POST /runs/technique, which takes JSON values"
-                )
-            if item.type not in NESTED_INPUT_TYPES:
-                raise ValueError(
-                    f"technique input {item.id!r} is of type {item.type!r}; the nested technique route carries "
-                    "text, imageUrl and videoUrl only. Give workspace_id with a tech_ id (and no callback_url) "
-                    "to use POST /runs/technique"
                 )
             items.append(NestedTechniqueInput(id=item.id, type=item.type, value=value))
     return items

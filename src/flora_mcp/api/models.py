@@ -115,7 +115,6 @@ GenerationType = Literal["image", "video", "audio", "text"]
 RunType = Literal["generation", "technique", "action"]
 RunStatus = Literal["pending", "running", "completed", "failed"]
 TechniqueInputType = Literal["text", "imageUrl", "videoUrl"]
-NESTED_INPUT_TYPES: frozenset[str] = frozenset({"text", "imageUrl", "videoUrl"})
 OutputType = Literal["imageUrl", "videoUrl", "audioUrl", "text", "documentUrl"]
 TechniqueRunMode = Literal["async", "stream"]
 
@@ -178,12 +177,8 @@ class TechniqueInput(RequestModel):
     """One input of a technique run, as get_technique lists them."""
 
     id: str = Field(min_length=1, max_length=128, description="Input id from get_technique's inputs (e.g. 'subject').")
-    type: str = Field(
-        pattern=r"^[A-Za-z][A-Za-z0-9_]{0,63}$",
-        description=(
-            'The input\'s type as get_technique lists it: "text" for words, "imageUrl" or "videoUrl" for a '
-            "link to a media file (other types FLORA adds go on the top-level route only)."
-        ),
+    type: TechniqueInputType = Field(
+        description='"text" for words, "imageUrl" or "videoUrl" for a link to a media file.'
     )
     value: JsonValue = Field(
         description=(
@@ -204,6 +199,9 @@ class TechniqueInput(RequestModel):
 
 class NestedTechniqueInput(RequestModel):
     """One input on the nested route, whose documented shape carries a string value only."""
+
+    # A TechniqueInput whose value is a string is accepted as one (read by its attributes).
+    model_config = ConfigDict(extra="forbid", from_attributes=True)
 
     id: str = Field(min_length=1, max_length=128)
     type: TechniqueInputType
@@ -526,3 +524,21 @@ class GenerationList(ListPage):
     ITEMS = ("generations", GenerationItem)
     generations: list[GenerationItem]
     meta: ListMeta = Field(default_factory=ListMeta)
+
+
+class ErrorField(ResponseModel):
+    field: str
+    message: str
+
+
+class ErrorBody(ResponseModel):
+    code: str
+    message: str = ""
+    fields: list[ErrorField] | None = None
+
+
+class ErrorEnvelope(ResponseModel):
+    """FLORA's documented error envelope, whole. The client reads error answers more leniently
+    (errors.parse_envelope keeps whatever parts parse); this is the shape FLORA promises."""
+
+    error: ErrorBody

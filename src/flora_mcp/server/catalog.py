@@ -80,6 +80,11 @@ class Catalog:
             return entry.value
         return await self._fetch_models(client, caller, generation_type)
 
+    def cached_models(self, caller: str, generation_type: str) -> list[Model] | None:
+        """The models of that type when a fresh listing is cached, without fetching; else None."""
+        entry = self._models.get((caller, generation_type))
+        return entry.value if entry is not None and self._fresh(entry) else None
+
     async def _fetch_models(self, client: FloraClient, caller: str, generation_type: str) -> list[Model]:
         listing = await client.list_models(ModelListQuery.model_validate({"type": generation_type}))
         # FLORA filters by type; a model of another type in the answer is not for this start.

@@ -83,9 +83,8 @@ def _model_line(model: Model, usd_per_credit: float) -> str:
         facts.append(f"~{model.estimated_seconds:g} s")
     if model.estimated_credits is not None:
         usd = credits_to_usd(model.estimated_credits, usd_per_credit)
-        facts.append(
-            f"~{model.estimated_credits:g} credits, an estimate (about {usd:g} USD at {usd_per_credit:g} USD/credit)"
-        )
+        estimate = f"about {usd:g} USD at {usd_per_credit:g} USD per credit"
+        facts.append(f"~{model.estimated_credits:g} credits, an estimate ({estimate})")
     if model.beta:
         facts.append("beta")
     if facts:

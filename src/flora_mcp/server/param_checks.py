@@ -238,5 +238,6 @@ def refusal_text(tool: str, subject: str, problems: Sequence[Problem], *, fix_wi
         "FLORA and nothing was charged (FLORA would run an unknown value at the default and bill it)."
     ]
     lines.extend(str(p) for p in problems)
+    lines.append("Start outcome: not started. Nothing was charged.")
     lines.append(f"Next step: fix these (see {fix_with}) and call {tool} again.")
     return "\n".join(lines)

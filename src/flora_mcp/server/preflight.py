@@ -17,15 +17,15 @@ from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
-from typing import Any, get_args
+from typing import Any
 
 from mcp.server.mcpserver import Context
 from mcp.server.mcpserver.exceptions import ToolError
-from pydantic import TypeAdapter, ValidationError
+from pydantic import ValidationError
 
 from flora_mcp.api.client import FloraClient
 from flora_mcp.api.errors import FloraAPIError, FloraError, NotFoundError
-from flora_mcp.api.models import GenerationType, TechniqueInput
+from flora_mcp.api.models import GenerationRunRequest, StartTechniqueRun, TechniqueInput
 from flora_mcp.server.errors import flora_error_text
 from flora_mcp.server.param_checks import (
     Problem,
@@ -36,9 +36,6 @@ from flora_mcp.server.param_checks import (
     refusal_text,
 )
 from flora_mcp.server.state import AppState, state_of
-
-GENERATION_TYPES = frozenset(get_args(GenerationType))
-_INPUTS: TypeAdapter[list[TechniqueInput]] = TypeAdapter(list[TechniqueInput])
 
 
 @dataclass(frozen=True)
@@ -59,6 +56,7 @@ def _unchecked(state: AppState, tool: str, what: str, route: str, exc: Exception
         raise ToolError(
             f"Refused before sending: {what} could not be checked against FLORA's catalog ({route} failed: "
             f"{_why(exc)}), and FLORA_STRICT_PARAMS=1 refuses unchecked starts. Nothing was sent to FLORA.\n"
+            "Start outcome: not started. Nothing was charged.\n"
             f"Next step: call {tool} again in a little while; if it keeps failing, tell the user."
         )
     return Checked(
@@ -79,7 +77,18 @@ async def check_generation_start(
     params: Mapping[str, Any] | None,
     tool: str = "start_generation_run",
 ) -> Checked:
-    """Check a generation's model and params against GET /models; ToolError when it is a mistake."""
+    """Check a generation's model and params against GET /models; ToolError when it is a mistake.
+
+    A start with neither model nor params has only the default model's required params to
+    check: it is checked when the listing is cached already, and costs no read otherwise.
+    """
+    if model is None and not params:
+        cached = state.catalog.cached_models(caller, generation_type)
+        default = state.catalog.default_model(caller, generation_type, cached) if cached else None
+        missing = check_generation_params(params, default) if default else []
+        if missing:
+            raise ToolError(refusal_text(tool, f"this {generation_type} generation", missing, fix_with="list_models"))
+        return Checked()
     try:
         models = await state.catalog.models(client, caller, generation_type)
         chosen = await state.catalog.model(client, caller, generation_type, model) if model else None
@@ -118,7 +127,9 @@ async def check_technique_start(
     try:
         technique = await state.catalog.technique(client, caller, technique_id)
     except NotFoundError as exc:
-        raise ToolError(flora_error_text(exc, "get_technique") + " Nothing was started.") from exc
+        lines = flora_error_text(exc, "get_technique").split("\n")
+        outcome = "Start outcome: not started. The technique was not found, so nothing was sent; nothing was charged."
+        raise ToolError("\n".join([*lines[:-1], outcome, lines[-1]])) from exc
     except (FloraError, ValueError) as exc:
         problems = check_inputs_unchecked(inputs)
         if problems:
@@ -140,23 +151,49 @@ async def check_technique_start(
 
 
 # --- as resolvers of the start tools -------------------------------------------------------
+# Resolvers run before the tool validates its arguments: arguments that fail the tool's own model
+# are left to that validation (which names the field), and nothing is read for them.
 async def generation_checked(
-    ctx: Context[Any], type: str, model: str | None = None, params: dict[str, Any] | None = None
+    ctx: Context[Any],
+    workspace_id: Any = None,
+    project_id: Any = None,
+    prompt: Any = None,
+    type: Any = None,
+    model: Any = None,
+    params: Any = None,
 ) -> Checked:
+    fields = {"workspace_id": workspace_id, "project_id": project_id, "prompt": prompt, "type": type}
+    fields |= {"model": model, "params": params}
+    try:
+        request = GenerationRunRequest.model_validate({k: v for k, v in fields.items() if v is not None})
+    except ValidationError:
+        return Checked()
     state = state_of(ctx)
-    if type not in GENERATION_TYPES or not isinstance(params, Mapping | None):
-        return Checked()  # the tool's own argument validation refuses it, naming the field
     return await check_generation_start(
-        state, state.client_for(ctx), state.caller(ctx), generation_type=type, model=model, params=params
+        state,
+        state.client_for(ctx),
+        state.caller(ctx),
+        generation_type=request.type,
+        model=request.model,
+        params=request.params,
     )
 
 
-async def technique_checked(ctx: Context[Any], technique_id: str, inputs: list[Any]) -> Checked:
-    state = state_of(ctx)
+async def technique_checked(
+    ctx: Context[Any],
+    technique_id: Any = None,
+    inputs: Any = None,
+    workspace_id: Any = None,
+    callback_url: Any = None,
+    idempotency_key: Any = None,
+) -> Checked:
+    fields = {"technique_id": technique_id, "inputs": inputs, "workspace_id": workspace_id}
+    fields |= {"callback_url": callback_url, "idempotency_key": idempotency_key}
     try:
-        parsed = _INPUTS.validate_python(inputs)
+        request = StartTechniqueRun.model_validate({k: v for k, v in fields.items() if v is not None})
     except ValidationError:
-        return Checked()  # the tool's own argument validation refuses it, naming the field
+        return Checked()
+    state = state_of(ctx)
     return await check_technique_start(
-        state, state.client_for(ctx), state.caller(ctx), technique_id=technique_id, inputs=parsed
+        state, state.client_for(ctx), state.caller(ctx), technique_id=request.technique_id, inputs=request.inputs
     )
