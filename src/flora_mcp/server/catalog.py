@@ -80,6 +80,24 @@ class Catalog:
             return entry.value
         return await self._fetch_models(client, caller, generation_type)
 
+    def remember_models(self, caller: str, generation_type: str | None, models: Sequence[Model]) -> None:
+        """A listing the caller fetched anyway (list_models): cache it per type, so checks need no read."""
+        if generation_type is not None:
+            self._models.put(
+                (caller, generation_type), [m for m in models if m.type in (None, generation_type)], self._clock()
+            )
+            return
+        by_type: dict[str, list[Model]] = {}
+        for model in models:
+            if model.type:
+                by_type.setdefault(model.type, []).append(model)
+        for kind, listed in by_type.items():
+            self._models.put((caller, kind), listed, self._clock())
+
+    def remember_technique(self, caller: str, technique_id: str, technique: Technique) -> None:
+        """A technique the caller fetched anyway (get_technique)."""
+        self._techniques.put((caller, technique_id), technique, self._clock())
+
     def cached_models(self, caller: str, generation_type: str) -> list[Model] | None:
         """The models of that type when a fresh listing is cached, without fetching; else None."""
         entry = self._models.get((caller, generation_type))

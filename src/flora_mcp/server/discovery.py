@@ -103,9 +103,11 @@ def _model_line(model: Model, usd_per_credit: float) -> str:
 
 async def list_models(ctx: Context[Any], **arguments: Any) -> CallToolResult:
     query = ModelListQuery.model_validate(arguments)
+    state = state_of(ctx)
     async with flora_errors("list_models"):
-        answer = await state_of(ctx).client_for(ctx).list_models(query)
-    rate = state_of(ctx).quotes.usd_per_credit
+        answer = await state.client_for(ctx).list_models(query)
+    state.catalog.remember_models(state.caller(ctx), query.type, answer.models)  # starts check against it
+    rate = state.quotes.usd_per_credit
     lines = [f"{len(answer.models)} model(s):", *(_model_line(m, rate) for m in answer.models)]
     skipped = _skipped(lines, answer.skipped)
     lines.append(
@@ -136,8 +138,10 @@ async def list_techniques(ctx: Context[Any], **arguments: Any) -> CallToolResult
 
 
 async def get_technique(ctx: Context[Any], technique_id: str) -> CallToolResult:
+    state = state_of(ctx)
     async with flora_errors("get_technique"):
-        t = await state_of(ctx).client_for(ctx).get_technique(technique_id)
+        t = await state.client_for(ctx).get_technique(technique_id)
+    state.catalog.remember_technique(state.caller(ctx), technique_id, t)  # starts check against it
     lines = [_technique_line(t).removeprefix("- ")]
     if t.description:
         lines.append(t.description)
