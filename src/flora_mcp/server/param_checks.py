@@ -234,8 +234,8 @@ def check_inputs_unchecked(inputs: Sequence[TechniqueInput]) -> list[Problem]:
 def refusal_text(tool: str, subject: str, problems: Sequence[Problem], *, fix_with: str) -> str:
     """The tool-error text for problems found before sending: nothing went to FLORA."""
     lines = [
-        f"Refused before sending: {subject} does not match what FLORA publishes for it. Nothing was sent to "
-        "FLORA and nothing was charged (FLORA would run an unknown value at the default and bill it)."
+        f"Refused before sending: checking {subject} against FLORA's catalog found the problems below. Nothing "
+        "was sent to FLORA and nothing was charged (FLORA would run an unknown value at the default and bill it)."
     ]
     lines.extend(str(p) for p in problems)
     lines.append("Start outcome: not started. Nothing was charged.")
