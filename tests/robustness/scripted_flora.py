@@ -81,6 +81,7 @@ class ScriptedFlora:
     technique_runs: dict[str, Any] = field(default_factory=lambda: {"technique_runs": [], "meta": {}})
     generations: dict[str, Any] = field(default_factory=lambda: {"generations": [], "meta": {}})
     generation_route_gone: bool = False
+    start_reply: httpx.Response | None = None  # answers every start POST instead of `start`/`nested`
     models_status: int = 200
     requests: list[httpx.Request] = field(default_factory=list)
 
@@ -96,6 +97,8 @@ class ScriptedFlora:
             return httpx.Response(200, json={"models": listed})
         if method == "GET" and len(parts) == 2 and parts[0] == "techniques":
             return httpx.Response(200, json=self.technique)
+        if method == "POST" and self.start_reply is not None:
+            return self.start_reply
         if method == "POST" and path == "/runs/generation" and self.generation_route_gone:
             return httpx.Response(404, text="<html>Not Found</html>", headers={"content-type": "text/html"})
         if method == "POST" and path in ("/runs/generation", "/generate", "/runs/technique"):

@@ -78,6 +78,8 @@ class GenerationStart:
     project_id: str
     prompt: str
     model: seed.SeedModel
+    # Kept as sent and never checked: like FLORA, an unknown value runs at the default and bills.
+    params: dict[str, Any] | None = None
 
 
 def check_generation(body: dict[str, Any]) -> GenerationStart:
@@ -106,7 +108,7 @@ def check_generation(body: dict[str, Any]) -> GenerationStart:
         raise validation_error(fields)
     require_workspace(workspace_id)
     require_project(project_id, workspace_id)
-    return GenerationStart(workspace_id, project_id, prompt, model or seed.default_model(str(kind)))
+    return GenerationStart(workspace_id, project_id, prompt, model or seed.default_model(str(kind)), params)
 
 
 def check_technique_inputs(technique: seed.SeedTechnique, inputs: dict[str, Any], fields: Fields) -> None:
