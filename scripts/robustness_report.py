@@ -33,6 +33,7 @@ from flora_mcp.server import create_server
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))  # the campaigns live in tests/robustness/
 
+from tests.robustness.catalog_campaign import MistakeRow, UnknownRow, run_mistakes, run_unknowns  # noqa: E402
 from tests.robustness.fault_campaign import (  # noqa: E402
     MAX_AGENT_CALLS,
     CampaignFigures,
@@ -228,12 +229,16 @@ GUARD_SECTION = """\
   of the quote are one step, so concurrent starts cannot slip past the cap together. The cap is per
   process: over HTTP all clients share it. A start whose cost cannot be known (the lookup failed,
   no quote listed) is not refused for that; the cap can then be passed by at most that one run.
-- **Quotes.** A technique's `run_cost` (`GET /techniques/{id}`) and a model's `estimated_credits`
-  (`GET /models?type=`), read as USD, looked up once per process and only when a cap or a
-  confirmation threshold is set. A generation without `model` runs FLORA's default for its type,
-  which the API does not name, so its quote is the most expensive model of that type (an upper
-  bound; the refusal says that an explicit model gives an exact quote). Params can change the
-  real cost; the quote is the model's estimate.
+- **Quotes.** A technique's `run_cost` (`GET /techniques/{id}`, USD) and a model's
+  `estimated_credits` (`GET /models?type=`), looked up only when a cap or a confirmation
+  threshold is set, through the same per-caller catalog cache the param checks use (five
+  minutes). Credits are not USD: they become a USD estimate through `FLORA_USD_PER_CREDIT`
+  (default 0.001, FLORA's guidance measured 1 credit as about 0.001 USD), labelled "an
+  estimate" wherever shown; the cap and the threshold compare USD with USD. A generation without
+  `model` runs FLORA's default for its type, which the API does not name: once a start answer has
+  named it (or the listing marks one, or the type has one model) its estimate is used, else the
+  most expensive model of the type (an upper bound; the refusal says that an explicit model gives
+  an exact quote). Params can change the real cost; the quote is the model's estimate.
 - **Session spend.** `get_spend` (read-only, idempotent, no FLORA call) reports spent,
   unknown-outcome and remaining USD, the cap, the threshold, and the caller's own starts (run ids,
   outcome, cost); over HTTP a caller sees only starts made with its own key. Every start result
@@ -268,6 +273,50 @@ def upstream_section(rows: list[tuple[str, str, str]], growth: int) -> list[str]
     ]
 
 
+def catalog_section(mistakes: list[MistakeRow], unknowns: list[UnknownRow]) -> list[str]:
+    def reached(value: int | None) -> str:
+        return "not expressible" if value is None else str(value)
+
+    tried = sum(r.sandbox_reached is not None for r in mistakes) + len(mistakes)
+    reached_total = sum(r.sandbox_reached or 0 for r in mistakes) + sum(r.scripted_reached for r in mistakes)
+    refused = sum(r.refused for r in mistakes)
+    failed = sum(r.failed or r.problem is not None for r in unknowns)
+    mistake_rows = [
+        (r.name, reached(r.sandbox_reached), r.scripted_reached, "yes" if r.refused else "NO") for r in mistakes
+    ]
+    unknown_rows = [(r.name, "failed" if r.failed else "read", r.problem or "as expected") for r in unknowns]
+    return [
+        "## Catalog checks: never bill for a mistake, never choke on a new value",
+        "",
+        "FLORA runs a param value it does not check at the model's default, and bills it. Before a start",
+        "is sent, its params are checked against the model's published params (`GET /models`: names,",
+        "types, `options`, `min`/`max`, `required`) and a technique's inputs against `GET /techniques/{id}`",
+        "(ids, required, types, `allow_multiple`), from a per-caller cache that list_models and",
+        "get_technique also fill. A param type this server does not know passes unchecked. When the",
+        "catalog cannot be read the start goes as given and says so, or is refused under",
+        "`FLORA_STRICT_PARAMS=1`. From `tests/robustness/catalog_campaign.py` (`run_mistakes`), through a",
+        "real MCP client after the agent read the catalog (list_models, get_technique), against the sandbox",
+        "and a scripted upstream that is not the sandbox; the last columns count every request that reached",
+        "FLORA during the refused call:",
+        "",
+        f"Billable mistakes: {tried} cases tried, {refused} of {len(mistakes)} refused on every upstream, "
+        f"requests that reached FLORA: {reached_total}.",
+        "",
+        *table(mistake_rows, ("mistake", "sandbox: requests", "scripted: requests", "refused")),
+        "",
+        "FLORA adds enum values over time. Answers keep statuses, output types, run types, model types and",
+        "action ids they do not know as strings, take nulls in documented fields, and skip one malformed",
+        "list item with a note instead of failing the page. Only a status known to be terminal ends a wait.",
+        "An output URL that is not a valid absolute http(s) URI is never a link and is quoted on one line.",
+        "From `run_unknowns`, each case played by the scripted upstream:",
+        "",
+        f"Unknown values: {len(unknowns)} cases tried, reads failed: {failed}.",
+        "",
+        *table(unknown_rows, ("value", "read", "what the agent saw")),
+        "",
+    ]
+
+
 def hostile_section(figures: dict[str, int] | None) -> list[str]:
     if figures is None:
         return ["## Hostile input", "", "(The hostile-input campaign was not available in this checkout.)", ""]
@@ -286,6 +335,7 @@ async def build(seed: int, starts: int) -> str:
     money = await run_fault_campaign(seed=seed, starts=starts)
     rows = await upstream_errors()
     growth = await failing_calls_memory_growth(1000)
+    mistakes, unknowns = await run_mistakes(), await run_unknowns()
     run_hostile = hostile_campaign()
     hostile = await run_hostile(seed=seed) if run_hostile is not None else None
     seconds = time.perf_counter() - began
@@ -300,7 +350,14 @@ async def build(seed: int, starts: int) -> str:
         f"seed {seed}, {seconds:.1f} s). The same campaigns run in `tests/robustness/` on every test run.",
         "",
     ]
-    sections = [head, money_section(money), [GUARD_SECTION], upstream_section(rows, growth), hostile_section(hostile)]
+    sections = [
+        head,
+        money_section(money),
+        [GUARD_SECTION],
+        catalog_section(mistakes, unknowns),
+        upstream_section(rows, growth),
+        hostile_section(hostile),
+    ]
     return "\n".join(line for section in sections for line in section).rstrip() + "\n"
 
 

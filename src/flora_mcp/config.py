@@ -42,6 +42,23 @@ class Settings(BaseSettings):
         allow_inf_nan=False,
         description="Ask the user (MCP elicitation) before a start whose known cost is above this many USD.",
     )
+    usd_per_credit: float = Field(
+        default=0.001,
+        gt=0,
+        le=100,
+        allow_inf_nan=False,
+        description=(
+            "USD per FLORA credit, to turn a model's estimated_credits into a USD estimate for the spend cap "
+            "and the confirmation threshold (FLORA's guidance measured 1 credit as about 0.001 USD)."
+        ),
+    )
+    strict_params: bool = Field(
+        default=False,
+        description=(
+            "Refuse a start whose params or technique inputs cannot be checked against FLORA's catalog "
+            "(GET /models, GET /techniques/{id} failed), instead of sending it unchecked."
+        ),
+    )
     read_only: bool = Field(default=False, description="Offer no start tools at all: nothing can be spent.")
     max_request_bytes: int = Field(
         default=1024 * 1024,

@@ -150,14 +150,47 @@ async def test_a_start_refuses_a_malformed_idempotency_key_before_sending(harnes
     assert h.flora.requests == []
 
 
-async def test_the_same_input_given_twice_is_refused_rather_than_one_silently_dropped(harness: MakeHarness) -> None:
+async def test_the_same_input_given_twice_goes_as_a_list_on_the_top_level_route_never_one_dropped(
+    harness: MakeHarness,
+) -> None:
+    # Whether the input allows several values is the server's catalog check (param_checks); the
+    # client never silently keeps only one of them.
     h = harness(ok(start_answer()))
     twice = [*INPUTS, TechniqueInput(id="subject", type="text", value="a cup")]
-    with pytest.raises(ValueError, match="subject"):
-        await h.client.start_technique_run(
-            StartTechniqueRun(technique_id="tech_abcd1234", workspace_id="ws_abc123", inputs=twice)
-        )
-    assert h.flora.requests == []
+    await h.client.start_technique_run(
+        StartTechniqueRun(technique_id="tech_abcd1234", workspace_id="ws_abc123", inputs=twice)
+    )
+    assert json.loads(h.flora.requests[0].content)["inputs"] == {"subject": ["a mug", "a cup"]}
+
+
+async def test_top_level_inputs_travel_as_json_values(harness: MakeHarness) -> None:
+    h = harness(ok(start_answer()))
+    inputs = [
+        TechniqueInput(id="subject", type="text", value="a mug"),
+        TechniqueInput(id="refs", type="imageUrl", value=["https://cdn.example/a.png", "https://cdn.example/b.png"]),
+        TechniqueInput(id="strength", type="text", value=0.7),
+    ]
+    await h.client.start_technique_run(
+        StartTechniqueRun(technique_id="tech_abcd1234", workspace_id="ws_abc123", inputs=inputs)
+    )
+    sent = json.loads(h.flora.requests[0].content)["inputs"]
+    assert sent == {
+        "subject": "a mug",
+        "refs": ["https://cdn.example/a.png", "https://cdn.example/b.png"],
+        "strength": 0.7,
+    }
+
+
+async def test_the_nested_route_expands_a_list_and_refuses_a_value_it_cannot_carry(harness: MakeHarness) -> None:
+    h = harness(ok(run_state()), ok(run_state()))
+    refs = TechniqueInput(id="refs", type="imageUrl", value=["https://cdn.example/a.png", "https://cdn.example/b.png"])
+    await h.client.start_technique_run(StartTechniqueRun(technique_id="poster-maker", inputs=[refs]))
+    sent = json.loads(h.flora.requests[0].content)["inputs"]
+    assert [item["value"] for item in sent] == ["https://cdn.example/a.png", "https://cdn.example/b.png"]
+    number = TechniqueInput(id="strength", type="text", value=0.7)
+    with pytest.raises(ValueError, match=r"strength.*POST /runs/technique"):
+        await h.client.start_technique_run(StartTechniqueRun(technique_id="poster-maker", inputs=[number]))
+    assert len(h.flora.requests) == 1
 
 
 async def test_run_reads_use_their_documented_routes(harness: MakeHarness) -> None:

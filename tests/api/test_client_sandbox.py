@@ -92,7 +92,7 @@ async def test_the_catalogue_endpoints_answer_the_seed(setup: Setup) -> None:
     models = await client.list_models(ModelListQuery(type="image"))
     assert [m.model_id for m in models.models] == ["t2i-sandbox-image"]
     aspect = next(p for p in models.models[0].params or [] if p.name == "aspect_ratio")
-    assert aspect.options == ["1:1", "16:9", "9:16"]
+    assert [o["value"] for o in aspect.options or []] == ["1:1", "16:9", "9:16"]
     techniques = await client.list_techniques(TechniqueListQuery())
     assert POSTER in [t.technique_id for t in techniques.techniques]
     by_slug = await client.get_technique("poster-maker")

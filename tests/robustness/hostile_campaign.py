@@ -322,17 +322,18 @@ def _path_allowed(tool: str, args: dict[str, Any], path: str) -> bool | None:
         parts = path.split("/")
         nested = len(parts) == 7 and path.startswith(f"{API}/techniques/") and parts[5] == "runs"
         return path == f"{API}/runs/{_q(run)}" or (nested and parts[6] == _q(run) and bool(parts[4]))
+    # A start first reads the catalog it is checked against (GET /models?type=, GET /techniques/{id}).
     if tool == "start_generation_run":
-        return path == f"{API}/runs/generation"
+        return path in (f"{API}/runs/generation", f"{API}/models")
     if tool == "start_technique_run":
-        # A slug with a workspace_id is first resolved to its tech_ id, to start in that workspace.
-        resolving = args.get("workspace_id") and path == f"{API}/techniques/{_q(tech)}"
-        return bool(resolving) or path in (f"{API}/runs/technique", f"{API}/techniques/{_q(tech)}/runs")
+        return path in (f"{API}/runs/technique", f"{API}/techniques/{_q(tech)}/runs", f"{API}/techniques/{_q(tech)}")
     return None
 
 
 def _query_ok(tool: str, validated: dict[str, Any], seen: Seen) -> bool:
     pairs = parse_qsl(seen.query, keep_blank_values=True)
+    if tool == "start_generation_run" and seen.raw_path == f"{API}/models":
+        return pairs == [("type", str(validated.get("type")))]
     if tool not in QUERY_TOOLS:
         return not pairs
     expected = {name: str(value) for name, value in validated.items() if value is not None}

@@ -81,7 +81,7 @@ async def test_models_list_one_model_per_type_with_their_params(client: httpx.As
     image = next(m for m in models.models if m.type == "image")
     assert image.params is not None
     assert image.params[0].name == "aspect_ratio"
-    assert image.params[0].options == ["1:1", "16:9", "9:16"]
+    assert [o["value"] for o in image.params[0].options or []] == ["1:1", "16:9", "9:16"]  # FLORA: {label, value}
     assert image.params[0].default == "1:1"
     video = next(m for m in models.models if m.type == "video")
     assert video.params is not None and (video.params[0].min, video.params[0].max) == (2, 10)

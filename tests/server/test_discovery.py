@@ -55,7 +55,7 @@ async def test_techniques_can_be_searched_and_show_their_inputs(client: Client) 
     assert technique["technique_id"] == POSTER
     detail = await call_ok(client, "get_technique", {"technique_id": "poster-maker"})
     inputs = (detail.structured_content or {})["technique"]["inputs"]
-    assert {i["id"] for i in inputs} == {"subject", "style"}
+    assert {i["id"] for i in inputs} == {"subject", "style", "references", "layout"}
     text = text_of(detail)
     assert "subject (text, required)" in text and "style (text, optional)" in text
     assert "costs money" in text

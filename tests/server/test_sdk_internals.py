@@ -51,5 +51,5 @@ def test_the_start_tools_keep_their_consent_step() -> None:
     starts = {tool.name: tool for tool in build_tools() if tool.name.startswith("start_")}
     assert starts, WHERE
     for name, tool in starts.items():
-        assert set(tool.resolved_params) == {"quote", "confirmation"}, f"{name}: {WHERE}"
+        assert set(tool.resolved_params) == {"quote", "checked", "confirmation"}, f"{name}: {WHERE}"
         assert tool.resolver_plans, f"{name}: {WHERE}"

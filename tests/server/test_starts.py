@@ -7,7 +7,7 @@ from mcp import Client
 
 from flora_mcp.sandbox import Fault, Sandbox
 
-from .support import POSTER, WORKSPACE, call_ok, call_refused_unsent, generation, text_of
+from .support import POSTER, WORKSPACE, call_error, call_ok, call_refused_unsent, generation, text_of
 
 pytestmark = pytest.mark.anyio
 
@@ -164,10 +164,10 @@ async def test_a_plain_http_callback_url_is_refused_before_anything_is_sent(clie
     assert "callback_url" in text and "https" in text
 
 
-async def test_an_input_given_twice_is_refused_without_a_request(client: Client, sandbox: Sandbox) -> None:
-    text = await call_refused_unsent(
+async def test_an_input_given_twice_is_refused_without_a_start(client: Client, sandbox: Sandbox) -> None:
+    # The technique's catalog entry is read (free) to learn that subject takes one value.
+    text = await call_error(
         client,
-        sandbox,
         "start_technique_run",
         {
             "technique_id": POSTER,
@@ -178,4 +178,5 @@ async def test_an_input_given_twice_is_refused_without_a_request(client: Client,
             ],
         },
     )
-    assert "subject" in text and "Nothing was sent" in text
+    assert "inputs.subject" in text and "allow_multiple" in text and "Nothing was sent" in text
+    assert sandbox.requests["POST /runs/technique"] == 0 and not sandbox.runs

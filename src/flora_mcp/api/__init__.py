@@ -11,6 +11,7 @@
 from flora_mcp.api.client import AcceptedEarlier, FloraClient, Started, new_idempotency_key
 from flora_mcp.api.errors import (
     AuthenticationError,
+    ConflictError,
     FieldError,
     FloraAPIError,
     FloraConnectionError,
@@ -29,6 +30,7 @@ from flora_mcp.api.errors import (
     error_from_response,
 )
 from flora_mcp.api.models import (
+    KNOWN_STATUSES,
     TERMINAL_STATUSES,
     ActionRef,
     GenerationItem,
@@ -65,10 +67,12 @@ from flora_mcp.api.models import (
 from flora_mcp.api.retry import RetryPolicy, parse_retry_after
 
 __all__ = [
+    "KNOWN_STATUSES",
     "TERMINAL_STATUSES",
     "AcceptedEarlier",
     "ActionRef",
     "AuthenticationError",
+    "ConflictError",
     "FieldError",
     "FloraAPIError",
     "FloraClient",

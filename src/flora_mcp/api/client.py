@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import copy
 import json
+import logging
 import random as _random
 import time
 import uuid
@@ -25,7 +26,7 @@ import anyio
 import httpx
 from pydantic import BaseModel, TypeAdapter, ValidationError
 
-from flora_mcp.api.errors import IdempotencyDuplicateError, UnexpectedResponseError, quote_body
+from flora_mcp.api.errors import FloraAPIError, IdempotencyDuplicateError, UnexpectedResponseError, quote_body
 from flora_mcp.api.models import (
     GenerationList,
     GenerationListQuery,
@@ -34,6 +35,7 @@ from flora_mcp.api.models import (
     ListMeta,
     ModelList,
     ModelListQuery,
+    NestedTechniqueInput,
     NestedTechniqueRunRequest,
     ProjectList,
     ProjectListQuery,
@@ -52,6 +54,8 @@ from flora_mcp.api.retry import RetryPolicy
 from flora_mcp.api.transport import Answer, Transport
 from flora_mcp.api.urls import parse_base_url, path_segment, url_inside
 from flora_mcp.config import Settings
+
+logger = logging.getLogger("flora_mcp.api")
 
 T = TypeVar("T")
 M = TypeVar("M", bound=BaseModel)
@@ -95,12 +99,66 @@ class AcceptedEarlier:
     route: str
 
 
+@dataclass
+class _GenerationRoute:
+    """Where generations go; shared by every copy of a client (with_api_key), so learnt once."""
+
+    path: str = "/runs/generation"
+
+
+def route_is_gone(err: FloraAPIError) -> bool:
+    """A 404 or 410 without FLORA's error envelope: the route itself is not served (a bare 404 from
+    the router), not an unknown id or project (those come in the envelope, code not_found)."""
+    return err.status in (404, 410) and not err.enveloped
+
+
 def new_idempotency_key() -> str:
     return f"flora-mcp-{uuid.uuid4().hex}"
 
 
 def _query(model: BaseModel) -> dict[str, Any]:
     return model.model_dump(mode="json", exclude_none=True)
+
+
+def top_level_inputs(request: StartTechniqueRun) -> dict[str, Any]:
+    """The inputs as POST /runs/technique's map of input id to JSON value.
+
+    Values go as given (the route documents map[unknown]); an id given several times becomes a
+    list of its values (an allow_multiple input; the server's catalog check refuses repeats of
+    any other input before this is reached).
+    """
+    inputs: dict[str, Any] = {}
+    repeated: set[str] = set()
+    for item in request.inputs:
+        if item.id not in inputs:
+            inputs[item.id] = item.value
+            continue
+        if item.id not in repeated:
+            first = inputs[item.id]
+            inputs[item.id] = list(first) if isinstance(first, list) else [first]
+            repeated.add(item.id)
+        inputs[item.id].extend(item.value if isinstance(item.value, list) else [item.value])
+    return inputs
+
+
+def nested_inputs(request: StartTechniqueRun) -> list[NestedTechniqueInput]:
+    """The inputs as the nested route's [{id, type, value}] list, whose values are strings.
+
+    A list value (an allow_multiple input) becomes one item per value. Any other non-string
+    value cannot travel on this route: ValueError saying how to send it on the top-level route.
+    """
+    items: list[NestedTechniqueInput] = []
+    for item in request.inputs:
+        values = item.value if isinstance(item.value, list) else [item.value]
+        for value in values:
+            if not isinstance(value, str):
+                raise ValueError(
+                    f"technique input {item.id!r} has a non-text value; the nested technique route carries "
+                    "text values only. Give workspace_id with a tech_ id (and no callback_url) to use "
+                    "POST /runs/technique, which takes JSON values"
+                )
+            items.append(NestedTechniqueInput(id=item.id, type=item.type, value=value))
+    return items
 
 
 class FloraClient:
@@ -129,6 +187,7 @@ class FloraClient:
         self._base = base
         self._base_url = str(base).rstrip("/")
         self._new_key = new_key
+        self._generation_route = _GenerationRoute()
         self._transport = Transport(
             http_client,
             api_key=api_key,
@@ -170,8 +229,34 @@ class FloraClient:
     async def start_generation_run(
         self, request: GenerationRunRequest, *, idempotency_key: str | None = None
     ) -> Started[StartResponse] | AcceptedEarlier:
-        """POST /runs/generation (documented as deprecated, still served)."""
-        return await self._start("/runs/generation", _query(request), idempotency_key, StartResponse)
+        """POST /runs/generation (documented, marked deprecated in one seed), or POST /generate once
+        FLORA has answered that /runs/generation is gone.
+
+        A gone route acted on nothing, so the same start (same key) goes to /generate at once,
+        and every later generation of this client (and its copies) goes there directly.
+        """
+        key = self._key(idempotency_key)
+        route = self._generation_route
+        if route.path == "/generate":
+            return await self.generate(request, idempotency_key=key)
+        try:
+            return await self._start("/runs/generation", _query(request), key, StartResponse)
+        except FloraAPIError as err:
+            if not route_is_gone(err):
+                raise
+            if route.path != "/generate":
+                route.path = "/generate"
+                logger.warning(
+                    "FLORA answered POST /runs/generation with HTTP %s and no error envelope: the route is "
+                    "gone; generations use POST /generate from now on",
+                    err.status,
+                )
+        return await self.generate(request, idempotency_key=key)
+
+    @property
+    def generation_route(self) -> str:
+        """The route generations currently go to: /runs/generation, or /generate once it is gone."""
+        return self._generation_route.path
 
     async def generate(
         self, request: GenerationRunRequest, *, idempotency_key: str | None = None
@@ -207,17 +292,12 @@ class FloraClient:
         key = self._key(request.idempotency_key)
         if request.uses_top_level_route():
             assert request.workspace_id is not None  # checked by uses_top_level_route
-            inputs: dict[str, Any] = {}
-            for item in request.inputs:
-                if item.id in inputs:
-                    raise ValueError(f"technique input {item.id!r} is given more than once")
-                inputs[item.id] = item.value
             top = TechniqueRunRequest(
-                technique_id=request.technique_id, workspace_id=request.workspace_id, inputs=inputs
+                technique_id=request.technique_id, workspace_id=request.workspace_id, inputs=top_level_inputs(request)
             )
             return await self.start_top_level_technique_run(top, idempotency_key=key)
         nested = NestedTechniqueRunRequest(
-            inputs=request.inputs, mode="async", callback_url=request.callback_url, idempotency_key=key
+            inputs=nested_inputs(request), mode="async", callback_url=request.callback_url, idempotency_key=key
         )
         return await self.start_nested_technique_run(request.technique_id, nested, idempotency_key=key)
 

@@ -11,7 +11,8 @@
         ├── InsufficientCreditsError 402 insufficient_credits
         ├── PermissionDeniedError   403 forbidden
         ├── NotFoundError           404 not_found (also projects the key cannot see)
-        ├── IdempotencyDuplicateError 409 idempotency_duplicate
+        ├── IdempotencyDuplicateError 409 idempotency_duplicate (or a bare 409): accepted earlier
+        ├── ConflictError           409 with any other code: refused, not started
         ├── RateLimitedError        429 rate_limited
         ├── ServerError             5xx, unknown_error
         └── UnexpectedResponseError a body that is not FLORA's envelope (proxy HTML, empty, cut)
@@ -25,11 +26,7 @@ from __future__ import annotations
 
 import json
 from dataclasses import dataclass
-from typing import ClassVar
-
-from pydantic import ValidationError
-
-from flora_mcp.api.models import ErrorEnvelope
+from typing import Any, ClassVar
 
 MAX_QUOTED_BODY = 200
 
@@ -93,8 +90,12 @@ class FloraAPIError(FloraError):
         request_id: str | None = None,
         retry_after: float | None = None,
         attempts: int = 1,
+        enveloped: bool = True,
     ) -> None:
         self.status = status
+        # False when the body was not FLORA's error envelope (a proxy page, nothing): a 404 or
+        # 410 like that says the route itself is gone, not that an id is unknown.
+        self.enveloped = enveloped
         self.code = code or self.default_code
         self.message = message
         self.fields = fields
@@ -143,6 +144,12 @@ class IdempotencyDuplicateError(FloraAPIError):
     default_code = "idempotency_duplicate"
 
 
+class ConflictError(FloraAPIError):
+    """409 with a code other than idempotency_duplicate: FLORA refused the request as it stands."""
+
+    default_code = "conflict"
+
+
 class RateLimitedError(FloraAPIError):
     default_code = "rate_limited"
 
@@ -176,7 +183,7 @@ _BY_STATUS: dict[int, type[FloraAPIError]] = {
     402: InsufficientCreditsError,
     403: PermissionDeniedError,
     404: NotFoundError,
-    409: IdempotencyDuplicateError,
+    409: ConflictError,
     429: RateLimitedError,
 }
 
@@ -193,6 +200,48 @@ def quote_body(body: bytes, limit: int = MAX_QUOTED_BODY) -> str:
     return text + ("…" if len(body) > limit else "")
 
 
+@dataclass(frozen=True)
+class Envelope:
+    """What could be read of FLORA's error envelope; any part may be missing or malformed."""
+
+    code: str | None
+    message: str | None
+    fields: tuple[FieldError, ...]
+
+
+def _text(value: Any) -> str | None:
+    return value.strip() or None if isinstance(value, str) else None
+
+
+def parse_envelope(body: bytes) -> Envelope | None:
+    """The envelope's readable parts, or None when the body is not {"error": {...}} at all.
+
+    Lenient on purpose: a null code, a field item without a message or a message that is not a
+    string loses only that part, never the rest (the field names tell the agent what to fix).
+    """
+    try:
+        data = json.loads(body)
+    except ValueError:
+        return None
+    error = data.get("error") if isinstance(data, dict) else None
+    if not isinstance(error, dict):
+        return None
+    fields: list[FieldError] = []
+    raw_fields = error.get("fields")
+    for item in raw_fields if isinstance(raw_fields, list) else ():
+        if isinstance(item, dict):
+            name = _text(item.get("field")) or _text(item.get("name"))
+            note = _text(item.get("message")) or "invalid (FLORA gave no message)"
+            if name:
+                fields.append(FieldError(name, note))
+        elif isinstance(item, str) and item.strip():
+            fields.append(FieldError(item.strip(), "invalid (FLORA gave no message)"))
+    code, message = _text(error.get("code")), _text(error.get("message"))
+    if code is None and message is None and not fields:
+        return None
+    return Envelope(code=code, message=message, fields=tuple(fields))
+
+
 def error_from_response(
     status: int,
     body: bytes,
@@ -202,20 +251,17 @@ def error_from_response(
     retry_after: float | None = None,
 ) -> FloraAPIError:
     """Turn an error answer into the matching FloraAPIError, whatever its body looks like."""
-    try:
-        envelope = ErrorEnvelope.model_validate(json.loads(body))
-    except (ValueError, ValidationError):
-        envelope = None
-
+    envelope = parse_envelope(body)
     if envelope is not None:
-        err = envelope.error
-        cls = _BY_CODE.get(err.code) or _class_for_status(status)
-        fields = tuple(FieldError(f.field, f.message) for f in err.fields or ())
+        cls = _BY_CODE.get(envelope.code or "") or _class_for_status(status)
+        if status == 409 and envelope.code is None:
+            # A keyed start's 409 without a code can only be about the key.
+            cls = IdempotencyDuplicateError
         return cls(
-            err.message or f"FLORA answered HTTP {status}",
+            envelope.message or f"FLORA answered HTTP {status}",
             status=status,
-            code=err.code,
-            fields=fields,
+            code=envelope.code,
+            fields=envelope.fields,
             request_id=request_id,
             retry_after=retry_after,
         )
@@ -228,7 +274,7 @@ def error_from_response(
     message = f"FLORA answered HTTP {status} with {what}"
     if body.strip():
         message += f": {quote_body(body)}"
-    cls = _class_for_status(status)
+    cls = IdempotencyDuplicateError if status == 409 else _class_for_status(status)
     if cls is FloraAPIError:
         cls = UnexpectedResponseError
-    return cls(message, status=status, code=None, request_id=request_id, retry_after=retry_after)
+    return cls(message, status=status, code=None, request_id=request_id, retry_after=retry_after, enveloped=False)

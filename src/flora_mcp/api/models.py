@@ -5,21 +5,34 @@ agent reads, and are the body or query the client sends. Their field description
 for a language model choosing arguments.
 
 Requests are strict (closed enumerations, id prefixes, no unknown fields), so a bad argument is
-refused before anything is sent. Responses are lenient (unknown fields kept, optional fields may
-be null), so a new field in FLORA's answers never breaks a user. A start answer needs nothing
+refused before anything is sent. Responses are lenient: unknown fields are kept, optional fields
+may be null, and enumerations are open (a status, output type, run type or model type FLORA adds
+is kept as the string it sent: FLORA adds values over time and a paid run must stay readable).
+One malformed item of a list page is skipped, with a note, instead of failing the page. A start answer needs nothing
 but `run_id`: refusing a start answer over a missing detail would report a run that is running,
 and charging, as failed.
 """
 
 from __future__ import annotations
 
-import ipaddress
-import re
-import socket
-from typing import Annotated, Any, Literal
-from urllib.parse import urlsplit
+import logging
+from typing import Annotated, Any, ClassVar, Literal
 
-from pydantic import AfterValidator, BaseModel, ConfigDict, Field, StringConstraints
+from pydantic import (
+    AfterValidator,
+    BaseModel,
+    ConfigDict,
+    Field,
+    JsonValue,
+    PrivateAttr,
+    StringConstraints,
+    ValidationError,
+    model_validator,
+)
+
+from flora_mcp.api.urls import check_public_https_url
+
+logger = logging.getLogger("flora_mcp.api")
 
 # --- identifiers -------------------------------------------------------------------------------
 # Ids travel in URL paths and queries, so their alphabet is closed: a value can never add a path
@@ -97,7 +110,7 @@ Cursor = Annotated[
 ]
 Limit = Annotated[int, Field(ge=1, le=100, description="Maximum number of items to return (1-100).")]
 
-# --- closed enumerations -----------------------------------------------------------------------
+# --- enumerations: closed for what we send, open for what we read -----------------------------
 GenerationType = Literal["image", "video", "audio", "text"]
 RunType = Literal["generation", "technique", "action"]
 RunStatus = Literal["pending", "running", "completed", "failed"]
@@ -106,53 +119,8 @@ OutputType = Literal["imageUrl", "videoUrl", "audioUrl", "text", "documentUrl"]
 TechniqueRunMode = Literal["async", "stream"]
 
 TERMINAL_STATUSES: frozenset[str] = frozenset({"completed", "failed"})
-
-_LOOPBACK_NAMES = ("localhost", "localhost.localdomain", "ip6-localhost", "ip6-loopback")
-
-
-def check_public_https_url(url: str) -> str:
-    """Refuse a callback URL FLORA would refuse, or that would point FLORA at a private network.
-
-    FLORA delivers webhooks to HTTPS hosts only, never to private hosts. The check is on the
-    URL as written (no DNS lookup): scheme https, a host, and a host that is not a loopback,
-    private, link-local or otherwise non-global address or name.
-    """
-    parts = urlsplit(url)
-    if parts.scheme != "https":
-        raise ValueError("callback_url must be an https:// URL")
-    host = (parts.hostname or "").rstrip(".").lower()
-    if not host:
-        raise ValueError("callback_url must name a host, e.g. https://hooks.example.com/flora")
-    if parts.username or parts.password:
-        raise ValueError("callback_url must not carry a user name or password")
-    if host in _LOOPBACK_NAMES or host.endswith((".localhost", ".local", ".internal")):
-        raise ValueError("callback_url must be a public host, not a loopback or local name")
-    address: ipaddress.IPv4Address | ipaddress.IPv6Address | None
-    try:
-        address = ipaddress.ip_address(host)
-    except ValueError:
-        address = _numeric_ipv4(host)
-    if address is None:
-        return url
-    if not address.is_global or address.is_multicast:
-        raise ValueError("callback_url must be a public host, not a loopback, private or link-local address")
-    return url
-
-
-def _numeric_ipv4(host: str) -> ipaddress.IPv4Address | None:
-    """The address of a host written as IPv4 in another form (2130706433, 0x7f.1, 0177.0.0.1, 127.1).
-
-    URL parsers (WHATWG's, curl's) read a host whose last label is a number as an IPv4 address, so
-    https://2130706433/ is https://127.0.0.1/ to whoever calls it.
-    """
-    last = host.rsplit(".", 1)[-1]
-    if not re.fullmatch(r"0x[0-9a-f]*|[0-9]+", last):
-        return None
-    try:
-        return ipaddress.IPv4Address(socket.inet_aton(host))
-    except OSError:
-        raise ValueError("callback_url's host looks like an IP address but is not a valid one") from None
-
+KNOWN_STATUSES: frozenset[str] = frozenset({"pending", "running", "completed", "failed"})
+KNOWN_OUTPUT_TYPES: frozenset[str] = frozenset({"imageUrl", "videoUrl", "audioUrl", "text", "documentUrl"})
 
 CallbackUrl = Annotated[
     str,
@@ -202,7 +170,7 @@ class TechniqueRunRequest(RequestModel):
 
     technique_id: TechniqueId
     workspace_id: WorkspaceId
-    inputs: dict[str, Any] = Field(description="Technique inputs as a map of input id to value.")
+    inputs: dict[str, JsonValue] = Field(description="Technique inputs as a map of input id to JSON value.")
 
 
 class TechniqueInput(RequestModel):
@@ -212,13 +180,38 @@ class TechniqueInput(RequestModel):
     type: TechniqueInputType = Field(
         description='"text" for words, "imageUrl" or "videoUrl" for a link to a media file.'
     )
-    value: str = Field(max_length=20000, description="The text itself, or the https URL of the image or video.")
+    value: JsonValue = Field(
+        description=(
+            "The text itself, or the https URL of the image or video. An input get_technique marks "
+            "allow_multiple takes a list of them (or repeat the id). Other JSON values (numbers, "
+            "objects) only for inputs whose type takes them, and only on the top-level route "
+            "(workspace_id with a tech_ id)."
+        ),
+    )
+
+    @model_validator(mode="after")
+    def _bounded(self) -> TechniqueInput:
+        # The JSON travels in one request body: keep one input's value to a sane size.
+        if len(repr(self.value)) > 20000:
+            raise ValueError("value is longer than 20000 characters")
+        return self
+
+
+class NestedTechniqueInput(RequestModel):
+    """One input on the nested route, whose documented shape carries a string value only."""
+
+    # A TechniqueInput whose value is a string is accepted as one (read by its attributes).
+    model_config = ConfigDict(extra="forbid", from_attributes=True)
+
+    id: str = Field(min_length=1, max_length=128)
+    type: TechniqueInputType
+    value: str = Field(max_length=20000)
 
 
 class NestedTechniqueRunRequest(RequestModel):
     """Body of POST /techniques/{techniqueId}/runs: the nested technique start."""
 
-    inputs: list[TechniqueInput] = Field(max_length=64, description="Technique inputs.")
+    inputs: list[NestedTechniqueInput] = Field(max_length=64, description="Technique inputs.")
     mode: TechniqueRunMode = Field(default="async", description="Execution mode; this server uses async.")
     callback_url: CallbackUrl | None = None
     idempotency_key: IdempotencyKey | None = None
@@ -300,6 +293,45 @@ class ResponseModel(BaseModel):
     model_config = ConfigDict(extra="allow")
 
 
+class ListPage(ResponseModel):
+    """A page of items where one malformed item is skipped, never the whole page.
+
+    `ITEMS` names the list field and its item model. Each skipped item leaves a note in
+    `skipped` (its position and what was wrong, never its content), for the tool to show.
+    """
+
+    ITEMS: ClassVar[tuple[str, type[BaseModel]] | None] = None
+    _skipped: list[str] = PrivateAttr(default_factory=list)
+
+    @model_validator(mode="wrap")
+    @classmethod
+    def _skip_bad_items(cls, data: Any, handler: Any) -> Any:
+        notes: list[str] = []
+        if cls.ITEMS is not None and isinstance(data, dict) and isinstance(data.get(cls.ITEMS[0]), list):
+            name, item_model = cls.ITEMS
+            kept = []
+            for index, item in enumerate(data[name]):
+                try:
+                    item_model.model_validate(item)
+                except ValidationError as exc:
+                    first = exc.errors(include_input=False, include_url=False)[0]
+                    where = ".".join(str(p) for p in first["loc"]) or "item"
+                    notes.append(f"item {index} of {name} skipped: {where}: {first['msg']}")
+                    continue
+                kept.append(item)
+            data = {**data, name: kept}
+        page = handler(data)
+        if notes:
+            logger.warning("skipped %d malformed item(s) of a %s", len(notes), cls.__name__)
+        page._skipped = notes
+        return page
+
+    @property
+    def skipped(self) -> list[str]:
+        """Notes on the items left out of this page because they could not be read."""
+        return list(self._skipped)
+
+
 class ActionRef(ResponseModel):
     # Open-ended on purpose: FLORA documents 37 action ids "and more", and a new one must not
     # turn a started (and charged) run into a parse failure.
@@ -319,7 +351,7 @@ class StartResponse(ResponseModel):
     """Answer of POST /runs/generation and POST /runs/technique."""
 
     run_id: str
-    type: RunType | None = None
+    type: str | None = Field(default=None, description="generation, technique, action, or a type FLORA added.")
     charged_cost: float | None = Field(default=None, description="Quoted cost in USD; the final charge can differ.")
     estimated_seconds: float | None = None
     poll_url: str | None = None
@@ -331,16 +363,19 @@ class StartResponse(ResponseModel):
 
 class RunOutput(ResponseModel):
     output_id: str
-    type: OutputType
-    url: str = Field(description="URL of the media file, or for a text output the text itself.")
+    type: str = Field(description="imageUrl, videoUrl, audioUrl, text, documentUrl, or a type FLORA added.")
+    url: str | None = Field(default=None, description="URL of the media file, or for a text output the text itself.")
 
 
 class RunState(ResponseModel):
-    """A run's state: GET /runs/{id}, GET /techniques/{id}/runs/{id}, and the nested start's answer."""
+    """A run's state: GET /runs/{id}, GET /techniques/{id}/runs/{id}, and the nested start's answer.
+
+    `status` is kept as FLORA sent it; only a status known to be terminal ends a wait.
+    """
 
     run_id: str
-    status: RunStatus
-    progress: float = 0
+    status: str
+    progress: float | None = None
     created_at: float | None = None
     started_at: float | None = None
     completed_at: float | None = None
@@ -353,6 +388,10 @@ class RunState(ResponseModel):
     @property
     def is_terminal(self) -> bool:
         return self.status in TERMINAL_STATUSES
+
+    @property
+    def status_known(self) -> bool:
+        return self.status in KNOWN_STATUSES
 
 
 class TechniqueRunItem(RunState):
@@ -369,7 +408,8 @@ class ListMeta(ResponseModel):
     total_estimate: float | None = None
 
 
-class TechniqueRunList(ResponseModel):
+class TechniqueRunList(ListPage):
+    ITEMS = ("technique_runs", TechniqueRunItem)
     technique_runs: list[TechniqueRunItem]
     meta: ListMeta = Field(default_factory=ListMeta)
 
@@ -381,7 +421,8 @@ class Workspace(ResponseModel):
     created_at: float | str | None = None
 
 
-class WorkspaceList(ResponseModel):
+class WorkspaceList(ListPage):
+    ITEMS = ("workspaces", Workspace)
     workspaces: list[Workspace]
 
 
@@ -394,35 +435,43 @@ class Project(ResponseModel):
     origin: str | None = None
 
 
-class ProjectList(ResponseModel):
+class ProjectList(ListPage):
+    ITEMS = ("projects", Project)
     projects: list[Project]
     meta: ListMeta = Field(default_factory=ListMeta)
 
 
 class ModelParam(ResponseModel):
+    """One published param of a model. `type` is open: string, string[], bool, int, int?, seed,
+    float, dict, or one FLORA added (passed unchecked). `options` items are {label, value} objects
+    (or bare values)."""
+
     name: str
     required: bool | None = None
     type: str | None = None
     default: Any = None
     description: str | None = None
+    label: str | None = None
     min: float | None = None
     max: float | None = None
     options: list[Any] | None = None
+    properties: dict[str, Any] | None = None
 
 
 class Model(ResponseModel):
     model_id: str
     name: str | None = None
     provider: str | None = None
-    type: GenerationType | None = None
+    type: str | None = Field(default=None, description="image, video, audio, text, or a type FLORA added.")
     capabilities: list[str] | None = None
-    estimated_credits: float | None = None
+    estimated_credits: float | None = Field(default=None, description="FLORA credits (not USD) per run, estimated.")
     estimated_seconds: float | None = None
     beta: bool | None = None
     params: list[ModelParam] | None = None
 
 
-class ModelList(ResponseModel):
+class ModelList(ListPage):
+    ITEMS = ("models", Model)
     models: list[Model]
 
 
@@ -432,6 +481,7 @@ class TechniqueIO(ResponseModel):
     type: str | None = None
     optional: bool | None = None
     description: str | None = None
+    allow_multiple: bool | None = None
 
 
 class Technique(ResponseModel):
@@ -444,7 +494,8 @@ class Technique(ResponseModel):
     outputs: list[TechniqueIO] | None = None
 
 
-class TechniqueList(ResponseModel):
+class TechniqueList(ListPage):
+    ITEMS = ("techniques", Technique)
     techniques: list[Technique]
     meta: ListMeta = Field(default_factory=ListMeta)
 
@@ -453,7 +504,7 @@ class GenerationItem(ResponseModel):
     """One item of GET /generations. FLORA documents no item shape, so every field is optional."""
 
     run_id: str | None = None
-    status: RunStatus | None = None
+    status: str | None = None
     type: str | None = None
     project_id: str | None = None
     workspace_id: str | None = None
@@ -469,7 +520,8 @@ class GenerationItem(ResponseModel):
     outputs: list[RunOutput] | None = None
 
 
-class GenerationList(ResponseModel):
+class GenerationList(ListPage):
+    ITEMS = ("generations", GenerationItem)
     generations: list[GenerationItem]
     meta: ListMeta = Field(default_factory=ListMeta)
 
@@ -486,4 +538,7 @@ class ErrorBody(ResponseModel):
 
 
 class ErrorEnvelope(ResponseModel):
+    """FLORA's documented error envelope, whole. The client reads error answers more leniently
+    (errors.parse_envelope keeps whatever parts parse); this is the shape FLORA promises."""
+
     error: ErrorBody

@@ -7,9 +7,14 @@ never sent to an address FLORA's answer, or something in front of FLORA, chose.
 
 from __future__ import annotations
 
-from urllib.parse import quote, unquote
+import ipaddress
+import re
+import socket
+import unicodedata
+from urllib.parse import quote, unquote, urlsplit
 
 import httpx
+import idna
 
 DEFAULT_PORTS = {"http": 80, "https": 443}
 
@@ -65,3 +70,139 @@ def url_inside(url: str, base: httpx.URL) -> str | None:
         base_segments.pop()
     below = segments[: len(base_segments)] == base_segments and any(segments[len(base_segments) :])
     return str(parsed.copy_with(fragment=None)) if below else None
+
+
+# --- hosts as a browser reads them -------------------------------------------------------------
+# WHATWG URL parsing maps these to "." before splitting a host into labels.
+_DOTS = str.maketrans({"\u3002": ".", "\uff0e": ".", "\uff61": "."})
+_LOOPBACK_NAMES = ("localhost", "localhost.localdomain", "ip6-localhost", "ip6-loopback")
+_NAT64 = (ipaddress.IPv6Network("64:ff9b::/96"), ipaddress.IPv6Network("64:ff9b:1::/48"))
+_IPV4_COMPATIBLE = ipaddress.IPv6Network("::/96")
+
+Address = ipaddress.IPv4Address | ipaddress.IPv6Address
+
+
+def normalise_host(host: str) -> str:
+    """`host` as a WHATWG URL parser leaves it: percent-decoded, NFKC/IDNA-mapped, lowercase.
+
+    That is what a browser, curl or FLORA's webhook sender would connect to, so it is what a
+    public-host check must look at: `127。0。0。1`, fullwidth digits and `%2e` are all 127.0.0.1.
+    ValueError when the host cannot be a host at all.
+    """
+    text = unquote(host, errors="strict") if "%" in host else host
+    if text.startswith("[") and text.endswith("]"):
+        return text.lower()
+    text = unicodedata.normalize("NFKC", text).translate(_DOTS).lower()
+    if not text.isascii():
+        try:
+            text = idna.encode(text, uts46=True, transitional=False).decode("ascii")
+        except idna.IDNAError as exc:
+            raise ValueError(f"the host is not a valid domain name ({exc})") from None
+    if any(c in text for c in " \t\r\n/\\?#@:<>[]^|%"):
+        raise ValueError("the host holds characters a host cannot contain")
+    return text
+
+
+def host_address(host: str) -> Address | None:
+    """The IP address a normalised host names (any IPv4 spelling, bracketed IPv6), else None."""
+    if host.startswith("[") and host.endswith("]"):
+        try:
+            return ipaddress.IPv6Address(host[1:-1].split("%", 1)[0])
+        except ValueError:
+            raise ValueError("the host is not a valid IPv6 address") from None
+    host = host.removesuffix(".")
+    try:
+        return ipaddress.ip_address(host)
+    except ValueError:
+        pass
+    last = host.rsplit(".", 1)[-1]
+    # WHATWG reads a host whose last label is a number as IPv4 (2130706433, 0x7f.1, 0177.0.0.1, 127.1).
+    if not re.fullmatch(r"0x[0-9a-f]*|[0-9]+", last):
+        return None
+    try:
+        return ipaddress.IPv4Address(socket.inet_aton(host))
+    except OSError:
+        raise ValueError("the host looks like an IP address but is not a valid one") from None
+
+
+def embedded_ipv4(address: ipaddress.IPv6Address) -> ipaddress.IPv4Address | None:
+    """The IPv4 address an IPv6 transition form carries: mapped, compatible, NAT64, 6to4, Teredo."""
+    if address.ipv4_mapped is not None:
+        return address.ipv4_mapped
+    if address.sixtofour is not None:
+        return address.sixtofour
+    if address.teredo is not None:
+        return address.teredo[1]
+    if any(address in net for net in _NAT64) or (address in _IPV4_COMPATIBLE and int(address) > 1):
+        return ipaddress.IPv4Address(int(address) & 0xFFFFFFFF)
+    return None
+
+
+def is_public(address: Address) -> bool:
+    if not address.is_global or address.is_multicast:
+        return False
+    if isinstance(address, ipaddress.IPv6Address):
+        inner = embedded_ipv4(address)
+        return inner is None or (inner.is_global and not inner.is_multicast)
+    return True
+
+
+def check_public_https_url(url: str) -> str:
+    """Refuse a callback URL FLORA would refuse, or that would point FLORA at a private network.
+
+    FLORA delivers webhooks to HTTPS hosts only, never to private hosts. The check is on the
+    host as a browser would parse it (see normalise_host; no DNS lookup): scheme https, a host,
+    and a host that is not a loopback, private, link-local or otherwise non-global address or
+    name, including IPv4 carried inside IPv6 ([::127.0.0.1], [64:ff9b::7f00:1], [2002:7f00:1::]).
+    """
+    if any(ord(c) < 0x21 or ord(c) == 0x7F for c in url):
+        raise ValueError("callback_url must not contain spaces or control characters")
+    parts = urlsplit(url)
+    if parts.scheme.lower() != "https":
+        raise ValueError("callback_url must be an https:// URL")
+    netloc = parts.netloc.rsplit("@", 1)
+    if len(netloc) == 2:
+        raise ValueError("callback_url must not carry a user name or password")
+    raw_host = netloc[0]
+    if not raw_host.startswith("["):
+        raw_host = raw_host.rsplit(":", 1)[0] if ":" in raw_host else raw_host
+    else:
+        raw_host = raw_host[: raw_host.find("]") + 1]
+    try:
+        host = normalise_host(raw_host)
+        address = host_address(host) if host else None
+    except ValueError as exc:
+        raise ValueError(f"callback_url's host is not valid: {exc}") from None
+    bare = host.rstrip(".")
+    if not bare:
+        raise ValueError("callback_url must name a host, e.g. https://hooks.example.com/flora")
+    if bare in _LOOPBACK_NAMES or bare.endswith((".localhost", ".local", ".internal")):
+        raise ValueError("callback_url must be a public host, not a loopback or local name")
+    if address is not None and not is_public(address):
+        raise ValueError("callback_url must be a public host, not a loopback, private or link-local address")
+    return url
+
+
+def link_url(value: str | None) -> str | None:
+    """`value` when it is a valid absolute http(s) URI safe to offer as a link, else None.
+
+    No control characters, spaces or other characters a URI cannot hold unescaped, a host, and
+    a form httpx can parse: such a URL can neither break a line of text nor smuggle another.
+    """
+    if not value or len(value) > 8192:
+        return None
+    if any(ord(c) <= 0x20 or ord(c) == 0x7F or c in '"<>\\^`{|}' for c in value) or not value.isascii():
+        return None
+    try:
+        parsed = httpx.URL(value)
+    except (httpx.InvalidURL, TypeError):
+        return None
+    if parsed.scheme not in DEFAULT_PORTS or not parsed.host:
+        return None
+    return value
+
+
+def one_line(value: str, limit: int = 300) -> str:
+    """`value` made safe for one line of text: control characters escaped, length bounded."""
+    text = "".join(c if c.isprintable() else f"\\x{ord(c):02x}" for c in value)
+    return text if len(text) <= limit else text[:limit] + "…"

@@ -116,6 +116,7 @@ class RunRoutes:
             generation_type=model.type,
             model_id=model.model_id,
             prompt=start.prompt,
+            params=start.params,
         )
         self.sb.state.remember_keys(run, now, header_key, None)
         return JSONResponse(render.start_response(run, origin(request)))

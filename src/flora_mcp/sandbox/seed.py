@@ -12,6 +12,8 @@ from typing import Any
 WORKSPACE_ID = "ws_sandbox"
 PROJECT_ID = "prj_sandbox"
 
+USD_PER_CREDIT = 0.001  # how the sandbox turns a model's USD cost into the credits it publishes
+
 # A fixed creation time (2025-01-01T00:00:00Z, unix ms) so seed answers are stable across runs.
 SEED_CREATED_AT_MS = 1_735_689_600_000
 
@@ -51,7 +53,8 @@ class SeedModel:
             "provider": "sandbox",
             "type": self.type,
             "capabilities": list(self.capabilities),
-            "estimated_credits": self.cost,
+            # FLORA publishes credits, not USD; its guidance measured 1 credit as about 0.001 USD.
+            "estimated_credits": round(self.cost / USD_PER_CREDIT),
             "estimated_seconds": self.seconds,
             "beta": False,
             "params": [dict(p) for p in self.params],
@@ -67,15 +70,19 @@ class SeedIO:
     type: str
     optional: bool = False
     description: str = ""
+    allow_multiple: bool = False  # the input takes several values (a list, or the id repeated)
 
     def to_json(self) -> dict[str, Any]:
-        return {
+        body: dict[str, Any] = {
             "id": self.id,
             "name": self.name,
             "type": self.type,
             "optional": self.optional,
             "description": self.description,
         }
+        if self.allow_multiple:
+            body["allow_multiple"] = True
+        return body
 
 
 @dataclass(frozen=True)
@@ -127,8 +134,34 @@ MODELS: tuple[SeedModel, ...] = (
                 "type": "string",
                 "default": "1:1",
                 "description": "Width to height ratio of the image.",
-                "options": ["1:1", "16:9", "9:16"],
+                "options": [
+                    {"label": "Square", "value": "1:1"},
+                    {"label": "Landscape", "value": "16:9"},
+                    {"label": "Portrait", "value": "9:16"},
+                ],
             },
+            {"name": "seed", "required": False, "type": "seed", "description": "Seed for a repeatable image."},
+            {
+                "name": "guidance",
+                "required": False,
+                "type": "float",
+                "default": 3.5,
+                "description": "How closely to follow the prompt.",
+                "min": 0,
+                "max": 20,
+            },
+            {
+                "name": "styles",
+                "required": False,
+                "type": "string[]",
+                "default": [],
+                "description": "Style presets to combine.",
+                "options": [{"label": "Photo", "value": "photo"}, {"label": "Illustration", "value": "illustration"}],
+            },
+            {"name": "safety_checker", "required": False, "type": "bool", "default": True, "description": "Filter."},
+            {"name": "lora", "required": False, "type": "dict", "description": "LoRA weights by name."},
+            # A param type FLORA added after this server was written: passed through unchecked.
+            {"name": "palette", "required": False, "type": "color[]", "description": "Colours to favour."},
         ),
     ),
     SeedModel(
@@ -142,7 +175,7 @@ MODELS: tuple[SeedModel, ...] = (
             {
                 "name": "duration",
                 "required": False,
-                "type": "integer",
+                "type": "int",
                 "default": 5,
                 "description": "Length of the clip in seconds.",
                 "min": 2,
@@ -179,7 +212,7 @@ MODELS: tuple[SeedModel, ...] = (
             {
                 "name": "max_tokens",
                 "required": False,
-                "type": "integer",
+                "type": "int",
                 "default": 512,
                 "description": "Longest answer, in tokens.",
                 "min": 1,
@@ -200,6 +233,16 @@ TECHNIQUES: tuple[SeedTechnique, ...] = (
         inputs=(
             SeedIO("subject", "Subject", "text", description="What the poster shows."),
             SeedIO("style", "Style", "text", optional=True, description="Visual style, e.g. 'risograph'."),
+            SeedIO(
+                "references",
+                "References",
+                "imageUrl",
+                optional=True,
+                allow_multiple=True,
+                description="Images whose look the poster borrows (several allowed).",
+            ),
+            # An input type FLORA added (beyond text, imageUrl, videoUrl): any JSON value, top-level route only.
+            SeedIO("layout", "Layout", "json", optional=True, description="Layout settings as a JSON object."),
         ),
         outputs=(SeedIO("poster", "Poster", "imageUrl", description="The poster image."),),
     ),

@@ -43,6 +43,7 @@ class Run:
     technique_id: str | None = None
     technique_name: str | None = None
     inputs: dict[str, Any] = field(default_factory=dict)
+    params: dict[str, Any] | None = None  # a generation's params, as sent (never checked, as at FLORA)
 
     def phase(self, now: float) -> Phase:
         """Where this run is at clock time `now`."""

@@ -78,6 +78,8 @@ class GenerationStart:
     project_id: str
     prompt: str
     model: seed.SeedModel
+    # Kept as sent and never checked: like FLORA, an unknown value runs at the default and bills.
+    params: dict[str, Any] | None = None
 
 
 def check_generation(body: dict[str, Any]) -> GenerationStart:
@@ -106,20 +108,28 @@ def check_generation(body: dict[str, Any]) -> GenerationStart:
         raise validation_error(fields)
     require_workspace(workspace_id)
     require_project(project_id, workspace_id)
-    return GenerationStart(workspace_id, project_id, prompt, model or seed.default_model(str(kind)))
+    return GenerationStart(workspace_id, project_id, prompt, model or seed.default_model(str(kind)), params)
 
 
 def check_technique_inputs(technique: seed.SeedTechnique, inputs: dict[str, Any], fields: Fields) -> None:
-    """Inputs as an id -> value map: known ids, string values, required ones present."""
+    """Inputs as an id -> value map: known ids, string values (a list of them where allow_multiple is
+    set; any JSON for an input of a type beyond text/imageUrl/videoUrl), required ones present."""
     known = {i.id: i for i in technique.inputs}
     for key, value in inputs.items():
         spec = known.get(key)
         if spec is None:
             fields.append((f"inputs.{key}", f"Unknown input; {technique.slug} takes {', '.join(known)}"))
-        elif not isinstance(value, str):
-            fields.append((f"inputs.{key}", "Expected string"))
-        elif spec.type != "text" and not value.startswith(("https://", "http://")):
-            fields.append((f"inputs.{key}", f"Expected an http(s) URL ({spec.type})"))
+            continue
+        if spec.type not in INPUT_TYPES:
+            continue  # e.g. a "json" input: FLORA's map[unknown] takes any value
+        values = value if isinstance(value, list) and spec.allow_multiple else [value]
+        for item in values:
+            if not isinstance(item, str):
+                fields.append(
+                    (f"inputs.{key}", "Expected string" + (" or array of strings" if spec.allow_multiple else ""))
+                )
+            elif spec.type != "text" and not item.startswith(("https://", "http://")):
+                fields.append((f"inputs.{key}", f"Expected an http(s) URL ({spec.type})"))
     for spec in technique.inputs:
         if not spec.optional and (inputs.get(spec.id) is None or inputs.get(spec.id) == ""):
             fields.append((f"inputs.{spec.id}", "Required"))
@@ -182,8 +192,12 @@ def check_nested_technique(technique: seed.SeedTechnique, body: dict[str, Any]) 
                 fields.append((f"{where}.type", f"Input {item['id']} takes {known[item['id']].type}"))
             if not isinstance(item.get("value"), str):
                 fields.append((f"{where}.value", "Expected string"))
-            inputs[item["id"]] = item.get("value")
-        check_technique_inputs(technique, {k: v for k, v in inputs.items() if isinstance(v, str)}, fields)
+            spec = known.get(item["id"])
+            if spec is not None and spec.allow_multiple:
+                inputs.setdefault(item["id"], []).append(item.get("value"))
+            else:
+                inputs[item["id"]] = item.get("value")
+        check_technique_inputs(technique, {k: v for k, v in inputs.items() if isinstance(v, str | list)}, fields)
     mode = body.get("mode")
     if mode is None:
         fields.append(("mode", "Required"))

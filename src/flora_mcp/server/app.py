@@ -31,6 +31,7 @@ from pydantic import ValidationError
 from flora_mcp import __version__
 from flora_mcp.api.client import FloraClient
 from flora_mcp.config import Settings
+from flora_mcp.server.catalog import Catalog
 from flora_mcp.server.context import AppState
 from flora_mcp.server.errors import invalid_arguments_text
 from flora_mcp.server.flora_http import flora_http_client
@@ -149,7 +150,8 @@ def create_server(
       `wall_clock`: unix time for the journal and the budget window.
     """
     memory = RunMemory()
-    quotes = QuoteBook()
+    # The catalog (models, techniques) is cached per caller and shared by quotes and param checks.
+    quotes = QuoteBook(Catalog(clock=clock), usd_per_credit=settings.usd_per_credit)
     if store is None:
         url = settings.state_url or ("memory" if sandbox is not None else None)
         store = open_store(url, secret=settings.state_secret_value())
@@ -204,6 +206,7 @@ def create_server(
                 clock=clock,
                 quotes=quotes,
                 confirm_above_usd=settings.confirm_above_usd,
+                strict_params=settings.strict_params,
             )
 
     return FloraMCPServer(

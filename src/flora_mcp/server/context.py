@@ -13,6 +13,7 @@ from typing import TYPE_CHECKING, Any
 from mcp.server.mcpserver import Context
 
 from flora_mcp.api.client import FloraClient
+from flora_mcp.server.catalog import Catalog
 from flora_mcp.server.hints import RunMemory
 from flora_mcp.server.money.quotes import QuoteBook
 from flora_mcp.server.wire.http_auth import bearer_key
@@ -30,6 +31,16 @@ class AppState:
     clock: Callable[[], float]
     quotes: QuoteBook = field(default_factory=QuoteBook)
     confirm_above_usd: float | None = None
+    strict_params: bool = False  # FLORA_STRICT_PARAMS: refuse starts the catalog cannot check
+
+    @property
+    def catalog(self) -> Catalog:
+        """FLORA's models and techniques, cached per caller; shared with the quotes."""
+        return self.quotes.catalog
+
+    def caller(self, ctx: Context[Any]) -> str:
+        """Who is calling: a keyed fingerprint of the API key this request uses, never the key."""
+        return self.booking.caller(ctx)
 
     def client_for(self, ctx: Context[Any]) -> FloraClient:
         """The client for this request: with the request's own Bearer key when it brought one."""

@@ -23,6 +23,7 @@ from pydantic import ValidationError
 
 from flora_mcp.api.errors import (
     AuthenticationError,
+    ConflictError,
     FloraAPIError,
     FloraConnectionError,
     FloraError,
@@ -71,6 +72,12 @@ def next_step_for(exc: FloraError, tool: str, idempotency_key: str | None = None
         return (
             "this API key may not do this; use ids of the key's own workspace (list_workspaces), "
             "or tell the user the key lacks access."
+        )
+    if isinstance(exc, ConflictError):
+        return (
+            f"FLORA refused this as a conflict ({exc.code}), so nothing was started by it. Do not treat it as "
+            f"accepted: read the message above, fix what it names, and call {tool} again; if it is unclear, "
+            "stop and tell the user what FLORA answered."
         )
     if isinstance(exc, IdempotencyDuplicateError):
         return (

@@ -246,6 +246,15 @@ _FAILED_RUN_ADVICE = {
 }
 
 
+def unknown_status_advice(status: str) -> str:
+    """For a status this server does not know (FLORA adds them): show it, keep following the run."""
+    return (
+        f"FLORA reports status {status!r}, which this server does not know. It is not treated as finished: "
+        "keep following the run (wait_for_run) until it completes or fails, and tell the user the status as "
+        "FLORA gave it."
+    )
+
+
 def failed_run_advice(error_code: str | None) -> str:
     if error_code and error_code in _FAILED_RUN_ADVICE:
         return _FAILED_RUN_ADVICE[error_code]

@@ -27,6 +27,7 @@ from flora_mcp.api.models import (
     TechniqueRunItem,
     Workspace,
 )
+from flora_mcp.api.urls import link_url, one_line
 
 
 class NextStep(BaseModel):
@@ -101,7 +102,7 @@ class RunResult(BaseModel):
     """A run's state as get_run, get_technique_run and wait_for_run return it."""
 
     run_id: str
-    status: str = Field(description="pending, running, completed, failed, or a newer FLORA status, shown as is.")
+    status: str = Field(description="pending, running, completed, failed, or a status FLORA added (shown as sent).")
     finished: bool = Field(description="True when the run completed or failed; no further polling needed.")
     progress_percent: float = Field(description="0-100.")
     charged_cost: float | None = Field(default=None, description="USD charged, as FLORA reports it.")
@@ -127,19 +128,23 @@ class WaitResult(RunResult):
 
 class WorkspacesResult(BaseModel):
     workspaces: list[Workspace]
+    skipped: list[str] | None = Field(default=None, description="Items FLORA sent that could not be read.")
 
 
 class ProjectsResult(BaseModel):
     projects: list[Project]
+    skipped: list[str] | None = Field(default=None, description="Items FLORA sent that could not be read.")
     next_cursor: str | None = Field(default=None, description="Pass as cursor for the next page; None at the end.")
 
 
 class ModelsResult(BaseModel):
     models: list[Model]
+    skipped: list[str] | None = Field(default=None, description="Items FLORA sent that could not be read.")
 
 
 class TechniquesResult(BaseModel):
     techniques: list[Technique]
+    skipped: list[str] | None = Field(default=None, description="Items FLORA sent that could not be read.")
     next_cursor: str | None = Field(default=None, description="Pass as cursor for the next page; None at the end.")
 
 
@@ -149,6 +154,7 @@ class TechniqueResult(BaseModel):
 
 class TechniqueRunsResult(BaseModel):
     technique_runs: list[TechniqueRunItem]
+    skipped: list[str] | None = Field(default=None, description="Items FLORA sent that could not be read.")
     next_cursor: str | None = Field(default=None, description="Pass as cursor for the next page; None at the end.")
     total_estimate: float | None = None
 
@@ -157,6 +163,7 @@ class GenerationsResult(BaseModel):
     """list_generations' answer."""
 
     generations: list[GenerationItem]
+    skipped: list[str] | None = Field(default=None, description="Items FLORA sent that could not be read.")
     next_cursor: str | None = Field(default=None, description="Pass as cursor for the next page; None at the end.")
     total_estimate: float | None = None
 
@@ -172,7 +179,7 @@ _FALLBACK_MIME = {
 
 def mime_type_for(output: RunOutput) -> str:
     """The MIME type of a media output: from its URL's extension when that fits its type."""
-    guessed, _ = mimetypes.guess_type(urlsplit(output.url).path)
+    guessed, _ = mimetypes.guess_type(urlsplit(output.url or "").path)
     fallback = _FALLBACK_MIME.get(output.type)
     # A guess must be of the output's family (the fallback's top-level type, e.g. "image").
     if guessed and (fallback is None or guessed.startswith(fallback.split("/")[0])):
@@ -180,36 +187,60 @@ def mime_type_for(output: RunOutput) -> str:
     return fallback or "application/octet-stream"
 
 
+def _title(output: RunOutput) -> str:
+    family = output.type[:-3] if output.type.endswith("Url") and len(output.type) > 3 else output.type
+    return f"{one_line(family, 40)} output {one_line(output.output_id, 80)}"
+
+
 def output_blocks(outputs: list[RunOutput] | None) -> list[ContentBlock]:
-    """Media outputs as resource links, text outputs as text."""
+    """Media outputs as resource links, text outputs as text.
+
+    Only a valid absolute http(s) URI becomes a link (whatever the output's type, a type FLORA
+    added included); anything else is quoted on one line, control characters escaped, so a URL
+    holding CR/LF can neither pass as a link nor write a line of its own into the text.
+    """
     blocks: list[ContentBlock] = []
     for output in outputs or []:
+        name = one_line(output.output_id, 80)
         if output.type == "text":
-            blocks.append(TextContent(type="text", text=f"Output {output.output_id} (text):\n{output.url}"))
+            blocks.append(TextContent(type="text", text=f"Output {name} (text):\n{output.url or ''}"))
             continue
-        if urlsplit(output.url).scheme not in ("http", "https"):
-            blocks.append(TextContent(type="text", text=f"Output {output.output_id} ({output.type}): {output.url}"))
+        link = link_url(output.url)
+        if link is None:
+            shown = "no URL given" if not output.url else f"not a usable URL: {one_line(output.url)}"
+            blocks.append(TextContent(type="text", text=f"Output {name} ({one_line(output.type, 40)}): {shown}"))
             continue
         blocks.append(
             ResourceLink(
-                type="resource_link",
-                uri=output.url,
-                name=output.output_id,
-                title=f"{output.type[:-3]} output {output.output_id}",
-                mime_type=mime_type_for(output),
+                type="resource_link", uri=link, name=name, title=_title(output), mime_type=mime_type_for(output)
             )
         )
     return blocks
 
 
 def output_lines(outputs: list[RunOutput] | None) -> list[str]:
+    """One line per output for a result's text; never more than one line each."""
     lines = []
     for output in outputs or []:
+        name, kind = one_line(output.output_id, 80), one_line(output.type, 40)
         if output.type == "text":
-            lines.append(f"- {output.output_id} (text, shown below)")
+            lines.append(f"- {name} (text, shown below)")
+        elif link_url(output.url) is not None:
+            lines.append(f"- {name} ({kind}): {output.url}")
+        elif not output.url:
+            lines.append(f"- {name} ({kind}): no URL given")
         else:
-            lines.append(f"- {output.output_id} ({output.type}): {output.url}")
+            lines.append(f"- {name} ({kind}): not a usable URL (quoted, not a link): {one_line(output.url)}")
     return lines
+
+
+def skipped_lines(lines: list[str], notes: list[str]) -> list[str] | None:
+    """Add a line per item FLORA sent that could not be read; the notes for the structured result."""
+    if not notes:
+        return None
+    lines.append(f"{len(notes)} item(s) FLORA sent could not be read and are left out:")
+    lines.extend(f"- {note}" for note in notes)
+    return notes
 
 
 def tool_result(structured: BaseModel, text: str, extra: list[ContentBlock] | None = None) -> CallToolResult:

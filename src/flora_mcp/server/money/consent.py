@@ -69,14 +69,14 @@ async def generation_quote(ctx: Context[Any], type: str, model: str | None) -> Q
     state = state_of(ctx)
     if not _needs_quotes(state):
         return NOT_LOOKED_UP
-    return await state.quotes.generation(state.client_for(ctx), type, model)
+    return await state.quotes.generation(state.client_for(ctx), state.booking.caller(ctx), type, model)
 
 
 async def technique_quote(ctx: Context[Any], technique_id: str) -> Quote:
     state = state_of(ctx)
     if not _needs_quotes(state):
         return NOT_LOOKED_UP
-    return await state.quotes.technique(state.client_for(ctx), technique_id)
+    return await state.quotes.technique(state.client_for(ctx), state.booking.caller(ctx), technique_id)
 
 
 # --- consent -----------------------------------------------------------------------------------

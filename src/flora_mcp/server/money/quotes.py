@@ -1,32 +1,33 @@
 """What a start will cost, known before it is sent: technique run_cost and model estimated_credits.
 
-Looked up with the caller's client (GET /techniques/{id}, GET /models?type=...) and cached for
-the life of the process, so the spend cap and the confirmation threshold cost one read per
-technique or generation type, not one per start. A failed lookup is not cached and makes the
-quote unknown; it never blocks a start by itself.
+Looked up through the per-caller catalog cache (server/catalog.py: GET /techniques/{id},
+GET /models?type=...), the same cache the param checks use, so the spend cap and the
+confirmation threshold cost no read of their own. A failed lookup makes the quote unknown; it
+never blocks a start by itself.
 
-Assumptions, stated where an agent and a user can read them (docs/ROBUSTNESS.md):
-- a model's estimated_credits is read as USD: FLORA bills charged_cost in USD and a workspace's
-  credits are USD;
-- a generation without `model` runs FLORA's default model for the type, which the API does not
-  name, so its quote is the most expensive model of that type (an upper bound, marked as one);
+Units, stated where an agent and a user can read them (docs/ROBUSTNESS.md):
+- a technique's run_cost is USD, as FLORA documents it;
+- a model's estimated_credits are FLORA credits, not USD. They become a USD estimate only
+  through FLORA_USD_PER_CREDIT (default 0.001: FLORA's guidance measured 1 credit as about
+  0.001 USD), and every such figure is labelled an estimate;
+- a generation without `model` runs FLORA's default model for the type. When the catalog
+  knows which that is, its estimate is used; otherwise the most expensive model of the type
+  (an upper bound, marked as one);
 - params (e.g. a longer video) can change the real cost; the quote is the model's estimate.
 """
 
 from __future__ import annotations
 
 import logging
-from collections import OrderedDict
 from dataclasses import dataclass
-from typing import TypeVar
 
 from flora_mcp.api.client import FloraClient
 from flora_mcp.api.errors import FloraError
-from flora_mcp.api.models import ModelListQuery
+from flora_mcp.server.catalog import Catalog
 
 logger = logging.getLogger("flora_mcp.server")
 
-V = TypeVar("V")
+DEFAULT_USD_PER_CREDIT = 0.001
 
 
 @dataclass(frozen=True)
@@ -36,62 +37,66 @@ class Quote:
     usd: float | None
     source: str
     upper_bound: bool = False
+    estimate: bool = False  # converted from credits at a configured rate
 
     def describe(self) -> str:
         if self.usd is None:
             return f"cost unknown ({self.source})"
-        return f"{'up to ' if self.upper_bound else ''}{self.usd:g} USD ({self.source})"
+        prefix = "up to " if self.upper_bound else "about " if self.estimate else ""
+        label = ", an estimate" if self.estimate else ""
+        return f"{prefix}{self.usd:g} USD ({self.source}{label})"
 
 
 NOT_LOOKED_UP = Quote(None, "not looked up: no spend cap or confirmation threshold is set")
 
 
+def credits_to_usd(credits: float, usd_per_credit: float) -> float:
+    """A credit count as USD at the configured rate, rounded to 6 decimals."""
+    return round(credits * usd_per_credit, 6)
+
+
 class QuoteBook:
-    """Per-process cache of technique run costs and model estimates."""
+    """Quotes from the shared catalog cache, in USD."""
 
-    def __init__(self, capacity: int = 256) -> None:
-        self._capacity = capacity
-        self._techniques: OrderedDict[str, float | None] = OrderedDict()
-        self._models: OrderedDict[str, dict[str, float | None]] = OrderedDict()
+    def __init__(self, catalog: Catalog | None = None, *, usd_per_credit: float = DEFAULT_USD_PER_CREDIT) -> None:
+        self.catalog = catalog or Catalog()
+        self.usd_per_credit = usd_per_credit
 
-    async def technique(self, client: FloraClient, technique_id: str) -> Quote:
-        if technique_id not in self._techniques:
-            try:
-                technique = await client.get_technique(technique_id)
-            except (FloraError, ValueError) as exc:
-                logger.warning("could not look up the run cost of technique %s: %s", technique_id, type(exc).__name__)
-                return Quote(None, f"could not look up technique {technique_id}")
-            self._remember(self._techniques, technique_id, technique.run_cost)
-        cost = self._techniques[technique_id]
-        if cost is None:
+    async def technique(self, client: FloraClient, caller: str, technique_id: str) -> Quote:
+        try:
+            technique = await self.catalog.technique(client, caller, technique_id)
+        except (FloraError, ValueError) as exc:
+            logger.warning("could not look up the run cost of technique %s: %s", technique_id, type(exc).__name__)
+            return Quote(None, f"could not look up technique {technique_id}")
+        if technique.run_cost is None:
             return Quote(None, f"technique {technique_id} lists no run_cost")
-        return Quote(cost, f"technique {technique_id} run_cost")
+        return Quote(technique.run_cost, f"technique {technique_id} run_cost")
 
-    async def generation(self, client: FloraClient, generation_type: str, model_id: str | None) -> Quote:
-        if generation_type not in self._models:
-            try:
-                listing = await client.list_models(ModelListQuery.model_validate({"type": generation_type}))
-            except (FloraError, ValueError) as exc:
-                logger.warning("could not look up %s model costs: %s", generation_type, type(exc).__name__)
-                return Quote(None, f"could not look up {generation_type} models")
-            costs = {m.model_id: m.estimated_credits for m in listing.models if m.type in (None, generation_type)}
-            self._remember(self._models, generation_type, costs)
-        costs = self._models[generation_type]
+    async def generation(self, client: FloraClient, caller: str, generation_type: str, model_id: str | None) -> Quote:
+        try:
+            models = await self.catalog.models(client, caller, generation_type)
+            model = await self.catalog.model(client, caller, generation_type, model_id) if model_id else None
+        except (FloraError, ValueError) as exc:
+            logger.warning("could not look up %s model costs: %s", generation_type, type(exc).__name__)
+            return Quote(None, f"could not look up {generation_type} models")
+        rate = f"at {self.usd_per_credit:g} USD per credit (FLORA_USD_PER_CREDIT)"
         if model_id is not None:
-            cost = costs.get(model_id)
-            if cost is None:
+            if model is None or model.estimated_credits is None:
                 return Quote(None, f"model {model_id} lists no estimated_credits")
-            return Quote(cost, f"model {model_id} estimated_credits")
-        known = [c for c in costs.values() if c is not None]
+            usd = credits_to_usd(model.estimated_credits, self.usd_per_credit)
+            return Quote(usd, f"model {model_id}: {model.estimated_credits:g} credits {rate}", estimate=True)
+        default = self.catalog.default_model(caller, generation_type, models)
+        if default is not None and default.estimated_credits is not None:
+            usd = credits_to_usd(default.estimated_credits, self.usd_per_credit)
+            source = f"default model {default.model_id}: {default.estimated_credits:g} credits {rate}"
+            return Quote(usd, source, estimate=True)
+        known = [m.estimated_credits for m in models if m.estimated_credits is not None]
         if not known:
             return Quote(None, f"no {generation_type} model lists estimated_credits")
+        credits = max(known)
         return Quote(
-            max(known),
-            f"no model given: the most expensive {generation_type} model's estimated_credits",
+            credits_to_usd(credits, self.usd_per_credit),
+            f"no model given: the most expensive {generation_type} model, {credits:g} credits {rate}",
             upper_bound=len(set(known)) > 1,
+            estimate=True,
         )
-
-    def _remember(self, table: OrderedDict[str, V], key: str, value: V) -> None:
-        table[key] = value
-        while len(table) > self._capacity:
-            table.popitem(last=False)

@@ -22,12 +22,15 @@ from flora_mcp.api.models import (
 )
 from flora_mcp.server.context import state_of
 from flora_mcp.server.errors import flora_errors
+from flora_mcp.server.money.param_checks import option_values
+from flora_mcp.server.money.quotes import credits_to_usd
 from flora_mcp.server.results import (
     ModelsResult,
     ProjectsResult,
     TechniqueResult,
     TechniquesResult,
     WorkspacesResult,
+    skipped_lines,
     tool_result,
 )
 from flora_mcp.server.tools.registry import READ_ONLY, NoArguments, ToolSpec
@@ -44,8 +47,9 @@ async def list_workspaces(ctx: Context[Any], args: NoArguments) -> CallToolResul
     lines += [
         f"- {w.workspace_id}: {w.name or '(no name)'}" + (f" [{w.role}]" if w.role else "") for w in answer.workspaces
     ]
+    skipped = skipped_lines(lines, answer.skipped)
     lines.append("Next: list_projects(workspace_id=...) to find a project_id.")
-    return tool_result(WorkspacesResult(workspaces=answer.workspaces), "\n".join(lines))
+    return tool_result(WorkspacesResult(workspaces=answer.workspaces, skipped=skipped), "\n".join(lines))
 
 
 async def list_projects(ctx: Context[Any], query: ProjectListQuery) -> CallToolResult:
@@ -53,18 +57,21 @@ async def list_projects(ctx: Context[Any], query: ProjectListQuery) -> CallToolR
         answer = await state_of(ctx).client_for(ctx).list_projects(query)
     lines = [f"{len(answer.projects)} project(s) in {query.workspace_id}:"]
     lines += [f"- {p.project_id}: {p.name or '(no name)'}" for p in answer.projects]
+    skipped = skipped_lines(lines, answer.skipped)
     lines.append(_more(answer.meta.next_cursor))
-    result = ProjectsResult(projects=answer.projects, next_cursor=answer.meta.next_cursor)
+    result = ProjectsResult(projects=answer.projects, next_cursor=answer.meta.next_cursor, skipped=skipped)
     return tool_result(result, "\n".join(lines))
 
 
-def _model_line(model: Model) -> str:
+def _model_line(model: Model, usd_per_credit: float) -> str:
     line = f"- {model.model_id} ({model.type or '?'}): {model.name or ''}".rstrip(": ")
     facts = []
     if model.estimated_seconds is not None:
         facts.append(f"~{model.estimated_seconds:g} s")
     if model.estimated_credits is not None:
-        facts.append(f"~{model.estimated_credits:g} credits")
+        usd = credits_to_usd(model.estimated_credits, usd_per_credit)
+        estimate = f"about {usd:g} USD at {usd_per_credit:g} USD per credit"
+        facts.append(f"~{model.estimated_credits:g} credits, an estimate ({estimate})")
     if model.beta:
         facts.append("beta")
     if facts:
@@ -72,7 +79,7 @@ def _model_line(model: Model) -> str:
     for param in model.params or []:
         detail = param.type or ""
         if param.options:
-            detail = " | ".join(str(o) for o in param.options)
+            detail = "one of " + " | ".join(str(v) for v in option_values(param))
         elif param.min is not None or param.max is not None:
             detail = f"{param.min:g}..{param.max:g}" if param.min is not None and param.max is not None else detail
         default = f", default {param.default}" if param.default is not None else ""
@@ -82,11 +89,19 @@ def _model_line(model: Model) -> str:
 
 
 async def list_models(ctx: Context[Any], query: ModelListQuery) -> CallToolResult:
+    state = state_of(ctx)
     async with flora_errors("list_models"):
-        answer = await state_of(ctx).client_for(ctx).list_models(query)
-    lines = [f"{len(answer.models)} model(s):", *(_model_line(m) for m in answer.models)]
-    lines.append("Pass a model_id as start_generation_run's model, and its params in params.")
-    return tool_result(ModelsResult(models=answer.models), "\n".join(lines))
+        answer = await state.client_for(ctx).list_models(query)
+    state.catalog.remember_models(state.caller(ctx), query.type, answer.models)  # starts check against it
+    rate = state.quotes.usd_per_credit
+    lines = [f"{len(answer.models)} model(s):", *(_model_line(m, rate) for m in answer.models)]
+    skipped = skipped_lines(lines, answer.skipped)
+    lines.append(
+        "Pass a model_id as start_generation_run's model, and its params in params. Credits are FLORA credits, "
+        "not USD; USD figures are estimates at FLORA_USD_PER_CREDIT. Params are checked against this list "
+        "before a start is sent."
+    )
+    return tool_result(ModelsResult(models=answer.models, skipped=skipped), "\n".join(lines))
 
 
 def _technique_line(t: Technique) -> str:
@@ -100,21 +115,26 @@ async def list_techniques(ctx: Context[Any], query: TechniqueListQuery) -> CallT
     async with flora_errors("list_techniques"):
         answer = await state_of(ctx).client_for(ctx).list_techniques(query)
     lines = [f"{len(answer.techniques)} technique(s):", *(_technique_line(t) for t in answer.techniques)]
+    skipped = skipped_lines(lines, answer.skipped)
     lines.append("Next: get_technique(technique_id=...) to see its inputs.")
     lines.append(_more(answer.meta.next_cursor))
-    result = TechniquesResult(techniques=answer.techniques, next_cursor=answer.meta.next_cursor)
+    result = TechniquesResult(techniques=answer.techniques, next_cursor=answer.meta.next_cursor, skipped=skipped)
     return tool_result(result, "\n".join(lines))
 
 
 async def get_technique(ctx: Context[Any], args: TechniqueArguments) -> CallToolResult:
+    state = state_of(ctx)
     async with flora_errors("get_technique"):
-        t = await state_of(ctx).client_for(ctx).get_technique(args.technique_id)
+        t = await state.client_for(ctx).get_technique(args.technique_id)
+    state.catalog.remember_technique(state.caller(ctx), args.technique_id, t)  # starts check against it
     lines = [_technique_line(t).removeprefix("- ")]
     if t.description:
         lines.append(t.description)
     lines.append("Inputs:")
     for item in t.inputs or []:
         need = "optional" if item.optional else "required"
+        if item.allow_multiple:
+            need += ", several values allowed"
         lines.append(
             f"- {item.id} ({item.type or '?'}, {need})" + (f": {item.description}" if item.description else "")
         )

@@ -12,9 +12,10 @@ from mcp.server.mcpserver import Context
 from mcp_types import CallToolResult
 
 from flora_mcp.api.models import GenerationItem, GenerationListQuery, TechniqueRunListQuery
+from flora_mcp.api.urls import one_line
 from flora_mcp.server.context import state_of
 from flora_mcp.server.errors import flora_errors
-from flora_mcp.server.results import GenerationsResult, TechniqueRunsResult, tool_result
+from flora_mcp.server.results import GenerationsResult, TechniqueRunsResult, skipped_lines, tool_result
 from flora_mcp.server.tools.registry import READ_ONLY, ToolSpec
 
 
@@ -28,10 +29,13 @@ async def list_technique_runs(ctx: Context[Any], query: TechniqueRunListQuery) -
     lines = [f"{len(answer.technique_runs)} technique run(s), newest first:"]
     for run in answer.technique_runs:
         technique = run.technique.technique_id if run.technique else "?"
-        lines.append(f"- {run.run_id}: {run.status}, technique {technique}, project {run.project_id or '?'}")
+        status = one_line(run.status, 60)
+        lines.append(f"- {run.run_id}: {status}, technique {technique}, project {run.project_id or '?'}")
+    skipped = skipped_lines(lines, answer.skipped)
     lines.append(_more(answer.meta.next_cursor))
     result = TechniqueRunsResult(
         technique_runs=answer.technique_runs,
+        skipped=skipped,
         next_cursor=answer.meta.next_cursor,
         total_estimate=answer.meta.total_estimate,
     )
@@ -42,7 +46,7 @@ _PROMPT_SHOWN = 60  # characters of each prompt in the text: enough to tell runs
 
 
 def _generation_line(item: GenerationItem) -> str:
-    line = f"- {item.run_id or '?'}: {item.status or '?'}, {item.type or '?'}"
+    line = f"- {item.run_id or '?'}: {one_line(item.status or '?', 60)}, {item.type or '?'}"
     if item.model:
         line += f", model {item.model.model_id}"
     line += f", project {item.project_id or '?'}"
@@ -57,11 +61,13 @@ async def list_generations(ctx: Context[Any], query: GenerationListQuery) -> Cal
         answer = await state_of(ctx).client_for(ctx).list_generations(query)
     lines = [f"{len(answer.generations)} generation run(s), newest first:"]
     lines += [_generation_line(item) for item in answer.generations]
+    skipped = skipped_lines(lines, answer.skipped)
     if answer.generations:
         lines.append("Follow one with wait_for_run(run_id=...), or read it with get_run(run_id=...).")
     lines.append(_more(answer.meta.next_cursor))
     result = GenerationsResult(
         generations=answer.generations,
+        skipped=skipped,
         next_cursor=answer.meta.next_cursor,
         total_estimate=answer.meta.total_estimate,
     )

@@ -26,7 +26,8 @@ from mcp_types import CallToolResult
 from pydantic import Field
 
 from flora_mcp.api.errors import FloraConnectionError, RateLimitedError, ServerError
-from flora_mcp.api.models import RequestModel, RunId, RunState, TechniqueRef
+from flora_mcp.api.models import KNOWN_STATUSES, RequestModel, RunId, RunState, TechniqueRef
+from flora_mcp.api.urls import one_line
 from flora_mcp.server import hints
 from flora_mcp.server.context import AppState, state_of
 from flora_mcp.server.errors import flora_errors
@@ -91,6 +92,8 @@ def run_fields(run: RunState, *, technique_id: str | None, next_step: NextStep |
         advice = hints.failed_run_advice(run.error_code)
     elif run.status == "completed":
         advice = "The run completed; its outputs are listed."
+    elif not run.status_known:
+        advice = hints.unknown_status_advice(run.status)
     return {
         "run_id": run.run_id,
         "status": run.status,
@@ -111,7 +114,9 @@ def run_fields(run: RunState, *, technique_id: str | None, next_step: NextStep |
 
 
 def run_text(result: RunResult, headline: str | None = None, *, offer_wait: bool = True) -> str:
-    lines = [headline or f"Run {result.run_id}: {result.status}, {result.progress_percent:g}% done."]
+    lines = [headline or f"Run {result.run_id}: {one_line(result.status, 60)}, {result.progress_percent:g}% done."]
+    if result.advice and result.status not in KNOWN_STATUSES:
+        lines.append(result.advice)
     if result.charged_cost is not None:
         lines.append(f"Charged: {result.charged_cost:g} USD.")
     if result.status == "failed":
@@ -223,7 +228,7 @@ async def _follow(ctx: Context[Any], run_id: str, technique_id: str | None, time
         await ctx.report_progress(
             track.next_value(fraction),
             100,
-            f"{run_id}: {run.status}, {fraction * 100:.0f}% ({now - began:.0f} s waited)",
+            f"{run_id}: {run.status[:60]}, {fraction * 100:.0f}% ({now - began:.0f} s waited)",
         )
         if run.is_terminal:
             return _answer(run, technique_id, waited=now - began, polls=reads, exhausted=False)
@@ -244,11 +249,11 @@ def _answer(run: RunState, technique_id: str | None, *, waited: float, polls: in
     )
     if exhausted:
         headline = (
-            f"Run {run.run_id} is still {run.status} ({result.progress_percent:g}%) after "
+            f"Run {run.run_id} is still {one_line(run.status, 60)} ({result.progress_percent:g}%) after "
             f"{result.waited_seconds:g} s of waiting; it keeps running on FLORA."
         )
     else:
-        headline = f"Run {run.run_id} {run.status} after {result.waited_seconds:g} s of waiting."
+        headline = f"Run {run.run_id} {one_line(run.status, 60)} after {result.waited_seconds:g} s of waiting."
     text = run_text(result, headline, offer_wait=False)
     return tool_result(result, text, output_blocks(result.outputs))
 

@@ -15,7 +15,7 @@ from mcp.server.mcpserver import Context
 from mcp.server.mcpserver.exceptions import ToolError
 from mcp.server.mcpserver.resolve import Elicit, Resolve
 from mcp_types import CallToolResult
-from pydantic import Field
+from pydantic import Field, model_validator
 
 from flora_mcp.api.client import AcceptedEarlier, FloraClient, Started
 from flora_mcp.api.models import (
@@ -26,9 +26,11 @@ from flora_mcp.api.models import (
     StartResponse,
     StartTechniqueRun,
 )
+from flora_mcp.api.urls import one_line
 from flora_mcp.server import hints
 from flora_mcp.server.context import AppState, state_of
 from flora_mcp.server.errors import flora_errors
+from flora_mcp.server.money import preflight
 from flora_mcp.server.money.booking import Booked, StartPlan, finite_or_none
 from flora_mcp.server.money.consent import (
     Confirmation,
@@ -40,6 +42,7 @@ from flora_mcp.server.money.consent import (
     shown_prompt,
     technique_quote,
 )
+from flora_mcp.server.money.preflight import Checked
 from flora_mcp.server.money.quotes import Quote
 from flora_mcp.server.results import StartResult, describe_next, output_blocks, output_lines, tool_result
 from flora_mcp.server.tools.registry import PAID_START, ToolSpec
@@ -66,6 +69,18 @@ class StartTechniqueArguments(StartTechniqueRun):
     """start_technique_run's arguments: the technique start, plus the repeat flag."""
 
     repeat: bool = REPEAT_FIELD
+
+    @model_validator(mode="after")
+    def _one_route_can_carry_it(self) -> StartTechniqueArguments:
+        # FLORA accepts callback_url only on the route that runs in the API key's own workspace
+        # and ignores workspace_id there: together they would bill another workspace than asked.
+        if self.callback_url is not None and self.workspace_id is not None:
+            raise ValueError(
+                "callback_url and workspace_id cannot be combined: FLORA takes a callback_url only on the route "
+                "that runs in the API key's own workspace. Drop callback_url (and follow the run with "
+                "wait_for_run), or drop workspace_id"
+            )
+        return self
 
 
 def _canonical(args: StartGenerationArguments | StartTechniqueArguments) -> dict[str, Any]:
@@ -116,6 +131,7 @@ async def confirm_generation(
     idempotency_key: str | None,
     repeat: bool,
     quote: Annotated[Quote, Resolve(generation_quote)],
+    checked: Annotated[Checked, Resolve(preflight.generation_checked)],  # mistakes refused before asking
 ) -> Elicit[ConfirmStart] | NotAsked:
     args = StartGenerationArguments.model_construct(
         workspace_id=workspace_id,
@@ -139,6 +155,7 @@ async def confirm_technique(
     idempotency_key: str | None,
     repeat: bool,
     quote: Annotated[Quote, Resolve(technique_quote)],
+    checked: Annotated[Checked, Resolve(preflight.technique_checked)],  # mistakes refused before asking
 ) -> Elicit[ConfirmStart] | NotAsked:
     args = StartTechniqueArguments.model_construct(
         technique_id=technique_id,
@@ -153,7 +170,7 @@ async def confirm_technique(
 
 # --- bodies ------------------------------------------------------------------------------------
 async def start_generation_run(
-    ctx: Context[Any], args: StartGenerationArguments, *, quote: Quote, confirmation: Confirmation
+    ctx: Context[Any], args: StartGenerationArguments, *, quote: Quote, checked: Checked, confirmation: Confirmation
 ) -> CallToolResult:
     plan = generation_plan(args)
     require_consent(confirmation, plan.tool, quote)
@@ -166,7 +183,11 @@ async def start_generation_run(
         return await client.start_generation_run(request, idempotency_key=key)
 
     booked = await state.booking.start(ctx, state.client_for(ctx), plan, quote, send)
-    return await _answer(ctx, state, plan, booked, quote, kind=f"{args.type} generation")
+    answer = booked.answer.response if booked.answer else None
+    if args.model is None and isinstance(answer, StartResponse) and answer.model:
+        # FLORA named the model it ran: the type's default, which later checks can use.
+        state.catalog.learn_default(state.caller(ctx), args.type, answer.model.model_id)
+    return await _answer(ctx, state, plan, booked, quote, kind=f"{args.type} generation", note=checked.note)
 
 
 async def _technique_on_its_workspace(ctx: Context[Any], args: StartTechniqueArguments) -> str:
@@ -178,16 +199,7 @@ async def _technique_on_its_workspace(ctx: Context[Any], args: StartTechniqueArg
     which no route can carry together, is refused.
     """
     technique_id = args.technique_id
-    if args.workspace_id is None:
-        return technique_id
-    if args.callback_url is not None:
-        raise ToolError(
-            "start_technique_run cannot take callback_url together with workspace_id: FLORA accepts a "
-            "callback_url only on the route that runs in the API key's own workspace and ignores workspace_id. "
-            "Nothing was sent.\nNext step: call again without callback_url (and follow the run with "
-            "wait_for_run), or without workspace_id to run in the key's own workspace."
-        )
-    if technique_id.startswith("tech_"):
+    if args.workspace_id is None or technique_id.startswith("tech_"):
         return technique_id
     async with flora_errors("start_technique_run"):
         technique = await state_of(ctx).client_for(ctx).get_technique(technique_id)
@@ -200,7 +212,7 @@ async def _technique_on_its_workspace(ctx: Context[Any], args: StartTechniqueArg
 
 
 async def start_technique_run(
-    ctx: Context[Any], args: StartTechniqueArguments, *, quote: Quote, confirmation: Confirmation
+    ctx: Context[Any], args: StartTechniqueArguments, *, quote: Quote, checked: Checked, confirmation: Confirmation
 ) -> CallToolResult:
     require_consent(confirmation, "start_technique_run", quote)
     state = state_of(ctx)
@@ -218,15 +230,15 @@ async def start_technique_run(
         return await client.start_technique_run(request.model_copy(update={"idempotency_key": key}))
 
     booked = await state.booking.start(ctx, state.client_for(ctx), plan, quote, send)
-    return await _answer(ctx, state, plan, booked, quote, kind="technique")
+    return await _answer(ctx, state, plan, booked, quote, kind="technique", note=checked.note)
 
 
 # --- the answer --------------------------------------------------------------------------------
 async def _answer(
-    ctx: Context[Any], state: AppState, plan: StartPlan, booked: Booked, quote: Quote, *, kind: str
+    ctx: Context[Any], state: AppState, plan: StartPlan, booked: Booked, quote: Quote, *, kind: str, note: str | None
 ) -> CallToolResult:
     try:
-        return await _full_answer(ctx, state, plan, booked, quote, kind=kind)
+        return await _full_answer(ctx, state, plan, booked, quote, kind=kind, note=note)
     except Exception:
         # FLORA accepted the start: whatever broke here must not hide its run id.
         logger.error("could not word the answer to a start", exc_info=True)
@@ -245,7 +257,7 @@ async def _answer(
 
 
 async def _full_answer(
-    ctx: Context[Any], state: AppState, plan: StartPlan, booked: Booked, quote: Quote, *, kind: str
+    ctx: Context[Any], state: AppState, plan: StartPlan, booked: Booked, quote: Quote, *, kind: str, note: str | None
 ) -> CallToolResult:
     booking = state.booking
     caller = booking.caller(ctx)
@@ -258,7 +270,9 @@ async def _full_answer(
         "spend_cap_usd": booking.cap_usd,
     }
     if booked.outcome == "started" and booked.answer is not None:
-        return _started(state, booked.answer, common, spend_line, kind=kind, technique_id=technique_id)
+        return _started(
+            state, booked.answer, common, spend_line, kind=kind, technique_id=technique_id, quote=quote, note=note
+        )
     record = booked.record
     if booked.outcome == "repeat" and booked.run_id:
         age = booked.age_seconds or 0.0
@@ -315,6 +329,8 @@ def _started(
     *,
     kind: str,
     technique_id: str | None,
+    quote: Quote,
+    note: str | None,
 ) -> CallToolResult:
     answer = outcome.response
     estimated = finite_or_none(answer.estimated_seconds) if isinstance(answer, StartResponse) else None
@@ -342,13 +358,20 @@ def _started(
         next=None if finished else hints.after_start(answer.run_id, technique_id, estimated),
         **common,
     )
-    cost = "no quote given" if charged is None else f"quoted {charged:g} USD"
-    text = f"Started {kind} run {answer.run_id}" + (f" ({status})" if status else "")
-    text += f": {cost} (a quote; the final charge can differ)"
+    if charged is not None:
+        cost = f"quoted {charged:g} USD (FLORA's quote; the final charge can differ)"
+    elif quote.usd is not None:
+        cost = f"FLORA gave no quote; known before sending: {quote.describe()}"
+    else:
+        cost = "no quote given"
+    text = f"Started {kind} run {answer.run_id}" + (f" ({one_line(status, 60)})" if status else "")
+    text += f": {cost}"
     if estimated is not None:
         text += f", about {estimated:g} s"
     text += f". Idempotency key: {outcome.idempotency_key}."
     lines = [text, spend_line]
+    if note:
+        lines.append(note)
     if finished and isinstance(answer, RunState):
         lines.append(f"It already {answer.status}.")
         lines.extend(output_lines(answer.outputs))
@@ -384,6 +407,7 @@ SPECS = [
         body=start_generation_run,
         resolved={
             "quote": Annotated[Quote, Resolve(generation_quote)],
+            "checked": Annotated[Checked, Resolve(preflight.generation_checked)],
             "confirmation": Annotated[Confirmation, Resolve(confirm_generation)],
         },
         starts_runs=True,
@@ -398,6 +422,7 @@ SPECS = [
         body=start_technique_run,
         resolved={
             "quote": Annotated[Quote, Resolve(technique_quote)],
+            "checked": Annotated[Checked, Resolve(preflight.technique_checked)],
             "confirmation": Annotated[Confirmation, Resolve(confirm_technique)],
         },
         starts_runs=True,

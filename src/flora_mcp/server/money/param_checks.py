@@ -1,0 +1,243 @@
+"""Check a start's params or technique inputs against what FLORA publishes, before anything is sent.
+
+FLORA does not check parameter values: an unknown value runs at the model's default and is
+charged, so a typo costs money and gives the wrong result. The catalog FLORA publishes says
+what is allowed (GET /models: each model's params; GET /techniques/{id}: each input), so a
+mistake can be refused for free. Pure functions, no I/O: the caller fetches the catalog
+(server/catalog.py) and turns the problems into a refusal (server/preflight.py).
+
+Rules for a generation's params against a model:
+- a name the model does not publish is refused (the published names are listed);
+- a value of the wrong type for `string`, `string[]`, `bool`, `int`, `int?`, `seed`, `float`
+  or `dict` is refused; a type this server does not know is passed unchecked (FLORA adds types);
+- a value outside `options`, or a number outside `min`/`max`, is refused;
+- a `required` param that is missing is refused.
+Rules for a technique's inputs against the technique: unknown ids, missing required inputs, a
+type other than the input's, a value of the wrong kind (text, an http(s) URL), several values
+where `allow_multiple` is not set.
+
+Every problem names the param or input, what is allowed and the default; values are not
+quoted (the agent knows what it sent, and a value can hold anything).
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+from flora_mcp.api.models import Model, ModelParam, Technique, TechniqueInput, TechniqueIO
+from flora_mcp.api.urls import link_url
+
+MAX_LISTED = 12  # options or names listed in one problem
+
+
+@dataclass(frozen=True)
+class Problem:
+    """One thing wrong with a start, found before sending it."""
+
+    where: str  # e.g. "params.aspect_ratio" or "inputs.subject"
+    message: str  # what is wrong and what is allowed
+
+    def __str__(self) -> str:
+        return f"- {self.where}: {self.message}"
+
+
+# --- generation params -------------------------------------------------------------------------
+def _listed(values: Sequence[Any]) -> str:
+    shown = ", ".join(_show(v) for v in values[:MAX_LISTED])
+    return shown + (f" and {len(values) - MAX_LISTED} more" if len(values) > MAX_LISTED else "")
+
+
+def _show(value: Any) -> str:
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if isinstance(value, float) and value.is_integer():
+        return str(int(value))
+    return str(value)
+
+
+def option_values(param: ModelParam) -> list[Any]:
+    """The values a param's options allow: `{label, value}` items, or bare values."""
+    values = []
+    for option in param.options or []:
+        values.append(option.get("value") if isinstance(option, Mapping) else option)
+    return values
+
+
+def _default(param: ModelParam) -> str:
+    return "" if param.default is None else f"; default {_show(param.default)}"
+
+
+def _is_int(value: Any) -> bool:
+    if isinstance(value, bool):
+        return False
+    return isinstance(value, int) or (isinstance(value, float) and math.isfinite(value) and value.is_integer())
+
+
+def _is_number(value: Any) -> bool:
+    return not isinstance(value, bool) and isinstance(value, int | float) and math.isfinite(value)
+
+
+# type name -> (test, what the agent should send)
+_TYPES: dict[str, tuple[Any, str]] = {
+    "string": (lambda v: isinstance(v, str), "a string"),
+    "string[]": (lambda v: isinstance(v, list) and all(isinstance(i, str) for i in v), "a list of strings"),
+    "bool": (lambda v: isinstance(v, bool), "true or false"),
+    "int": (_is_int, "a whole number"),
+    "int?": (lambda v: v is None or _is_int(v), "a whole number or null"),
+    "seed": (lambda v: v is None or _is_int(v), "a whole number (a seed) or null"),
+    "float": (_is_number, "a number"),
+    "dict": (lambda v: isinstance(v, Mapping), "an object"),
+}
+KNOWN_PARAM_TYPES = frozenset(_TYPES)
+_NUMERIC = frozenset({"int", "int?", "seed", "float"})
+
+
+def _in_options(value: Any, allowed: list[Any]) -> bool:
+    # 1 and 1.0 are the same JSON number; True is not 1.
+    return any(
+        (type(value) is type(a) and value == a) or (_is_number(value) and _is_number(a) and value == a) for a in allowed
+    )
+
+
+def check_param(param: ModelParam, value: Any) -> str | None:
+    """What is wrong with `value` for `param`, or None when it is fine (or cannot be judged)."""
+    kind = (param.type or "").strip()
+    if kind not in _TYPES:
+        return None  # a type FLORA added: not ours to judge
+    test, expected = _TYPES[kind]
+    if not test(value):
+        return f"must be {expected} (type {kind}){_default(param)}"
+    allowed = option_values(param)
+    if allowed and value is not None:
+        items = value if isinstance(value, list) else [value]
+        if any(not _in_options(item, allowed) for item in items):
+            return f"is not one of the allowed options {_listed(allowed)}{_default(param)}"
+    if kind in _NUMERIC and _is_number(value):
+        low, high = param.min, param.max
+        if (low is not None and value < low) or (high is not None and value > high):
+            bounds = f"{_show(low) if low is not None else '-∞'}..{_show(high) if high is not None else '∞'}"
+            return f"must be within {bounds}{_default(param)}"
+    return None
+
+
+def check_generation_params(params: Mapping[str, Any] | None, model: Model) -> list[Problem]:
+    """The problems with `params` for `model`, in a stable order (given names first)."""
+    published = {p.name: p for p in model.params or []}
+    given = dict(params or {})
+    problems: list[Problem] = []
+    for name, value in given.items():
+        param = published.get(name)
+        if param is None:
+            names = _listed(sorted(published)) if published else "none"
+            problems.append(
+                Problem(f"params.{name}", f"model {model.model_id} has no such param (its params: {names})")
+            )
+            continue
+        wrong = check_param(param, value)
+        if wrong:
+            problems.append(Problem(f"params.{name}", wrong))
+    for name, param in published.items():
+        if param.required and name not in given:
+            allowed = option_values(param)
+            hint = f"; allowed: {_listed(allowed)}" if allowed else f" ({param.type})" if param.type else ""
+            problems.append(
+                Problem(f"params.{name}", f"required by model {model.model_id} but missing{hint}{_default(param)}")
+            )
+    return problems
+
+
+def check_param_names(params: Mapping[str, Any] | None, models: Sequence[Model], generation_type: str) -> list[Problem]:
+    """Without a known model: a name no model of the type publishes cannot be right for any of them."""
+    published = {p.name for m in models for p in m.params or []}
+    if not models:
+        return []
+    return [
+        Problem(
+            f"params.{name}",
+            f"no {generation_type} model has such a param (their params: {_listed(sorted(published)) or 'none'})",
+        )
+        for name in (params or {})
+        if name not in published
+    ]
+
+
+# --- technique inputs --------------------------------------------------------------------------
+_URL_TYPES = frozenset({"imageUrl", "videoUrl", "audioUrl", "documentUrl"})
+KNOWN_INPUT_TYPES = frozenset({"text"}) | _URL_TYPES
+
+
+def _value_problem(spec: TechniqueIO, value: Any) -> str | None:
+    kind = spec.type or ""
+    if kind == "text" and not isinstance(value, str):
+        return "must be text (a string)"
+    if kind in _URL_TYPES and (not isinstance(value, str) or link_url(value) is None):
+        return f"must be an http(s) URL ({kind})"
+    return None
+
+
+def check_technique_inputs(inputs: Sequence[TechniqueInput], technique: Technique) -> list[Problem]:
+    """The problems with `inputs` for `technique`."""
+    specs = {s.id: s for s in technique.inputs or []}
+    problems: list[Problem] = []
+    counts: dict[str, int] = {}
+    for item in inputs:
+        spec = specs.get(item.id)
+        # For a type FLORA added, a list may be the value itself (JSON), not several values.
+        several = isinstance(item.value, list) and (spec is None or spec.type in KNOWN_INPUT_TYPES)
+        counts[item.id] = counts.get(item.id, 0) + (len(item.value) if several and isinstance(item.value, list) else 1)
+    for item in inputs:
+        spec = specs.get(item.id)
+        where = f"inputs.{item.id}"
+        if spec is None:
+            names = _listed(sorted(specs)) if specs else "none"
+            problems.append(
+                Problem(where, f"technique {technique.technique_id} has no such input (its inputs: {names})")
+            )
+            continue
+        if spec.type in KNOWN_INPUT_TYPES and item.type != spec.type:
+            problems.append(Problem(where, f"has type {item.type} but the input is of type {spec.type}"))
+            continue
+        if spec.type not in KNOWN_INPUT_TYPES:
+            continue  # a type FLORA added: its value is not ours to judge
+        values = item.value if isinstance(item.value, list) else [item.value]
+        wrong = next((w for w in (_value_problem(spec, v) for v in values) if w), None)
+        if wrong:
+            problems.append(Problem(where, wrong))
+    for input_id, count in counts.items():
+        spec = specs.get(input_id)
+        if spec is not None and count > 1 and not spec.allow_multiple:
+            problems.append(Problem(f"inputs.{input_id}", f"takes one value, not {count} (allow_multiple is not set)"))
+    for spec in specs.values():
+        if spec.optional is False and spec.id not in counts:
+            kind = f" ({spec.type})" if spec.type else ""
+            problems.append(
+                Problem(f"inputs.{spec.id}", f"required by technique {technique.technique_id} but missing{kind}")
+            )
+    return problems
+
+
+def check_inputs_unchecked(inputs: Sequence[TechniqueInput]) -> list[Problem]:
+    """Without the technique: several values for one input need allow_multiple, which is unknown."""
+    counts: dict[str, int] = {}
+    for item in inputs:
+        counts[item.id] = counts.get(item.id, 0) + (len(item.value) if isinstance(item.value, list) else 1)
+    return [
+        Problem(f"inputs.{input_id}", f"has {count} values, but whether it allows several could not be checked")
+        for input_id, count in counts.items()
+        if count > 1
+    ]
+
+
+def refusal_text(tool: str, subject: str, problems: Sequence[Problem], *, fix_with: str) -> str:
+    """The tool-error text for problems found before sending: nothing went to FLORA."""
+    lines = [
+        f"Refused before sending: checking {subject} against FLORA's catalog found the problems below. Nothing "
+        "was sent to FLORA and nothing was charged (FLORA would run an unknown value at the default and bill it)."
+    ]
+    lines.extend(str(p) for p in problems)
+    lines.append("Start outcome: not started. Nothing was charged.")
+    lines.append(f"Next step: fix these (see {fix_with}) and call {tool} again.")
+    return "\n".join(lines)
