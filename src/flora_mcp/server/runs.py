@@ -30,6 +30,7 @@ from flora_mcp.api.models import (
     StartResponse,
     StartTechniqueRun,
 )
+from flora_mcp.outputs.answer import run_answer
 from flora_mcp.server import guard, hints
 from flora_mcp.server.errors import flora_error_text, start_error_text, unsendable_text
 from flora_mcp.server.quotes import Quote
@@ -294,7 +295,7 @@ async def _read(ctx: Context[Any], tool: str, run_id: str, technique_id: str | N
     delay = hints.next_read_in(facts, state.clock(), reads=1)
     next_step = hints.while_running(run_id, technique_id, delay=delay, tool=tool)
     result = RunResult(**run_fields(run, technique_id=technique_id, next_step=next_step))
-    return tool_result(result, run_text(result), output_blocks(result.outputs))
+    return await run_answer(ctx, result, run_text(result))
 
 
 async def get_run(ctx: Context[Any], run_id: str) -> CallToolResult:

@@ -1,4 +1,4 @@
-"""What every tool call can reach: the FLORA client, the run memory, the spend ledger and the clock.
+"""What every tool call can reach: the FLORA client, the run memory, the spend ledger, outputs, the clock.
 
 The lifespan builds one `AppState`; tools read it from their Context. The clock and sleep are
 injectable so tests of waiting and polling never wait.
@@ -14,6 +14,7 @@ from typing import Any
 from mcp.server.mcpserver import Context
 
 from flora_mcp.api.client import FloraClient
+from flora_mcp.outputs.service import OutputService
 from flora_mcp.server.hints import RunMemory
 from flora_mcp.server.http_auth import bearer_key
 from flora_mcp.server.quotes import QuoteBook
@@ -29,6 +30,7 @@ class AppState:
     ledger: SpendLedger = field(default_factory=SpendLedger)
     quotes: QuoteBook = field(default_factory=QuoteBook)
     confirm_above_usd: float | None = None
+    outputs: OutputService | None = None  # previews, saved files and output resources
 
     def client_for(self, ctx: Context[Any]) -> FloraClient:
         """The client for this request: with the request's own Bearer key when it brought one."""

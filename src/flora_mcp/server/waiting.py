@@ -20,8 +20,9 @@ from mcp_types import CallToolResult
 
 from flora_mcp.api.errors import FloraConnectionError, RateLimitedError, ServerError
 from flora_mcp.api.models import RunState
+from flora_mcp.outputs.answer import run_answer
 from flora_mcp.server import hints
-from flora_mcp.server.results import WaitResult, output_blocks, tool_result
+from flora_mcp.server.results import WaitResult
 from flora_mcp.server.runs import flora_errors, run_fields, run_text
 from flora_mcp.server.state import state_of
 
@@ -95,14 +96,16 @@ async def _follow(ctx: Context[Any], run_id: str, technique_id: str | None, time
             f"{run_id}: {run.status}, {fraction * 100:.0f}% ({now - began:.0f} s waited)",
         )
         if run.is_terminal:
-            return _answer(run, technique_id, waited=now - began, polls=reads, exhausted=False)
+            return await _answer(ctx, run, technique_id, waited=now - began, polls=reads, exhausted=False)
         left = deadline - now
         if left < hints.MIN_POLL_SECONDS:
-            return _answer(run, technique_id, waited=now - began, polls=reads, exhausted=True)
+            return await _answer(ctx, run, technique_id, waited=now - began, polls=reads, exhausted=True)
         delay = min(hints.next_read_in(facts, now, reads=reads), left)
 
 
-def _answer(run: RunState, technique_id: str | None, *, waited: float, polls: int, exhausted: bool) -> CallToolResult:
+async def _answer(
+    ctx: Context[Any], run: RunState, technique_id: str | None, *, waited: float, polls: int, exhausted: bool
+) -> CallToolResult:
     # When the budget ran out, calling wait_for_run again at once is right: it waits itself.
     next_step = hints.while_running(run.run_id, technique_id, delay=0) if exhausted else None
     result = WaitResult(
@@ -119,4 +122,4 @@ def _answer(run: RunState, technique_id: str | None, *, waited: float, polls: in
     else:
         headline = f"Run {run.run_id} {run.status} after {result.waited_seconds:g} s of waiting."
     text = run_text(result, headline, offer_wait=False)
-    return tool_result(result, text, output_blocks(result.outputs))
+    return await run_answer(ctx, result, text)

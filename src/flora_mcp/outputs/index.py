@@ -1,0 +1,83 @@
+"""Which runs belong to which caller: the `RunIndex` interface and its in-process implementation.
+
+Resources are scoped to a caller (a fingerprint of the API key, see AppState.caller): a caller
+may read and list the outputs of runs it started or read through this server, and another
+caller's run is simply not found. `RunIndex` is the interface resources.py needs; a durable run
+journal can implement it. `MemoryRunIndex` implements it from what this process knows: the
+spend ledger's entries (owner and run id of every start) and the runs each caller has read.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import time
+from collections import OrderedDict
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Protocol
+
+from flora_mcp.api.models import RunOutput
+from flora_mcp.server.spending import SpendLedger
+
+
+@dataclass(frozen=True)
+class KnownRun:
+    """A run a caller may see, with what is known of it."""
+
+    run_id: str
+    technique_id: str | None = None
+    status: str | None = None
+    outputs: tuple[RunOutput, ...] = ()
+    at: float = 0.0  # unix seconds it was last seen (the index stamps it)
+
+
+class RunIndex(Protocol):
+    """Runs per caller. `record` is told of every run a caller reads; the rest answers questions."""
+
+    async def record(self, caller: str, run: KnownRun) -> None: ...
+
+    async def owns(self, caller: str, run_id: str) -> bool: ...
+
+    async def runs_of(self, caller: str, limit: int = 50) -> list[KnownRun]: ...
+
+    async def find(self, caller: str, run_id: str) -> KnownRun | None: ...
+
+
+@dataclass
+class MemoryRunIndex:
+    """A RunIndex over this process's spend ledger and the runs read, bounded per caller."""
+
+    ledger: SpendLedger
+    per_caller: int = 200
+    clock: Callable[[], float] = time.time
+    _seen: dict[str, OrderedDict[str, KnownRun]] = field(default_factory=dict)
+
+    async def record(self, caller: str, run: KnownRun) -> None:
+        runs = self._seen.setdefault(caller, OrderedDict())
+        runs.pop(run.run_id, None)
+        runs[run.run_id] = dataclasses.replace(run, at=self.clock())
+        while len(runs) > self.per_caller:
+            runs.popitem(last=False)
+
+    async def owns(self, caller: str, run_id: str) -> bool:
+        return await self.find(caller, run_id) is not None
+
+    async def find(self, caller: str, run_id: str) -> KnownRun | None:
+        runs = self._seen.get(caller)
+        seen = runs.get(run_id) if runs else None
+        if seen is not None:
+            return seen
+        for entry in self.ledger.entries(caller):
+            if entry.run_id == run_id:
+                return KnownRun(run_id=run_id, technique_id=entry.technique_id, at=entry.at)
+        return None
+
+    async def runs_of(self, caller: str, limit: int = 50) -> list[KnownRun]:
+        """The caller's runs, most recently seen first: those read, then those only started."""
+        known: dict[str, KnownRun] = {}
+        for run in reversed(self._seen.get(caller, {}).values()):
+            known.setdefault(run.run_id, run)
+        for entry in self.ledger.entries(caller):
+            if entry.run_id:
+                known.setdefault(entry.run_id, KnownRun(entry.run_id, entry.technique_id, at=entry.at))
+        return sorted(known.values(), key=lambda run: run.at, reverse=True)[:limit]
