@@ -41,7 +41,7 @@ async def test_an_output_on_floras_own_origin_is_fetched_with_its_bytes(sandbox_
 
 async def test_the_same_url_is_refused_when_its_origin_is_not_floras(sandbox_http: httpx.AsyncClient) -> None:
     url = await completed_image(sandbox_http, sandbox_http.sandbox)  # type: ignore[attr-defined]
-    with pytest.raises(FetchError, match="could not be resolved|not a public host"):
+    with pytest.raises(FetchError, match=r"could not be resolved|not a public host"):
         await fetch_output(sandbox_http, url, trusted_origin="https://app.flora.ai", max_bytes=10**6, within_seconds=5)
 
 

@@ -9,5 +9,9 @@
 - resources.py: flora://runs/{run_id}/outputs/{output_id} for resources/read and resources/list
 - viewer.py (+ viewer.html): the run viewer MCP App
 
-Importing this package imports none of them, so results.py can use saving.SavedFile freely.
+These modules use the server's result shapes and state, and the server wires them in, so
+the server package is imported first: whichever side a program imports first, each module
+then finds the other's names complete.
 """
+
+import flora_mcp.server  # noqa: F401  (see above)

@@ -14,10 +14,12 @@ import time
 from collections import OrderedDict
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Protocol
+from typing import TYPE_CHECKING, Protocol
 
 from flora_mcp.api.models import RunOutput
-from flora_mcp.server.spending import SpendLedger
+
+if TYPE_CHECKING:
+    from flora_mcp.server.spending import SpendLedger
 
 
 @dataclass(frozen=True)
