@@ -28,4 +28,4 @@ async def live_server(sandbox: Sandbox, **settings: Any) -> AsyncIterator[str]:
 
 def http_client(url: str, key: str) -> Client:
     headers = {"Authorization": f"Bearer {key}"}
-    return Client(streamable_http_client(url, http_client=httpx2.AsyncClient(headers=headers)))
+    return Client(streamable_http_client(url, http_client=httpx2.AsyncClient(headers=headers, timeout=60)))
