@@ -62,7 +62,7 @@ class Settings(BaseSettings):
         description="Comma-separated origins FLORA serves output media from: the run viewer's CSP allows only these.",
     )
     max_output_bytes: int = Field(
-        default=50 * 1024 * 1024,
+        default=20 * 1024 * 1024,
         ge=1024,
         le=2 * 1024 * 1024 * 1024,
         description="Largest output fetched for a preview, a saved file or resources/read, in bytes.",
