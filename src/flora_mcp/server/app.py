@@ -111,7 +111,7 @@ class FloraMCPServer(MCPServer[AppState]):
         self, ctx: ServerRequestContext[AppState], params: PaginatedRequestParams | None
     ) -> ListResourcesResult:
         # The SDK's list_resources() takes no request context, and the listing is per caller:
-        # this is the SDK's own handler (tests/outputs/test_resources.py fails if it changes).
+        # this overrides the SDK's own handler (tests/outputs/test_mcp.py fails if that changes).
         context = Context(request_context=ctx, mcp_server=self)
         listed = await output_resources.list_outputs_for(context)
         return ListResourcesResult(resources=[*await self.list_resources(), *listed])
