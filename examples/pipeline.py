@@ -267,9 +267,14 @@ def _record_state(outcome: Outcome, state: dict[str, Any]) -> None:
     if outcome.status in TERMINAL:
         _record_cost(outcome, state.get("charged_cost"), final=True)
     outputs = state.get("outputs") or []
-    outcome.outputs = [
-        {"type": str(o.get("type")), ("text" if o.get("type") == "text" else "url"): str(o.get("url"))} for o in outputs
-    ]
+    # With the server's --output-dir (FLORA_OUTPUT_DIR), each output also names the file it was saved to.
+    saved = {str(f.get("output_id")): str(f.get("path")) for f in state.get("saved_files") or []}
+    outcome.outputs = []
+    for o in outputs:
+        entry = {"type": str(o.get("type")), ("text" if o.get("type") == "text" else "url"): str(o.get("url"))}
+        if str(o.get("output_id")) in saved:
+            entry["saved_path"] = saved[str(o.get("output_id"))]
+        outcome.outputs.append(entry)
     if outcome.status == "failed":
         outcome.error = f"{state.get('error_code') or 'failed'}: {state.get('error_message') or ''}".rstrip(": ")
 

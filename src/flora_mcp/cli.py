@@ -94,6 +94,12 @@ def build_parser() -> argparse.ArgumentParser:
         help="Largest MCP request accepted: HTTP body or stdio line (env FLORA_MAX_REQUEST_BYTES; default 1 MiB).",
     )
 
+    parser.add_argument(
+        "--output-dir",
+        metavar="DIR",
+        help="Save every completed output into DIR once (env FLORA_OUTPUT_DIR; default: nothing saved).",
+    )
+
     commands = parser.add_subparsers(dest="command", metavar="{sandbox,demo}")
     sandbox = commands.add_parser("sandbox", help="Serve the local FLORA-compatible sandbox API.")
     sandbox.add_argument("--port", type=port_number, default=8787, dest="sandbox_port", help="Port (default 8787).")
@@ -115,6 +121,7 @@ def settings_from_args(args: argparse.Namespace) -> Settings:
         "confirm_above_usd": args.confirm_above_usd,
         "read_only": args.read_only,
         "max_request_bytes": args.max_request_bytes,
+        "output_dir": args.output_dir,
     }
     return Settings(**{name: value for name, value in flags.items() if value is not None})
 

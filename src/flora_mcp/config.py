@@ -7,6 +7,7 @@ settings shows `**********`, never the key.
 
 from __future__ import annotations
 
+from pathlib import Path
 from typing import Literal
 
 from pydantic import Field, SecretStr, field_validator
@@ -66,6 +67,23 @@ class Settings(BaseSettings):
         le=64 * 1024 * 1024,
         description="Largest MCP request accepted, in bytes: an HTTP body (413 above it) or one stdio line.",
     )
+    previews: bool = Field(
+        default=True,
+        description="Return downscaled image previews of completed outputs (FLORA_PREVIEWS=off: links only).",
+    )
+    output_dir: Path | None = Field(
+        default=None, description="Save every completed output into this folder once (unset: nothing is saved)."
+    )
+    media_origins: str = Field(
+        default="https://media.flora.ai",
+        description="Comma-separated origins FLORA serves output media from: the run viewer's CSP allows only these.",
+    )
+    max_output_bytes: int = Field(
+        default=20 * 1024 * 1024,
+        ge=1024,
+        le=2 * 1024 * 1024 * 1024,
+        description="Largest output fetched for a preview, a saved file or resources/read, in bytes.",
+    )
 
     state_url: str | None = Field(
         default=None,
@@ -98,6 +116,24 @@ class Settings(BaseSettings):
         if not value.startswith(("http://", "https://")):
             raise ValueError("FLORA_BASE_URL must start with https:// (or http:// for a local sandbox)")
         return value
+
+    @field_validator("output_dir", mode="before")
+    @classmethod
+    def _empty_dir_means_unset(cls, value: object) -> object:
+        return None if isinstance(value, str) and not value.strip() else value
+
+    @field_validator("media_origins")
+    @classmethod
+    def _origins_are_origins(cls, value: str) -> str:
+        for origin in (part.strip() for part in value.split(",") if part.strip()):
+            scheme, sep, rest = origin.partition("://")
+            if scheme not in ("http", "https") or not sep or not rest or "/" in rest.rstrip("/"):
+                raise ValueError(f"FLORA_MEDIA_ORIGINS: {origin!r} is not an origin like https://media.flora.ai")
+        return value
+
+    def media_origin_list(self) -> list[str]:
+        """FLORA_MEDIA_ORIGINS as a list of origins without trailing slashes."""
+        return [part.strip().rstrip("/") for part in self.media_origins.split(",") if part.strip()]
 
     @field_validator("max_spend_usd", "confirm_above_usd", mode="before")
     @classmethod

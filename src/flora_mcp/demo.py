@@ -2,18 +2,23 @@
 
 It starts the server as a subprocess exactly as an MCP host would, and shows what an agent
 sees: the tool list, ids found, a generation started and waited for with live progress, its
-output URLs (fetched, to show they are real), a technique run, and a bad input refused before
-anything is sent. No key and no network beyond 127.0.0.1.
+output's preview and saved file (in a temporary folder), its URLs (fetched, to show they are
+real), a technique run, and a bad input refused before anything is sent. No key and no network beyond 127.0.0.1.
 """
 
 from __future__ import annotations
 
+import base64
+import io
 import sys
+import tempfile
+from pathlib import Path
 from typing import Any, TextIO
 
 import httpx
 from mcp import Client, StdioServerParameters
-from mcp_types import CallToolResult, ResourceLink, TextContent
+from mcp_types import CallToolResult, ImageContent, ResourceLink, TextContent
+from PIL import Image
 
 # Quicker than life (an image in ~1.5 s, a technique in ~5 s) but slow enough to show progress.
 DEMO_TIME_SCALE = "0.25"
@@ -60,9 +65,14 @@ class _Narrator:
 
 async def run_demo(out: TextIO, *, time_scale: str = DEMO_TIME_SCALE) -> None:
     """Run the narrated session, writing it to `out` (`time_scale` sets the sandbox's pace)."""
+    with tempfile.TemporaryDirectory(prefix="flora-demo-") as folder:
+        await _session(out, time_scale, Path(folder))
+
+
+async def _session(out: TextIO, time_scale: str, output_dir: Path) -> None:
     params = StdioServerParameters(
         command=sys.executable,
-        args=["-m", "flora_mcp", "--sandbox"],
+        args=["-m", "flora_mcp", "--sandbox", "--output-dir", str(output_dir)],
         env={"FLORA_SANDBOX_TIME_SCALE": time_scale, "FLORA_LOG_LEVEL": "WARNING"},
     )
     out.write(f"Starting `{sys.executable} -m flora_mcp --sandbox` and connecting an MCP client over stdio...\n")
@@ -100,8 +110,20 @@ async def run_demo(out: TextIO, *, time_scale: str = DEMO_TIME_SCALE) -> None:
         n.section("Waiting for it, with live progress notifications")
         finished = await n.call(follow["tool"], follow["arguments"])
 
+        n.section("What came back besides the text: a preview the model can look at, and a saved file")
+        for image in (block for block in finished.content if isinstance(block, ImageContent)):
+            raw = base64.b64decode(image.data)
+            width, height = Image.open(io.BytesIO(raw)).size
+            n.say(f"  image block: {image.mime_type}, {width}x{height}, {len(raw):,} bytes (the model sees it)")
+        for saved in (finished.structured_content or {}).get("saved_files") or []:
+            n.say(
+                f"  saved {saved['output_id']} to {saved['path']} ({saved['bytes']:,} bytes; a temporary folder here)"
+            )
+
         n.section("Its output URLs")
-        links = [block for block in finished.content if isinstance(block, ResourceLink)]
+        links = [
+            block for block in finished.content if isinstance(block, ResourceLink) and str(block.uri).startswith("http")
+        ]
         async with httpx.AsyncClient(trust_env=False) as http:
             for link in links:
                 answer = await http.get(str(link.uri))

@@ -53,8 +53,10 @@ async def test_two_clients_with_different_keys_each_reach_flora_with_their_own(
     assert results["alice"]["status"] == results["bob"]["status"] == "completed"
     assert sorted(live_sandbox.log.keys_for("POST", "/runs/generation")) == sorted([ALICE, BOB])
     for name, key in (("alice", ALICE), ("bob", BOB)):
-        polls = {k for m, path, k in live_sandbox.log.seen if m == "GET" and runs[name] in path}
+        polls = {k for m, path, k in live_sandbox.log.seen if m == "GET" and runs[name] in path and "/api/" in path}
         assert polls == {key}, f"{name}'s run was read with another key"
+    # Fetching outputs for previews sends no key at all: media URLs are public.
+    assert {k for _, path, k in live_sandbox.log.seen if path.startswith("/media/")} <= {None}
 
 
 async def test_a_key_flora_refuses_is_reported_to_that_client_only(live_sandbox: LiveSandbox, spawn: Spawn) -> None:

@@ -53,6 +53,19 @@ async def connected(sandbox_config: SandboxConfig) -> AsyncIterator[Connected]:
             yield Connected(client, sandbox)
 
 
+async def test_with_an_output_dir_the_manifest_names_each_saved_file(pipeline: ModuleType, tmp_path: Path) -> None:
+    sandbox = Sandbox(SandboxConfig(time_scale=0))
+    async with httpx.AsyncClient(transport=sandbox.transport()) as http:
+        server = create_server(Settings(output_dir=tmp_path / "out"), http_client=http, sandbox=sandbox)
+        async with Client(server) as client:
+            jobs = [pipeline.Job("hero", "image", "A ceramic mug"), pipeline.Job("tagline", "text", "A tagline")]
+            manifest = await pipeline.run_pipeline(client, jobs, concurrency=2)
+    runs = {run["name"]: run for run in manifest["runs"]}
+    hero, tagline = runs["hero"]["outputs"][0], runs["tagline"]["outputs"][0]
+    assert Path(hero["saved_path"]).read_bytes()[:4] == b"\x89PNG"  # noqa: ASYNC240
+    assert Path(tagline["saved_path"]).read_text(encoding="utf-8") == tagline["text"]  # noqa: ASYNC240
+
+
 def write_csv(path: Path, rows: list[str]) -> Path:
     path.write_text("name,type,prompt,model,aspect_ratio,duration\n" + "\n".join(rows) + "\n", encoding="utf-8")
     return path

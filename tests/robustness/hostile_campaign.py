@@ -309,6 +309,8 @@ QUERY_TOOLS = {
 def _path_allowed(tool: str, args: dict[str, Any], path: str) -> bool | None:
     """Whether `path` is one the call may send given its (valid) arguments; None: tool unknown here."""
     run, tech = args.get("run_id"), args.get("technique_id")
+    if tool in ("get_run", "get_technique_run", "wait_for_run") and path.startswith(f"/media/{_q(run)}/"):
+        return True  # a completed run's output, fetched for its preview
     if tool in QUERY_TOOLS:
         return path == QUERY_TOOLS[tool]
     if tool == "get_run":

@@ -144,4 +144,6 @@ class Sandbox:
             or run.phase(self.clock()).status != "completed"
         ):
             raise not_found("No such media.")
-        return Response(media.render(extension, run.run_id), media_type=media.CONTENT_TYPES[extension])
+        return Response(
+            media.render(extension, run.run_id, self.config.image_size), media_type=media.CONTENT_TYPES[extension]
+        )

@@ -13,6 +13,7 @@ class SandboxConfig:
     time_scale: float = 1.0  # multiplies simulated run durations; 0 -> runs complete on first read
     rate_limit_per_second: float | None = None  # per key; over it -> 429 rate_limited with Retry-After
     fail_marker: str = "[fail]"  # a prompt or technique input containing this fails with provider_error
+    image_size: int = 64  # side of the square PNG an image run outputs (1024: a one-megapixel image)
 
     def accepted_keys(self) -> tuple[str, ...]:
         return (self.api_key, *self.extra_api_keys)
@@ -22,5 +23,6 @@ class SandboxConfig:
         return (
             f"SandboxConfig(api_key='***', extra_api_keys=<{len(self.extra_api_keys)}>, "
             f"credits_usd={self.credits_usd}, time_scale={self.time_scale}, "
-            f"rate_limit_per_second={self.rate_limit_per_second}, fail_marker={self.fail_marker!r})"
+            f"rate_limit_per_second={self.rate_limit_per_second}, fail_marker={self.fail_marker!r}, "
+            f"image_size={self.image_size})"
         )

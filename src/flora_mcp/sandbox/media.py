@@ -10,6 +10,7 @@
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import io
 import math
@@ -87,10 +88,11 @@ def mp4_stub(seed: str) -> bytes:
     return ftyp + moov + mdat
 
 
-def render(extension: str, seed: str) -> bytes:
-    """The file for an output with this extension (png, wav, mp4)."""
+@functools.lru_cache(maxsize=32)
+def render(extension: str, seed: str, image_size: int = 64) -> bytes:
+    """The file for an output with this extension (png, wav, mp4); the same bytes on every read."""
     if extension == "png":
-        return png_gradient(seed)
+        return png_gradient(seed, image_size)
     if extension == "wav":
         return wav_tone(seed)
     if extension == "mp4":

@@ -15,24 +15,29 @@ from __future__ import annotations
 
 import logging
 import time
-from collections.abc import AsyncIterator, Awaitable, Callable
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterable
 from contextlib import AsyncExitStack, asynccontextmanager
 from typing import TYPE_CHECKING, Any
 
 import anyio
 import httpx
 from mcp.server import MCPServer
+from mcp.server.context import ServerRequestContext
+from mcp.server.lowlevel.helper_types import ReadResourceContents
 from mcp.server.mcpserver import Context
 from mcp.server.mcpserver.exceptions import ToolError, UnexpectedToolError
 from mcp.server.request_state import AESGCMRequestStateCodec, RequestStateSecurity
-from mcp_types import CallToolResult, InputRequiredResult
-from pydantic import ValidationError
+from mcp_types import CallToolResult, InputRequiredResult, ListResourcesResult, PaginatedRequestParams
+from pydantic import AnyUrl, ValidationError
 
 from flora_mcp import __version__
 from flora_mcp.api.client import FloraClient
 from flora_mcp.config import Settings
 from flora_mcp.server.catalog import Catalog
 from flora_mcp.server.context import AppState
+from flora_mcp.outputs import resources as output_resources
+from flora_mcp.outputs.setup import build_output_service
+from flora_mcp.outputs.viewer import RunViewer
 from flora_mcp.server.errors import invalid_arguments_text
 from flora_mcp.server.flora_http import flora_http_client
 from flora_mcp.server.hints import RunMemory
@@ -101,6 +106,23 @@ class FloraMCPServer(MCPServer[AppState]):
                 raise cause from cause.__cause__
             raise
 
+    async def read_resource(
+        self, uri: AnyUrl | str, context: Context[AppState, Any] | None = None
+    ) -> Iterable[ReadResourceContents] | InputRequiredResult:
+        # Output URIs answer with each output's own MIME type, which a template cannot give.
+        if context is not None and output_resources.parse_output_uri(str(uri)) is not None:
+            return await output_resources.read_output_for(context, str(uri))
+        return await super().read_resource(uri, context)
+
+    async def _handle_list_resources(
+        self, ctx: ServerRequestContext[AppState], params: PaginatedRequestParams | None
+    ) -> ListResourcesResult:
+        # The SDK's list_resources() takes no request context, and the listing is per caller:
+        # this overrides the SDK's own handler (tests/outputs/test_mcp.py fails if that changes).
+        context = Context(request_context=ctx, mcp_server=self)
+        listed = await output_resources.list_outputs_for(context)
+        return ListResourcesResult(resources=[*await self.list_resources(), *listed])
+
 
 class StoreRequestStateCodec:
     """The confirmation flow's request-state codec, keyed by a secret kept in the state store.
@@ -166,6 +188,7 @@ def create_server(
     )
     codec = StoreRequestStateCodec()
     active = 0  # lifespans running: in-memory clients run one per connection, sharing the store
+    viewer = RunViewer(settings.media_origin_list())
 
     @asynccontextmanager
     async def lifespan(_: MCPServer[AppState]) -> AsyncIterator[AppState]:
@@ -198,7 +221,11 @@ def create_server(
             logger.info("flora-mcp ready", extra={"base_url": base_url, "sandbox": sandbox is not None})
             if settings.read_only:
                 logger.info("read-only: the start tools are not offered")
+            outputs = build_output_service(settings, client_http, store, base_url=base_url, sandbox=sandbox is not None)
+            if sandbox is not None:
+                viewer.set_media_origins([outputs.trusted_origin or base_url])
             yield AppState(
+                outputs=outputs,
                 client=client,
                 booking=booking,
                 memory=memory,
@@ -209,7 +236,7 @@ def create_server(
                 strict_params=settings.strict_params,
             )
 
-    return FloraMCPServer(
+    server = FloraMCPServer(
         name="flora-mcp",
         title="FLORA",
         description="FLORA's image, video, audio, text and technique runs as tools.",
@@ -217,8 +244,11 @@ def create_server(
         website_url="https://flora.ai",
         version=__version__,
         lifespan=lifespan,
-        tools=build_tools(read_only=settings.read_only),
+        tools=RunViewer.bind(build_tools(read_only=settings.read_only)),
+        extensions=[viewer.apps],
         log_level=settings.log_level,
         has_default_key=sandbox is not None or settings.api_key is not None,
         request_state_security=RequestStateSecurity(codec=codec),
     )
+    output_resources.register_template(server)
+    return server

@@ -1,4 +1,4 @@
-"""What every tool call can reach: the FLORA client, the booking, the run memory and the clock.
+"""What every tool call can reach: the FLORA client, the booking, outputs, the run memory and the clock.
 
 The lifespan builds one `AppState`; tools read it from their Context. The clock and sleep are
 injectable so tests of waiting and polling never wait.
@@ -14,6 +14,7 @@ from mcp.server.mcpserver import Context
 
 from flora_mcp.api.client import FloraClient
 from flora_mcp.server.catalog import Catalog
+from flora_mcp.outputs.service import OutputService
 from flora_mcp.server.hints import RunMemory
 from flora_mcp.server.money.quotes import QuoteBook
 from flora_mcp.server.wire.http_auth import bearer_key
@@ -41,6 +42,7 @@ class AppState:
     def caller(self, ctx: Context[Any]) -> str:
         """Who is calling: a keyed fingerprint of the API key this request uses, never the key."""
         return self.booking.caller(ctx)
+    outputs: OutputService | None = None  # previews, saved files and output resources
 
     def client_for(self, ctx: Context[Any]) -> FloraClient:
         """The client for this request: with the request's own Bearer key when it brought one."""

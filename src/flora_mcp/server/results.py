@@ -28,6 +28,7 @@ from flora_mcp.api.models import (
     Workspace,
 )
 from flora_mcp.api.urls import link_url, one_line
+from flora_mcp.outputs.saving import SavedFile
 
 
 class NextStep(BaseModel):
@@ -116,6 +117,7 @@ class RunResult(BaseModel):
     technique_id: str | None = None
     advice: str | None = Field(default=None, description="What to do next, in words.")
     next: NextStep | None = Field(default=None, description="Set while the run has not finished.")
+    saved_files: list[SavedFile] | None = Field(default=None, description="Outputs saved on disk (--output-dir).")
 
 
 class WaitResult(RunResult):

@@ -28,6 +28,7 @@ from pydantic import Field
 from flora_mcp.api.errors import FloraConnectionError, RateLimitedError, ServerError
 from flora_mcp.api.models import KNOWN_STATUSES, RequestModel, RunId, RunState, TechniqueRef
 from flora_mcp.api.urls import one_line
+from flora_mcp.outputs.answer import run_answer
 from flora_mcp.server import hints
 from flora_mcp.server.context import AppState, state_of
 from flora_mcp.server.errors import flora_errors
@@ -151,7 +152,7 @@ async def _read(ctx: Context[Any], tool: str, run_id: str, technique_id: str | N
     delay = hints.next_read_in(facts, state.clock(), reads=1)
     next_step = hints.while_running(run_id, technique_id, delay=delay, tool=tool)
     result = RunResult(**run_fields(run, technique_id=technique_id, next_step=next_step))
-    return tool_result(result, run_text(result), output_blocks(result.outputs))
+    return await run_answer(ctx, result, run_text(result))
 
 
 async def get_run(ctx: Context[Any], args: RunArguments) -> CallToolResult:
@@ -219,7 +220,7 @@ async def _follow(ctx: Context[Any], run_id: str, technique_id: str | None, time
                 continue
         now = state.clock()
         if run is None:
-            return _unanswered(run_id, technique_id, last, waited=now - began, polls=reads)
+            return await _unanswered(ctx, run_id, technique_id, last, waited=now - began, polls=reads)
         last = run
         reads += 1
         await _observed(ctx, state, run)
@@ -231,14 +232,16 @@ async def _follow(ctx: Context[Any], run_id: str, technique_id: str | None, time
             f"{run_id}: {run.status[:60]}, {fraction * 100:.0f}% ({now - began:.0f} s waited)",
         )
         if run.is_terminal:
-            return _answer(run, technique_id, waited=now - began, polls=reads, exhausted=False)
+            return await _answer(ctx, run, technique_id, waited=now - began, polls=reads, exhausted=False)
         left = deadline - now
         if left < hints.MIN_POLL_SECONDS:
-            return _answer(run, technique_id, waited=now - began, polls=reads, exhausted=True)
+            return await _answer(ctx, run, technique_id, waited=now - began, polls=reads, exhausted=True)
         delay = min(hints.next_read_in(facts, now, reads=reads), left)
 
 
-def _answer(run: RunState, technique_id: str | None, *, waited: float, polls: int, exhausted: bool) -> CallToolResult:
+async def _answer(
+    ctx: Context[Any], run: RunState, technique_id: str | None, *, waited: float, polls: int, exhausted: bool
+) -> CallToolResult:
     # When the budget ran out, calling wait_for_run again at once is right: it waits itself.
     next_step = hints.while_running(run.run_id, technique_id, delay=0) if exhausted else None
     result = WaitResult(
@@ -255,16 +258,16 @@ def _answer(run: RunState, technique_id: str | None, *, waited: float, polls: in
     else:
         headline = f"Run {run.run_id} {one_line(run.status, 60)} after {result.waited_seconds:g} s of waiting."
     text = run_text(result, headline, offer_wait=False)
-    return tool_result(result, text, output_blocks(result.outputs))
+    return await run_answer(ctx, result, text)
 
 
-def _unanswered(
-    run_id: str, technique_id: str | None, last: RunState | None, *, waited: float, polls: int
+async def _unanswered(
+    ctx: Context[Any], run_id: str, technique_id: str | None, last: RunState | None, *, waited: float, polls: int
 ) -> CallToolResult:
     """The budget ran out while FLORA had not answered a read: the last state seen, or none."""
     next_step = hints.while_running(run_id, technique_id, delay=hints.MIN_POLL_SECONDS)
     if last is not None:
-        return _answer(last, technique_id, waited=waited, polls=polls, exhausted=True)
+        return await _answer(ctx, last, technique_id, waited=waited, polls=polls, exhausted=True)
     result = WaitResult(
         run_id=run_id,
         status="unknown",

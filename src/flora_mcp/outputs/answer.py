@@ -1,0 +1,28 @@
+"""run_answer: the result of a tool that reads a run, with what its outputs add.
+
+get_run, get_technique_run and wait_for_run end with `return await run_answer(ctx, result, text)`
+instead of `tool_result(result, text, output_blocks(result.outputs))`: the same text and
+structured result, plus (for a completed run) preview image blocks, saved-file links and one
+line per preview or file, and the run recorded as the caller's for resources.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from mcp.server.mcpserver import Context
+from mcp_types import CallToolResult
+
+from flora_mcp.server.results import RunResult, output_blocks, tool_result
+from flora_mcp.server.context import state_of
+
+
+async def run_answer(ctx: Context[Any], result: RunResult, text: str) -> CallToolResult:
+    """`result` and `text` as a CallToolResult, with the outputs' previews and files (see above)."""
+    state = state_of(ctx)
+    if state.outputs is None:
+        return tool_result(result, text, output_blocks(result.outputs))
+    shown = await state.outputs.present(state.caller(ctx), result)
+    if shown.files:
+        result = result.model_copy(update={"saved_files": shown.files})
+    return tool_result(result, "\n".join([text, *shown.lines]), shown.blocks)
