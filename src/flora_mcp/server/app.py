@@ -33,11 +33,11 @@ from pydantic import AnyUrl, ValidationError
 from flora_mcp import __version__
 from flora_mcp.api.client import FloraClient
 from flora_mcp.config import Settings
-from flora_mcp.server.catalog import Catalog
-from flora_mcp.server.context import AppState
 from flora_mcp.outputs import resources as output_resources
 from flora_mcp.outputs.setup import build_output_service
 from flora_mcp.outputs.viewer import RunViewer
+from flora_mcp.server.catalog import Catalog
+from flora_mcp.server.context import AppState
 from flora_mcp.server.errors import invalid_arguments_text
 from flora_mcp.server.flora_http import flora_http_client
 from flora_mcp.server.hints import RunMemory

@@ -13,8 +13,8 @@ from typing import TYPE_CHECKING, Any
 from mcp.server.mcpserver import Context
 
 from flora_mcp.api.client import FloraClient
-from flora_mcp.server.catalog import Catalog
 from flora_mcp.outputs.service import OutputService
+from flora_mcp.server.catalog import Catalog
 from flora_mcp.server.hints import RunMemory
 from flora_mcp.server.money.quotes import QuoteBook
 from flora_mcp.server.wire.http_auth import bearer_key

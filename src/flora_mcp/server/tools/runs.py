@@ -37,7 +37,6 @@ from flora_mcp.server.results import (
     RunResult,
     WaitResult,
     describe_next,
-    output_blocks,
     output_lines,
     tool_result,
 )
