@@ -33,49 +33,93 @@ from flora_mcp.server.hints import RunMemory
 from flora_mcp.server.quotes import QuoteBook
 from flora_mcp.server.spending import SpendLedger
 from flora_mcp.server.state import AppState
-from flora_mcp.server.tools import build_tools
+from flora_mcp.server.tools import START_TOOLS, build_tools
 
 if TYPE_CHECKING:
     from flora_mcp.sandbox import Sandbox
 
 logger = logging.getLogger("flora_mcp.server")
 
-INSTRUCTIONS = """\
+STEP_FIND = """\
 flora-mcp gives you FLORA's generative runs: images, video, audio and text from a prompt, and
 techniques (multi-step workflows) from inputs.
 1. Find ids: list_workspaces -> list_projects (project_id) -> list_models (model ids and params);
    for techniques, list_techniques -> get_technique (its inputs).
+"""
+
+STEP_START = """\
 2. Start: start_generation_run or start_technique_run. Starts cost money (the answer quotes the
    cost); do not start the same thing twice. If a start's answer was lost, retry with the same
    idempotency_key; it is never charged twice.
+"""
+
+STEP_START_DISABLED = """\
+2. Starts are disabled: the operator runs this server read-only (--read-only), so it offers no
+   start tools and cannot spend money. Do not try to start runs; tell the user if they ask for
+   one. Everything else works: find ids, follow and read runs started elsewhere.
+"""
+
+STEPS_FOLLOW = """\
 3. Follow: wait_for_run(run_id[, technique_id]) waits with progress and returns outputs; if it
    returns before the run ends, call it again. get_run / get_technique_run read the state once.
 4. Read outputs: media outputs are URLs (also resource links); text outputs hold the text.
 Every result has a `next` hint naming the tool, arguments and when to call it. Errors say
-whether to fix the input, wait and retry, or stop and tell the user.
+whether to fix the input, wait and retry, or stop and tell the user."""
+
+MONEY = """
 Money: get_session_spend shows this session's runs and spend; over the spend cap starts are refused (tell the user)."""
 
-READ_ONLY_NOTE = """
-This server is read-only (--read-only): it offers no start tools and cannot spend money."""
+INSTRUCTIONS = STEP_FIND + STEP_START + STEPS_FOLLOW + MONEY
+READ_ONLY_INSTRUCTIONS = STEP_FIND + STEP_START_DISABLED + STEPS_FOLLOW
+
+STARTS_DISABLED = (
+    "{name} is disabled: the operator runs this server read-only (--read-only, FLORA_READ_ONLY), so no run "
+    "can be started and nothing can be spent here. Nothing was sent to FLORA. What still works: list_workspaces, "
+    "list_projects, list_models, list_techniques, get_technique, get_session_spend, and get_run / get_technique_run / "
+    "wait_for_run / list_technique_runs / list_generations for runs started elsewhere. Next step: tell the user "
+    "starts are disabled on this server; only its operator can enable them."
+)
 
 
 def instructions_for(settings: Settings) -> str:
-    """The server instructions; a read-only server says it cannot start runs."""
-    return INSTRUCTIONS + (READ_ONLY_NOTE if settings.read_only else "")
+    """The server instructions; a read-only server says starts are disabled instead of how to start."""
+    return READ_ONLY_INSTRUCTIONS if settings.read_only else INSTRUCTIONS
 
 
 class FloraMCPServer(MCPServer[AppState]):
     """MCPServer whose tool failures always read as actionable text (see module docstring)."""
 
-    def __init__(self, *args: Any, has_default_key: bool = False, **kwargs: Any) -> None:
-        super().__init__(*args, **kwargs)
+    def __init__(self, *args: Any, has_default_key: bool = False, read_only: bool = False, **kwargs: Any) -> None:
+        # No subscriptions/listen: this server never sends change notifications, so it must not
+        # advertise listChanged or resources.subscribe for them (the 2026-07-28 era derives both
+        # from that method being served).
+        super().__init__(*args, subscriptions=False, **kwargs)
         # Whether requests that bring no key of their own can use the server's (see http_auth).
         self.has_default_key = has_default_key
+        self.read_only = read_only
         self._input_schemas = {tool.name: tool.parameters for tool in kwargs.get("tools") or []}
+        self._drop_unserved_methods()
+
+    def _drop_unserved_methods(self) -> None:
+        """Stop serving (and so advertising) prompts and resources: this server has neither.
+
+        MCPServer registers their list/read handlers whatever it holds, and the capabilities a
+        client sees are derived from the registered handlers, so a client would be told of
+        prompts and resources that do not exist. Without the handlers those methods answer
+        "Method not found", which is the truth.
+        """
+        handlers = self._lowlevel_server._request_handlers
+        for method in ("prompts/list", "prompts/get"):
+            handlers.pop(method, None)
+        for method in ("resources/list", "resources/read", "resources/templates/list"):
+            handlers.pop(method, None)
 
     async def call_tool(
         self, name: str, arguments: dict[str, Any], context: Context[AppState, Any] | None = None
     ) -> CallToolResult | InputRequiredResult:
+        if self.read_only and name in START_TOOLS:
+            # Not "Unknown tool": the agent must learn that starts are off here, not that it misspelt.
+            raise ToolError(STARTS_DISABLED.format(name=name))
         try:
             return await super().call_tool(name, arguments, context)
         except UnexpectedToolError as exc:
@@ -156,4 +200,5 @@ def create_server(
         tools=build_tools(read_only=settings.read_only),
         log_level=settings.log_level,
         has_default_key=sandbox is not None or settings.api_key is not None,
+        read_only=settings.read_only,
     )
