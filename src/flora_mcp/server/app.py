@@ -144,6 +144,7 @@ def create_server(
     *,
     http_client: httpx.AsyncClient | None = None,
     sandbox: Sandbox | None = None,
+    sandbox_url: str | None = None,
     sleep: Callable[[float], Awaitable[None]] = anyio.sleep,
     clock: Callable[[], float] = time.monotonic,
 ) -> MCPServer[AppState]:
@@ -154,6 +155,8 @@ def create_server(
     - `sandbox`: talk to this sandbox instead of FLORA, with its key. Without `http_client` the
       lifespan serves it on a loopback port, so the output URLs it returns can be fetched;
       with one (e.g. `httpx.AsyncClient(transport=sandbox.transport())`) it is reached in process.
+    - `sandbox_url`: the sandbox is already served at this base URL (the CLI serves it once for
+      HTTP transports, where SSE would otherwise serve one per connection); use it as it is.
     - `sleep`, `clock`: how wait_for_run waits and measures time (tests pass fakes).
     """
     memory = RunMemory()
@@ -166,8 +169,8 @@ def create_server(
         async with AsyncExitStack() as stack:
             api_key, base_url = settings.api_key_value(), settings.base_url
             if sandbox is not None:
-                api_key, base_url = sandbox.config.api_key, sandbox.base_url()
-                if http_client is None:
+                api_key, base_url = sandbox.config.api_key, sandbox_url or sandbox.base_url()
+                if http_client is None and sandbox_url is None:
                     base_url = await stack.enter_async_context(sandbox.serving())
             client_http = http_client
             if client_http is None:
