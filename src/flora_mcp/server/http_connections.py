@@ -10,8 +10,9 @@ accept). The protocol built by `guarded_protocol` (uvicorn's h11 protocol, plus)
   otherwise it is closed. Between requests, uvicorn's keep-alive timeout applies;
 - at most `max_connections` connections are open: the one over the cap closes the connection
   that has been waiting longest without a request in progress (an idle or slow client), so a
-  flood of idle clients cannot lock out callers that send requests. Only when every open
-  connection is busy is the newcomer itself closed;
+  flood of idle clients cannot lock out callers that send requests. Connections that have never
+  completed a request go first; a kept-alive connection that has (a proven client) only after
+  them. Only when every open connection is busy is the newcomer itself closed;
 - `max_connections` is kept below the process's open-file limit (`connection_cap`), leaving
   room for FLORA calls and the server's own files, so accept() does not run out of descriptors.
 
@@ -31,8 +32,11 @@ from uvicorn.protocols.http.h11_impl import H11Protocol
 logger = logging.getLogger("flora_mcp.server")
 
 # Descriptors kept for everything but incoming connections: stdio, logs, the sandbox, TLS
-# contexts, and one outbound FLORA connection per request handled at once.
+# contexts, one outbound FLORA connection per request handled at once, and one accept burst.
 BASE_RESERVE = 32
+# asyncio accepts up to `backlog` connections in one go before any of them is seen (and the cap
+# can close one), so the listen backlog is also the size of a burst the reserve must absorb.
+ACCEPT_BACKLOG = 64
 MAX_SOFT_LIMIT = 65536
 
 
@@ -51,7 +55,7 @@ def raise_open_file_limit() -> int:
 
 def connection_cap(configured: int, *, max_concurrency: int, open_file_limit: int) -> int:
     """The connections to allow: `configured`, kept below the open-file limit minus what the server needs."""
-    room = open_file_limit - BASE_RESERVE - max_concurrency
+    room = open_file_limit - BASE_RESERVE - ACCEPT_BACKLOG - max_concurrency
     return max(8, min(configured, room))
 
 
@@ -72,12 +76,15 @@ def guarded_protocol(*, max_connections: int, header_timeout: float) -> tuple[ty
     stats = DoorStats()
 
     class GuardedH11Protocol(H11Protocol):
-        # Connections with no request in progress, oldest first (dicts keep insertion order).
-        waiting: ClassVar[dict[GuardedH11Protocol, None]] = {}
+        # Connections with no request in progress, oldest first (dicts keep insertion order):
+        # those that never completed a request, and kept-alive ones that did.
+        never_served: ClassVar[dict[GuardedH11Protocol, None]] = {}
+        kept_alive: ClassVar[dict[GuardedH11Protocol, None]] = {}
 
         def __init__(self, *args: Any, **kwargs: Any) -> None:
             super().__init__(*args, **kwargs)
             self._head_deadline: asyncio.TimerHandle | None = None
+            self._served = False
 
         def _busy(self) -> bool:
             return self.cycle is not None and not self.cycle.response_complete
@@ -92,8 +99,12 @@ def guarded_protocol(*, max_connections: int, header_timeout: float) -> tuple[ty
                 self._head_deadline = None
 
         def _wait(self) -> None:
-            self.waiting.pop(self, None)
-            self.waiting[self] = None
+            self._unwait()
+            (self.kept_alive if self._served else self.never_served)[self] = None
+
+        def _unwait(self) -> None:
+            self.never_served.pop(self, None)
+            self.kept_alive.pop(self, None)
 
         def connection_made(self, transport: asyncio.Transport) -> None:  # type: ignore[override]
             super().connection_made(transport)
@@ -103,14 +114,15 @@ def guarded_protocol(*, max_connections: int, header_timeout: float) -> tuple[ty
                 self._make_room()
 
         def _make_room(self) -> None:
-            victim = next((c for c in self.waiting if c is not self), None)
+            candidates = (c for book in (self.never_served, self.kept_alive) for c in book if c is not self)
+            victim = next(candidates, None)
             if victim is None:
                 stats.refused += 1
                 logger.debug("closed a new connection: every open connection is busy")
                 victim = self
             else:
                 stats.evicted += 1
-            self.waiting.pop(victim, None)
+            victim._unwait()
             victim._disarm()
             victim.transport.close()
 
@@ -119,16 +131,17 @@ def guarded_protocol(*, max_connections: int, header_timeout: float) -> tuple[ty
                 self._arm()  # the first byte of a request: its head must follow in time
             super().data_received(data)
             if self._busy():
-                self.waiting.pop(self, None)
+                self._unwait()
                 self._disarm()
 
         def on_response_complete(self) -> None:
             super().on_response_complete()
+            self._served = True
             if not self._busy() and not self.transport.is_closing():
                 self._wait()  # idle under uvicorn's keep-alive timeout until the next request
 
         def connection_lost(self, exc: Exception | None) -> None:
-            self.waiting.pop(self, None)
+            self._unwait()
             self._disarm()
             super().connection_lost(exc)
 
@@ -137,7 +150,7 @@ def guarded_protocol(*, max_connections: int, header_timeout: float) -> tuple[ty
             if self._busy() or self.transport.is_closing():
                 return
             stats.closed_slow += 1
-            self.waiting.pop(self, None)
+            self._unwait()
             self.transport.close()
 
     return GuardedH11Protocol, stats

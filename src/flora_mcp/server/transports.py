@@ -32,7 +32,12 @@ from starlette.types import ASGIApp
 
 from flora_mcp.config import Settings
 from flora_mcp.server.http_auth import BearerKeyGate, KeyLending, is_loopback
-from flora_mcp.server.http_connections import connection_cap, guarded_protocol, raise_open_file_limit
+from flora_mcp.server.http_connections import (
+    ACCEPT_BACKLOG,
+    connection_cap,
+    guarded_protocol,
+    raise_open_file_limit,
+)
 from flora_mcp.server.http_limits import DEFAULT_MAX_REQUEST_BYTES, BodyLimit, ConcurrencyLimit, HostOriginCheck
 from flora_mcp.server.stdio_wire import serve_stdio
 
@@ -205,7 +210,7 @@ async def _serve_http(
             # The peer address is what it is: X-Forwarded-For must not make a proxied request look local
             # (http_auth lends the server's key by the real peer).
             proxy_headers=False,
-            backlog=512,
+            backlog=ACCEPT_BACKLOG,
             timeout_graceful_shutdown=5,
         )
         uv = uvicorn.Server(config)
