@@ -8,12 +8,17 @@ Repeats are held back (`RepeatLimit`): under a flood (a crowd of slow clients, t
 file descriptors and asyncio reporting every failed accept) the same line would otherwise be
 written thousands of times a second and fill the disk. Each kind of line is written at most a
 few times per minute; the next one written says how many were held back.
+
+No header value is written either: httpcore's DEBUG traces quote the exceptions of a request
+it could not send ("Illegal header value b'Bearer sk_...'"), so its loggers are kept at INFO, and
+any `Bearer <token>` that reaches a line anyway is replaced (`BearerScrub`).
 """
 
 from __future__ import annotations
 
 import json
 import logging
+import re
 import sys
 import time
 from collections.abc import Callable
@@ -37,7 +42,7 @@ class JSONLineFormatter(logging.Formatter):
             if key not in _STANDARD_ATTRS and not key.startswith("_"):
                 line[key] = value
         if record.exc_info:
-            line["exc"] = self.formatException(record.exc_info)
+            line["exc"] = record.exc_text or self.formatException(record.exc_info)
         return json.dumps(line, default=str, ensure_ascii=False)
 
 
@@ -76,11 +81,31 @@ class RepeatLimit(logging.Filter):
         return False
 
 
+_BEARER = re.compile(r"(?i)(bearer\s+)[^\s'\"\\,;]+")
+
+
+class BearerScrub(logging.Filter):
+    """Replaces the token of every `Bearer <token>` in a line's message and exception text."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        message = record.getMessage()
+        if "earer" in message or "EARER" in message:
+            record.msg, record.args = _BEARER.sub(r"\1[redacted]", message), None
+        if record.exc_info and not record.exc_text:
+            record.exc_text = logging.Formatter().formatException(record.exc_info)
+        if record.exc_text:
+            record.exc_text = _BEARER.sub(r"\1[redacted]", record.exc_text)
+        return True
+
+
 def configure_logging(level: str) -> None:
     """Send every log line, ours and the SDK's, to stderr as JSON at `level`, repeats held back."""
     handler = logging.StreamHandler(sys.stderr)
     handler.setFormatter(JSONLineFormatter())
     handler.addFilter(RepeatLimit())
+    handler.addFilter(BearerScrub())
     root = logging.getLogger()
     root.handlers[:] = [handler]
     root.setLevel(level)
+    # httpcore's DEBUG traces quote failed requests' exceptions, header values included.
+    logging.getLogger("httpcore").setLevel(max(logging.INFO, root.level))
