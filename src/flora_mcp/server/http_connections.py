@@ -10,9 +10,12 @@ accept). The protocol built by `guarded_protocol` (uvicorn's h11 protocol, plus)
   otherwise it is closed. Between requests, uvicorn's keep-alive timeout applies;
 - at most `max_connections` connections are open: the one over the cap closes the connection
   that has been waiting longest without a request in progress (an idle or slow client), so a
-  flood of idle clients cannot lock out callers that send requests. Connections that have never
-  completed a request go first; a kept-alive connection that has (a proven client) only after
-  them. Only when every open connection is busy is the newcomer itself closed;
+  flood of idle clients cannot lock out callers that send requests. In this order: a connection
+  that has sent no complete request head for `GRACE` seconds (a real client sends it at once),
+  a request whose body has been arriving for over `GRACE` seconds (a slow upload), a younger
+  connection with no request head yet, a kept-alive connection idle between requests (a proven
+  client, whose next request is likely on its way), a young upload; oldest first in each. When every
+  open connection is busy with a request that has fully arrived, the newcomer itself is closed;
 - `max_connections` is kept below the process's open-file limit (`connection_cap`), leaving
   room for FLORA calls and the server's own files, so accept() does not run out of descriptors.
 
@@ -27,9 +30,14 @@ import resource
 from dataclasses import dataclass
 from typing import Any, ClassVar
 
+import h11
 from uvicorn.protocols.http.h11_impl import H11Protocol
 
 logger = logging.getLogger("flora_mcp.server")
+
+# Seconds a new connection may take to send its request head before it counts as idle for the
+# connection cap (its own deadline is the longer header_timeout).
+GRACE = 0.5
 
 # Descriptors kept for everything but incoming connections: stdio, logs, the sandbox, TLS
 # contexts, one outbound FLORA connection per request handled at once, and one accept burst.
@@ -85,6 +93,7 @@ def guarded_protocol(*, max_connections: int, header_timeout: float) -> tuple[ty
             super().__init__(*args, **kwargs)
             self._head_deadline: asyncio.TimerHandle | None = None
             self._served = False
+            self._born = self.loop.time()  # when the connection, then its current request, began
 
         def _busy(self) -> bool:
             return self.cycle is not None and not self.cycle.response_complete
@@ -114,8 +123,7 @@ def guarded_protocol(*, max_connections: int, header_timeout: float) -> tuple[ty
                 self._make_room()
 
         def _make_room(self) -> None:
-            candidates = (c for book in (self.never_served, self.kept_alive) for c in book if c is not self)
-            victim = next(candidates, None)
+            victim = self._victim()
             if victim is None:
                 stats.refused += 1
                 logger.debug("closed a new connection: every open connection is busy")
@@ -126,11 +134,38 @@ def guarded_protocol(*, max_connections: int, header_timeout: float) -> tuple[ty
             victim._disarm()
             victim.transport.close()
 
+        def _victim(self) -> GuardedH11Protocol | None:
+            """The connection to close for a newcomer, in the order of the module docstring."""
+            now = self.loop.time()
+            fresh = next((c for c in self.never_served if c is not self), None)
+            if fresh is not None and now - fresh._born >= GRACE:
+                return fresh
+            upload = self._oldest_upload()
+            if upload is not None and now - upload._born >= GRACE:
+                return upload
+            kept = next((c for c in self.kept_alive if c is not self), None)
+            return fresh or kept or upload
+
+        def _oldest_upload(self) -> GuardedH11Protocol | None:
+            """The connection longest in a request whose body has not fully arrived, if any."""
+            uploads = [
+                c
+                for c in self.connections
+                if isinstance(c, GuardedH11Protocol)
+                and c is not self
+                and c._busy()
+                and c.conn.their_state is h11.SEND_BODY
+                and not c.transport.is_closing()
+            ]
+            return min(uploads, key=lambda c: c._born, default=None)
+
         def data_received(self, data: bytes) -> None:
-            if not self._busy():
+            was_busy = self._busy()
+            if not was_busy:
                 self._arm()  # the first byte of a request: its head must follow in time
             super().data_received(data)
-            if self._busy():
+            if self._busy() and not was_busy:
+                self._born = self.loop.time()  # a request began: a slow upload is aged from here
                 self._unwait()
                 self._disarm()
 

@@ -191,15 +191,15 @@ class BodyLimit:
         # request that is then refused half-way (and a lying Content-Length changes nothing).
         chunks: list[bytes] = []
         size = 0
-        held: list[Message] = []
         message: Message | None = first
         with anyio.move_on_after(self.body_timeout) as deadline:
             while True:
                 if message is None:
                     message = await receive()
                 if message["type"] != "http.request":
-                    held.append(message)  # a disconnect: pass it on for the app to see
-                    break
+                    # The client left before its body arrived: there is no one to answer, and the
+                    # app would only fail reading the body (and log that it did).
+                    return
                 chunk = message.get("body", b"")
                 size += len(chunk)
                 more_body = message.get("more_body", False)
@@ -221,13 +221,11 @@ class BodyLimit:
                 CLOSE,
             )
             return
-        body = b"".join(chunks)
-        held.insert(0, {"type": "http.request", "body": body, "more_body": bool(held)})
+        whole: list[Message] = [{"type": "http.request", "body": b"".join(chunks), "more_body": False}]
 
         async def replay() -> Message:
-            if held:
-                return held.pop(0)
-            return await receive()
+            # The whole body once, then whatever comes next (a disconnect, while the app answers).
+            return whole.pop() if whole else await receive()
 
         await self.app(scope, replay, send)
 
