@@ -8,13 +8,12 @@ accept). The protocol built by `guarded_protocol` (uvicorn's h11 protocol, plus)
 - a connection must deliver a complete request head within `header_timeout` seconds of
   connecting, or of sending the first byte of its next request on a kept-alive connection;
   otherwise it is closed. Between requests, uvicorn's keep-alive timeout applies;
-- at most `max_connections` connections are open: the one over the cap closes the connection
-  that has been waiting longest without a request in progress (an idle or slow client), so a
-  flood of idle clients cannot lock out callers that send requests. In this order: a connection
-  that has sent no complete request head for `GRACE` seconds (a real client sends it at once),
-  a request whose body has been arriving for over `GRACE` seconds (a slow upload), a younger
-  connection with no request head yet, a kept-alive connection idle between requests (a proven
-  client, whose next request is likely on its way), a young upload; oldest first in each. When every
+- at most `max_connections` connections are open, so a flood of idle clients cannot lock out
+  callers that send requests: the one over the cap closes the connection that has waited
+  longest without delivering a complete request: no request head
+  yet (counted from connecting) or a body still arriving (counted from its head). A real client
+  delivers within moments, so the longest waiter is the slow or idle one. Kept-alive connections
+  idle between requests (proven clients) go only when there is no such waiter. When every
   open connection is busy with a request that has fully arrived, the newcomer itself is closed;
 - `max_connections` is kept below the process's open-file limit (`connection_cap`), leaving
   room for FLORA calls and the server's own files, so accept() does not run out of descriptors.
@@ -35,9 +34,6 @@ from uvicorn.protocols.http.h11_impl import H11Protocol
 
 logger = logging.getLogger("flora_mcp.server")
 
-# Seconds a new connection may take to send its request head before it counts as idle for the
-# connection cap (its own deadline is the longer header_timeout).
-GRACE = 0.5
 
 # Descriptors kept for everything but incoming connections: stdio, logs, the sandbox, TLS
 # contexts, one outbound FLORA connection per request handled at once, and one accept burst.
@@ -135,16 +131,13 @@ def guarded_protocol(*, max_connections: int, header_timeout: float) -> tuple[ty
             victim.transport.close()
 
         def _victim(self) -> GuardedH11Protocol | None:
-            """The connection to close for a newcomer, in the order of the module docstring."""
-            now = self.loop.time()
+            """The connection to close for a newcomer, by the rule of the module docstring."""
             fresh = next((c for c in self.never_served if c is not self), None)
-            if fresh is not None and now - fresh._born >= GRACE:
-                return fresh
             upload = self._oldest_upload()
-            if upload is not None and now - upload._born >= GRACE:
-                return upload
-            kept = next((c for c in self.kept_alive if c is not self), None)
-            return fresh or kept or upload
+            waiters = [c for c in (fresh, upload) if c is not None]
+            if waiters:
+                return min(waiters, key=lambda c: c._born)
+            return next((c for c in self.kept_alive if c is not self), None)
 
         def _oldest_upload(self) -> GuardedH11Protocol | None:
             """The connection longest in a request whose body has not fully arrived, if any."""

@@ -13,7 +13,7 @@ The checks run before anything else sees the request, on every path and method:
   limit) the server stops reading and closes the connection instead. A body that has not fully
   arrived within `body_timeout` is answered 408, and at most `max_slow_bodies` bodies may be
   arriving at once (each holds at most `max_bytes`): a slow body past that gets 503. A body that
-  arrives with its headers, as every normal call does, needs no such slot.
+  is in within `SLOW_AFTER` seconds of its headers, as every normal call's is, needs no slot.
 - `ConcurrencyLimit` lets at most `max_concurrency` POSTs (MCP messages) be handled at once; the
   next ones wait up to `queue_timeout` for a turn, then get 503 with Retry-After.
 
@@ -37,6 +37,8 @@ logger = logging.getLogger("flora_mcp.server")
 DEFAULT_MAX_REQUEST_BYTES = 1024 * 1024  # 1 MiB: far above any real tool call (a prompt is ≤ 20,000 chars)
 DRAIN_BYTES = 8 * 1024 * 1024
 CLOSE = [(b"connection", b"close")]
+# A body still arriving this long after its headers is a slow one, and needs one of the slots.
+SLOW_AFTER = 0.5
 
 
 async def refuse(
@@ -161,73 +163,92 @@ class BodyLimit:
             drained = int(declared) <= self.drain_bytes and await self._drain(receive, True, self.drain_bytes)
             await self._too_large(send, drained=drained)
             return
-        first = await receive()
-        if first["type"] != "http.request" or not first.get("more_body", False):
-            await self._read(scope, first, receive, send)  # the whole body came with the headers
-            return
-        if self.slow_bodies is None:
-            await self._read(scope, first, receive, send)
-            return
-        try:
-            self.slow_bodies.acquire_nowait()
-        except anyio.WouldBlock:
-            logger.warning("refused a slow request body: too many bodies arriving at once", extra={"status": 503})
-            await refuse(
-                send,
-                503,
-                "too_many_slow_requests",
-                "Too many requests are still sending their bodies to this server; send the whole request at once, "
-                "or try again in a few seconds.",
-                [*CLOSE, (b"retry-after", b"5")],
-            )
-            return
-        try:
-            await self._read(scope, first, receive, send)
-        finally:
-            self.slow_bodies.release()
-
-    async def _read(self, scope: Scope, first: Message, receive: Receive, send: Send) -> None:
         # Read the body up to the limit before the app runs, so the app never starts on a
         # request that is then refused half-way (and a lying Content-Length changes nothing).
-        chunks: list[bytes] = []
-        size = 0
-        message: Message | None = first
-        with anyio.move_on_after(self.body_timeout) as deadline:
-            while True:
-                if message is None:
-                    message = await receive()
-                if message["type"] != "http.request":
-                    # The client left before its body arrived: there is no one to answer, and the
-                    # app would only fail reading the body (and log that it did).
-                    return
-                chunk = message.get("body", b"")
-                size += len(chunk)
-                more_body = message.get("more_body", False)
-                message = None
-                if size > self.max_bytes:
-                    drained = await self._drain(receive, more_body, self.drain_bytes - size)
-                    await self._too_large(send, drained=drained)
-                    return
-                chunks.append(chunk)
-                if not more_body:
-                    break
-        if deadline.cancelled_caught:
-            logger.warning("refused a request body that took over %g s", self.body_timeout, extra={"status": 408})
-            await refuse(
-                send,
-                408,
-                "request_timeout",
-                f"The request body did not arrive within {self.body_timeout:g} s; send the whole request at once.",
-                CLOSE,
-            )
-            return
-        whole: list[Message] = [{"type": "http.request", "body": b"".join(chunks), "more_body": False}]
+        body = _Body(receive, self.max_bytes)
+        deadline = anyio.current_time() + self.body_timeout
+        with anyio.move_on_after(min(SLOW_AFTER, self.body_timeout)):
+            await body.read()  # a normal body is in within moments, with its headers or just after
+        if not body.ended and self.slow_bodies is not None:
+            try:
+                self.slow_bodies.acquire_nowait()
+            except anyio.WouldBlock:
+                await self._too_many_slow(send)
+                return
+            try:
+                with anyio.move_on_at(deadline):
+                    await body.read()
+            finally:
+                self.slow_bodies.release()
+        elif not body.ended:
+            with anyio.move_on_at(deadline):
+                await body.read()
+        if body.too_large:
+            drained = await self._drain(receive, body.more, self.drain_bytes - body.size)
+            await self._too_large(send, drained=drained)
+        elif body.gone:
+            return  # the client left before its body arrived: there is no one to answer
+        elif not body.ended:
+            await self._too_slow(send)
+        else:
+            whole: list[Message] = [{"type": "http.request", "body": b"".join(body.chunks), "more_body": False}]
 
-        async def replay() -> Message:
-            # The whole body once, then whatever comes next (a disconnect, while the app answers).
-            return whole.pop() if whole else await receive()
+            async def replay() -> Message:
+                # The whole body once, then whatever comes next (a disconnect, while the app answers).
+                return whole.pop() if whole else await receive()
 
-        await self.app(scope, replay, send)
+            await self.app(scope, replay, send)
+
+    async def _too_many_slow(self, send: Send) -> None:
+        logger.warning("refused a slow request body: too many bodies arriving at once", extra={"status": 503})
+        await refuse(
+            send,
+            503,
+            "too_many_slow_requests",
+            "Too many requests are still sending their bodies to this server; send the whole request at once, "
+            "or try again in a few seconds.",
+            [*CLOSE, (b"retry-after", b"5")],
+        )
+
+    async def _too_slow(self, send: Send) -> None:
+        logger.warning("refused a request body that took over %g s", self.body_timeout, extra={"status": 408})
+        await refuse(
+            send,
+            408,
+            "request_timeout",
+            f"The request body did not arrive within {self.body_timeout:g} s; send the whole request at once.",
+            CLOSE,
+        )
+
+
+class _Body:
+    """A request body being read, up to a limit; `read()` may be cancelled and called again."""
+
+    def __init__(self, receive: Receive, max_bytes: int) -> None:
+        self._receive = receive
+        self.max_bytes = max_bytes
+        self.chunks: list[bytes] = []
+        self.size = 0
+        self.more = True  # more body to come
+        self.ended = False  # read whole, or stopped for a reason below
+        self.too_large = False
+        self.gone = False  # the client disconnected
+
+    async def read(self) -> None:
+        while not self.ended:
+            message = await self._receive()
+            # No await from here to the end of the loop: a cancellation cannot lose a chunk.
+            if message["type"] != "http.request":
+                self.gone = self.ended = True
+                return
+            chunk = message.get("body", b"")
+            self.size += len(chunk)
+            self.more = message.get("more_body", False)
+            if self.size > self.max_bytes:
+                self.too_large = self.ended = True
+                return
+            self.chunks.append(chunk)
+            self.ended = not self.more
 
 
 class ConcurrencyLimit:
