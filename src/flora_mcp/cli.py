@@ -12,13 +12,16 @@ are not MCP servers, write to stdout.
 from __future__ import annotations
 
 import argparse
+import errno
 import sys
-from collections.abc import Sequence
+from collections.abc import Collection, Sequence
 from typing import TYPE_CHECKING, Any
 
 from flora_mcp import __version__
 
 if TYPE_CHECKING:
+    from pydantic import ValidationError
+
     from flora_mcp.config import Settings
 
 # Imports wait until the command needs them: `--help` and `--version` answer without loading
@@ -93,6 +96,24 @@ def build_parser() -> argparse.ArgumentParser:
         metavar="N",
         help="Largest MCP request accepted: HTTP body or stdio line (env FLORA_MAX_REQUEST_BYTES; default 1 MiB).",
     )
+    parser.add_argument(
+        "--lend-server-key",
+        action="store_true",
+        default=None,
+        help=(
+            "Over HTTP, let requests without a key use FLORA_API_KEY even through a proxy or on a public "
+            "--allowed-host (env FLORA_LEND_SERVER_KEY). Only behind a proxy that authenticates its users."
+        ),
+    )
+    limits = parser.add_argument_group("HTTP connection limits")
+    limits.add_argument("--http-max-connections", type=int, metavar="N", help="Open connections (default 1000).")
+    limits.add_argument("--http-max-concurrency", type=int, metavar="N", help="Requests handled at once (default 64).")
+    limits.add_argument(
+        "--http-max-slow-bodies", type=int, metavar="N", help="Bodies still arriving at once (default 32)."
+    )
+    limits.add_argument("--http-header-timeout", type=float, metavar="S", help="Seconds to send headers (default 10).")
+    limits.add_argument("--http-body-timeout", type=float, metavar="S", help="Seconds to send a body (default 30).")
+    limits.add_argument("--http-idle-timeout", type=float, metavar="S", help="Keep-alive idle seconds (default 10).")
 
     parser.add_argument(
         "--output-dir",
@@ -108,22 +129,59 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
+# Settings that a flag can also set: the field, and the flag that names it.
+FLAG_OF = {
+    "base_url": "--base-url",
+    "timeout": "--timeout",
+    "max_retries": "--max-retries",
+    "log_level": "--log-level",
+    "max_spend_usd": "--max-spend-usd",
+    "confirm_above_usd": "--confirm-above-usd",
+    "read_only": "--read-only",
+    "max_request_bytes": "--max-request-bytes",
+    "lend_server_key": "--lend-server-key",
+    "http_max_connections": "--http-max-connections",
+    "http_max_concurrency": "--http-max-concurrency",
+    "http_max_slow_bodies": "--http-max-slow-bodies",
+    "http_header_timeout": "--http-header-timeout",
+    "http_body_timeout": "--http-body-timeout",
+    "http_idle_timeout": "--http-idle-timeout",
+    "output_dir": "--output-dir",
+}
+
+
+def given_flags(args: argparse.Namespace) -> dict[str, Any]:
+    """The settings the user gave as flags (argparse leaves the others None)."""
+    return {name: getattr(args, name, None) for name in FLAG_OF if getattr(args, name, None) is not None}
+
+
 def settings_from_args(args: argparse.Namespace) -> Settings:
     """Settings from the environment, with every flag the user gave taking precedence."""
     from flora_mcp.config import Settings
 
-    flags: dict[str, Any] = {
-        "base_url": args.base_url,
-        "timeout": args.timeout,
-        "max_retries": args.max_retries,
-        "log_level": args.log_level,
-        "max_spend_usd": args.max_spend_usd,
-        "confirm_above_usd": args.confirm_above_usd,
-        "read_only": args.read_only,
-        "max_request_bytes": args.max_request_bytes,
-        "output_dir": args.output_dir,
-    }
-    return Settings(**{name: value for name, value in flags.items() if value is not None})
+    return Settings(**given_flags(args))
+
+
+def setting_problems(exc: ValidationError, flags: Collection[str]) -> list[str]:
+    """One sentence per refused setting, naming the flag (when given) or the FLORA_* variable and the fix.
+
+    The user typed `--timeout` or `FLORA_TIMEOUT`, never the field `timeout`; pydantic's own
+    wording ("Value error, ...", "Input should be ...") is turned into theirs. Values are not
+    repeated (the key could be one).
+    """
+    sentences = []
+    for error in exc.errors():
+        field = str(error["loc"][0]) if error["loc"] else ""
+        name = FLAG_OF[field] if field in flags and field in FLAG_OF else f"FLORA_{field.upper()}"
+        message = str(error["msg"]).removeprefix("Value error, ")
+        if name in message or f"FLORA_{field.upper()}" in message:
+            sentence = message  # our own validators already name the variable and say the fix
+        else:
+            detail = message.replace("Input should", "should", 1) if message.startswith("Input should") else message
+            fix = "change the flag" if name.startswith("--") else "change or unset the variable"
+            sentence = f"{name} {detail}; {fix}"
+        sentences.append(f"flora-mcp: {sentence.rstrip('.')}.")
+    return sentences
 
 
 def main(argv: Sequence[str] | None = None) -> None:
@@ -135,8 +193,7 @@ def main(argv: Sequence[str] | None = None) -> None:
     try:
         settings = settings_from_args(args)
     except ValidationError as exc:
-        problems = "; ".join(f"{'.'.join(map(str, e['loc']))}: {e['msg']}" for e in exc.errors())
-        sys.stderr.write(f"flora-mcp: bad setting: {problems}\n")
+        sys.stderr.write("\n".join(setting_problems(exc, given_flags(args))) + "\n")
         raise SystemExit(2) from None
     configure_logging(settings.log_level)
 
@@ -149,8 +206,18 @@ def main(argv: Sequence[str] | None = None) -> None:
             _serve_mcp(args, settings)
     except OSError as exc:
         # Binding the port is the usual one (in use, not allowed, an address not on this machine).
-        sys.stderr.write(f"flora-mcp: cannot serve: {exc.strerror or exc}\n")
+        sys.stderr.write(f"flora-mcp: cannot serve: {exc.strerror or exc}{_port_fix(exc)}\n")
         raise SystemExit(1) from None
+
+
+def _port_fix(exc: OSError) -> str:
+    if exc.errno == errno.EADDRINUSE:
+        return "; another program holds that port: choose another --port (or --port 0 for any free one)"
+    if exc.errno == errno.EADDRNOTAVAIL:
+        return "; that --host is not an address of this machine"
+    if exc.errno == errno.EACCES:
+        return "; ports below 1024 need privileges: choose a --port of 1024 or above"
+    return ""
 
 
 def _serve_sandbox(host: str, port: int, settings: Settings) -> None:
@@ -178,7 +245,6 @@ def _run_demo() -> None:
 
 
 def _serve_mcp(args: argparse.Namespace, settings: Settings) -> None:
-    from flora_mcp.server import create_server
     from flora_mcp.server.wire.transports import run_http, run_stdio
 
     sandbox = None
@@ -186,15 +252,23 @@ def _serve_mcp(args: argparse.Namespace, settings: Settings) -> None:
         from flora_mcp.sandbox import Sandbox, SandboxConfig
 
         sandbox = Sandbox(SandboxConfig(time_scale=settings.sandbox_time_scale))
-    server = create_server(settings, sandbox=sandbox)
     if args.transport == "stdio":
-        run_stdio(server, settings)
-    else:
-        run_http(
-            server,
-            settings,
-            host=args.host,
-            port=args.port,
-            transport=args.transport,
-            allowed_hosts=args.allowed_hosts,
-        )
+        from flora_mcp.server import create_server
+
+        run_stdio(create_server(settings, sandbox=sandbox), settings)
+        return
+
+    def announce(line: str) -> None:
+        # One plain line, whatever the log level: where to point a client (stdout stays unused).
+        sys.stderr.write(line + "\n")
+        sys.stderr.flush()
+
+    run_http(
+        settings,
+        host=args.host,
+        port=args.port,
+        transport=args.transport,
+        allowed_hosts=args.allowed_hosts,
+        sandbox=sandbox,
+        announce=announce,
+    )

@@ -42,6 +42,7 @@ class AppState:
     def caller(self, ctx: Context[Any]) -> str:
         """Who is calling: a keyed fingerprint of the API key this request uses, never the key."""
         return self.booking.caller(ctx)
+
     outputs: OutputService | None = None  # previews, saved files and output resources
 
     def client_for(self, ctx: Context[Any]) -> FloraClient:
