@@ -15,6 +15,7 @@ from __future__ import annotations
 import ipaddress
 import logging
 from collections.abc import Mapping
+from typing import Any, cast
 
 from starlette.datastructures import Headers
 from starlette.types import ASGIApp, Receive, Scope, Send
@@ -35,6 +36,15 @@ def is_loopback(host: str) -> bool:
         return ipaddress.ip_address(name).is_loopback
     except ValueError:
         return False
+
+
+def request_headers(ctx: Any) -> Mapping[str, str] | None:
+    """The HTTP headers of the request `ctx` serves: a tool's Context or a method handler's request context."""
+    headers = getattr(ctx, "headers", None)
+    if headers is None:
+        # A lowlevel ServerRequestContext (extension methods such as tasks/get) carries the request itself.
+        headers = getattr(getattr(ctx, "request", None), "headers", None)
+    return cast("Mapping[str, str] | None", headers)
 
 
 def bearer_key(headers: Mapping[str, str] | None) -> str | None:
