@@ -38,6 +38,7 @@ from flora_mcp.server.flora_http import flora_http_client
 from flora_mcp.server.hints import RunMemory
 from flora_mcp.server.money.booking import Booking
 from flora_mcp.server.money.quotes import QuoteBook
+from flora_mcp.server.tasks import RunTasks
 from flora_mcp.server.tools import build_tools
 from flora_mcp.state import Store, open_store
 
@@ -221,4 +222,6 @@ def create_server(
         log_level=settings.log_level,
         has_default_key=sandbox is not None or settings.api_key is not None,
         request_state_security=RequestStateSecurity(codec=codec),
+        # Runs as MCP tasks, for the clients that declare them (server/tasks.py).
+        extensions=[RunTasks()],
     )

@@ -54,6 +54,7 @@ from flora_mcp.server.money.quotes import NOT_LOOKED_UP, Quote
 from flora_mcp.server.results import NextStep, describe_next, tool_result
 from flora_mcp.server.tools.registry import PAID_START, ToolSpec
 from flora_mcp.server.tools.starts import REPEAT_FIELD
+from flora_mcp.server.tools.waiting import RunsWaitResult
 
 TOOL = "start_generation_runs"
 UNCHECKED = Checked()
@@ -115,11 +116,12 @@ class BatchStartResult(BaseModel):
     items: list[BatchItemResult]
     started: int = Field(description="Items with a run: started, repeat, recovered or accepted_earlier.")
     refused: int
-    failed: int
+    start_failed: int = Field(description="Items FLORA did not start.")
     total_quote_usd: float | None = Field(default=None, description="The batch's quote, known before sending.")
     spent_usd: float | None = Field(default=None, description="Your USD spend in the budget window, this batch in.")
     spend_cap_usd: float | None = None
     next: NextStep | None = None
+    final: RunsWaitResult | None = Field(default=None, description="Only in a finished task's result: the runs' end.")
 
 
 # --- the batch as starts -----------------------------------------------------------------------
@@ -318,7 +320,7 @@ async def start_generation_runs(
         items=rows,
         started=sum(row.outcome in ("started", "repeat", "recovered", "accepted_earlier") for row in rows),
         refused=sum(row.outcome == "refused" for row in rows),
-        failed=sum(row.outcome == "failed" for row in rows),
+        start_failed=sum(row.outcome == "failed" for row in rows),
         total_quote_usd=quote.usd,
         spent_usd=spend.spent_usd,
         spend_cap_usd=booking.cap_usd,
@@ -357,7 +359,7 @@ def _row(
 def _text(result: BatchStartResult, quote: Quote, checked: Checked, spend_line: str) -> str:
     lines = [
         f"Batch of {len(result.items)} generations, quoted in total at {quote.describe()}: {result.started} started, "
-        f"{result.refused} refused, {result.failed} failed."
+        f"{result.refused} refused, {result.start_failed} failed."
     ]
     for row in result.items:
         label = f" ({row.name})" if row.name else ""
@@ -378,7 +380,7 @@ def _text(result: BatchStartResult, quote: Quote, checked: Checked, spend_line: 
         lines.append(checked.note)
     if result.next is not None:
         lines.append(describe_next(result.next))
-    if result.refused or result.failed:
+    if result.refused or result.start_failed:
         lines.append(
             "Calling start_generation_runs again with the same batch starts only the items that have no run yet."
         )
