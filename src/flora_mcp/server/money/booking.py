@@ -407,7 +407,7 @@ class Booking:
         raise ToolError(start_error_text(cause, plan.tool, key) + "\n" + recovery.describe())
 
     # --- reads -------------------------------------------------------------------------------
-    async def observe(self, ctx: Context[Any], run: RunState) -> None:
+    async def observe(self, ctx: Context[Any] | ServerRequestContext[Any, Any], run: RunState) -> None:
         """A read of a run: keep the caller's journal entry (status, outputs, charge) current."""
         try:
             outputs = [o.model_dump(mode="json") for o in run.outputs or []] or None
