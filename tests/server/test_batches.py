@@ -53,7 +53,7 @@ async def test_a_batch_of_four_starts_four_runs_and_sent_again_starts_none(clien
 async def test_the_batch_key_gives_every_item_its_own_key_and_repeat_starts_a_new_batch(
     client: Client, sandbox: Sandbox
 ) -> None:
-    keyed = (await call_ok(client, "start_generation_runs", batch(*FOUR[:2], idempotency_key="batch-key-001")))
+    keyed = await call_ok(client, "start_generation_runs", batch(*FOUR[:2], idempotency_key="batch-key-001"))
     keys = [item["idempotency_key"] for item in (keyed.structured_content or {})["items"]]
     assert all(key.startswith("flora-mcp-") for key in keys) and len(set(keys)) == 2
     await call_ok(client, "start_generation_runs", batch(*FOUR[:2], idempotency_key="batch-key-001"))
