@@ -55,6 +55,7 @@ techniques (multi-step workflows) from inputs.
 2. Start: start_generation_run or start_technique_run. Starts cost money (the answer quotes the
    cost). Calling a start again with the same arguments (e.g. after a timeout) answers the run
    already started and is never charged twice; repeat=true starts another on purpose.
+   Several variations at once: start_generation_runs (1 to 20 items), then wait_for_runs.
 3. Follow: wait_for_run(run_id[, technique_id]) waits with progress and returns outputs; if it
    returns before the run ends, call it again. get_run / get_technique_run read the state once.
 4. Read outputs: media outputs are URLs (also resource links); text outputs hold the text.
