@@ -43,6 +43,7 @@ from flora_mcp.server.flora_http import flora_http_client
 from flora_mcp.server.hints import RunMemory
 from flora_mcp.server.money.booking import Booking
 from flora_mcp.server.money.quotes import QuoteBook
+from flora_mcp.server.tasks import RunTasks
 from flora_mcp.server.tools import build_tools, start_tool_names
 from flora_mcp.state import Store, open_store
 
@@ -62,6 +63,7 @@ STEP_START = """\
 2. Start: start_generation_run or start_technique_run. Starts cost money (the answer quotes the
    cost). Calling a start again with the same arguments (e.g. after a timeout) answers the run
    already started and is never charged twice; repeat=true starts another on purpose.
+   Several variations at once: start_generation_runs (1 to 20 items), then wait_for_runs.
 """
 
 STEP_START_DISABLED = """\
@@ -291,7 +293,8 @@ def create_server(
         version=__version__,
         lifespan=lifespan,
         tools=RunViewer.bind(build_tools(read_only=settings.read_only)),
-        extensions=[viewer.apps],
+        # MCP Apps (the run viewer) and runs as MCP tasks, for the clients that declare them.
+        extensions=[viewer.apps, RunTasks()],
         log_level=settings.log_level,
         has_default_key=sandbox is not None or settings.api_key is not None,
         request_state_security=RequestStateSecurity(codec=codec),

@@ -28,11 +28,12 @@ from __future__ import annotations
 import logging
 import math
 import time
-from collections.abc import Awaitable, Callable, Mapping
+from collections.abc import Awaitable, Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any, Literal
 
 import anyio
+from mcp.server.context import ServerRequestContext
 from mcp.server.mcpserver import Context
 from mcp.server.mcpserver.exceptions import ToolError
 
@@ -44,7 +45,7 @@ from flora_mcp.server.money import texts
 from flora_mcp.server.money.keys import arguments_digest, derived_key, fresh_key
 from flora_mcp.server.money.quotes import Quote
 from flora_mcp.server.money.recovery import Recovery, find_lost_run
-from flora_mcp.server.wire.http_auth import bearer_key
+from flora_mcp.server.wire.http_auth import bearer_key, request_headers
 from flora_mcp.state import (
     CapRefused,
     Existing,
@@ -106,6 +107,10 @@ class Booked:
     notes: list[str] = field(default_factory=list)
 
 
+class Refused(ToolError):
+    """A start refused before anything was sent (over the cap, a key conflict): start_many's marker."""
+
+
 def finite_or_none(value: float | None) -> float | None:
     """A money or time figure from FLORA, or None when it is not a finite number >= 0."""
     if value is None or isinstance(value, bool) or not math.isfinite(value) or value < 0:
@@ -135,10 +140,14 @@ class Booking:
         self._process_started = wall_clock()
 
     # --- who and when ----------------------------------------------------------------------
-    def caller(self, ctx: Context[Any]) -> str:
+    def caller(self, ctx: Context[Any] | ServerRequestContext[Any, Any]) -> str:
         """The caller: a fingerprint of the key this request uses (its own Bearer key, else the server's)."""
-        key = bearer_key(ctx.headers) or self._server_api_key or ""
+        key = bearer_key(request_headers(ctx)) or self._server_api_key or ""
         return self.store.fingerprint(key)
+
+    def now(self) -> float:
+        """Unix time, as the journal and the task table record it."""
+        return self._now()
 
     def window_start(self) -> float | None:
         """Where the budget window opens now (None: all time)."""
@@ -176,9 +185,74 @@ class Booking:
         await self._check_cap(caller, plan.tool, quote)
         return True
 
+    async def needs_batch_consent(self, ctx: Context[Any], plans: Sequence[StartPlan], quote: Quote) -> bool:
+        """`needs_consent` for a batch: `quote` is the total of the items not booked yet.
+
+        False when every item is booked already (the batch re-sent); raises the cap refusal
+        when the batch as a whole would go over the cap, so nobody approves a refused batch.
+        """
+        caller = self.caller(ctx)
+        booked = 0
+        for plan in plans:
+            record = await self.store.get(self.key_for(caller, plan))
+            booked += record is not None and record.caller == caller
+        if booked == len(plans):
+            return False
+        await self._check_cap(caller, plans[0].tool, quote)
+        return True
+
     # --- the start ---------------------------------------------------------------------------
     async def start(self, ctx: Context[Any], client: FloraClient, plan: StartPlan, quote: Quote, send: Send) -> Booked:
         """Book, send, settle and recover one start (module docstring). Refusals raise ToolError."""
+        proceed = await self.reserve(ctx, client, plan, quote, send)
+        return await proceed()
+
+    async def start_many(
+        self,
+        ctx: Context[Any],
+        client: FloraClient,
+        starts: Sequence[tuple[StartPlan, Quote, Send]],
+        *,
+        at_once: int = 4,
+    ) -> list[Booked | ToolError]:
+        """Several starts as one: every one reserved before any is sent, then sent `at_once` at a time.
+
+        Reserving them all first makes the cap hold for the whole set: an item the cap (or a key
+        conflict) refuses is refused before anything goes out, and its ToolError stands in its
+        place in the answer as a `Refused`. An item FLORA refuses is its ToolError; the others go on.
+        The sends are shielded together: a cancelled call never leaves a reserved item unsent
+        and unrecorded.
+        """
+        outcomes: list[Booked | ToolError] = []
+        pending: list[tuple[int, Callable[[], Awaitable[Booked]]]] = []
+        for plan, quote, send in starts:
+            try:
+                pending.append((len(outcomes), await self.reserve(ctx, client, plan, quote, send)))
+                outcomes.append(ToolError("not sent"))  # replaced below
+            except ToolError as exc:
+                outcomes.append(Refused(str(exc)))
+        limiter = anyio.CapacityLimiter(max(1, at_once))
+
+        async def run(index: int, proceed: Callable[[], Awaitable[Booked]]) -> None:
+            async with limiter:
+                try:
+                    outcomes[index] = await proceed()
+                except ToolError as exc:
+                    outcomes[index] = exc
+
+        with anyio.CancelScope(shield=True):
+            async with anyio.create_task_group() as group:
+                for index, proceed in pending:
+                    group.start_soon(run, index, proceed)
+        return outcomes
+
+    async def reserve(
+        self, ctx: Context[Any], client: FloraClient, plan: StartPlan, quote: Quote, send: Send
+    ) -> Callable[[], Awaitable[Booked]]:
+        """Steps 1-3 of the module docstring: reserve the start; returns what sends and settles it.
+
+        Refusals (a key conflict, over the cap) raise ToolError here, before anything is sent.
+        """
         caller = self.caller(ctx)
         key = self.key_for(caller, plan)
         digest = arguments_digest(plan.tool, plan.arguments)
@@ -210,19 +284,29 @@ class Booking:
         if isinstance(result, CapRefused):
             raise ToolError(texts.cap_text(result.committed_usd, result.spent_usd, result.cap_usd, plan.tool, quote))
         if isinstance(result, Existing):
-            record = await self._settled(result.record)
-            if record.status == "unknown":
-                # A start whose outcome is unknown, asked for again: send it again under its own key
-                # (FLORA cannot start it twice under one key) to learn what happened. Its quote
-                # already counts against the cap.
-                return await self._send(ctx, client, plan, caller, record.idempotency_key, send)
-            if record.status == "not_started" and result.reason == "same_key":
-                # FLORA refused it earlier and charged nothing; the same key may go out again
-                # (e.g. after credits were added), within the cap like any new start.
-                await self._check_cap(caller, plan.tool, quote)
-                return await self._send(ctx, client, plan, caller, record.idempotency_key, send)
-            return await self._repeat(caller, record)
-        return await self._send(ctx, client, plan, caller, result.record.idempotency_key, send)
+            existing = result
+
+            async def settle_existing() -> Booked:
+                record = await self._settled(existing.record)
+                if record.status == "unknown":
+                    # A start whose outcome is unknown, asked for again: send it again under its own
+                    # key (FLORA cannot start it twice under one key) to learn what happened. Its
+                    # quote already counts against the cap.
+                    return await self._send(ctx, client, plan, caller, record.idempotency_key, send)
+                if record.status == "not_started" and existing.reason == "same_key":
+                    # FLORA refused it earlier and charged nothing; the same key may go out again
+                    # (e.g. after credits were added), within the cap like any new start.
+                    await self._check_cap(caller, plan.tool, quote)
+                    return await self._send(ctx, client, plan, caller, record.idempotency_key, send)
+                return await self._repeat(caller, record)
+
+            return settle_existing
+        reserved_key = result.record.idempotency_key
+
+        async def send_reserved() -> Booked:
+            return await self._send(ctx, client, plan, caller, reserved_key, send)
+
+        return send_reserved
 
     async def _settled(self, record: StartRecord) -> StartRecord:
         """The record once it is no longer in flight: an identical call is being sent right now."""
@@ -323,7 +407,7 @@ class Booking:
         raise ToolError(start_error_text(cause, plan.tool, key) + "\n" + recovery.describe())
 
     # --- reads -------------------------------------------------------------------------------
-    async def observe(self, ctx: Context[Any], run: RunState) -> None:
+    async def observe(self, ctx: Context[Any] | ServerRequestContext[Any, Any], run: RunState) -> None:
         """A read of a run: keep the caller's journal entry (status, outputs, charge) current."""
         try:
             outputs = [o.model_dump(mode="json") for o in run.outputs or []] or None

@@ -23,6 +23,7 @@ import ipaddress
 import logging
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
+from typing import Any, cast
 
 from starlette.datastructures import Headers
 from starlette.types import ASGIApp, Receive, Scope, Send
@@ -54,6 +55,15 @@ def host_name(host_and_port: str) -> str:
     if value.startswith("["):
         return value[1 : value.find("]")] if "]" in value else value
     return value.rsplit(":", 1)[0] if value.count(":") == 1 else value
+
+
+def request_headers(ctx: Any) -> Mapping[str, str] | None:
+    """The HTTP headers of the request `ctx` serves: a tool's Context or a method handler's request context."""
+    headers = getattr(ctx, "headers", None)
+    if headers is None:
+        # A lowlevel ServerRequestContext (extension methods such as tasks/get) carries the request itself.
+        headers = getattr(getattr(ctx, "request", None), "headers", None)
+    return cast("Mapping[str, str] | None", headers)
 
 
 def bearer_key(headers: Mapping[str, str] | None) -> str | None:
