@@ -15,6 +15,7 @@ from __future__ import annotations
 import copy
 import json
 import logging
+import math
 import random as _random
 import time
 import uuid
@@ -54,6 +55,32 @@ from flora_mcp.api.retry import RetryPolicy
 from flora_mcp.api.transport import Answer, Transport
 from flora_mcp.api.urls import parse_base_url, path_segment, url_inside
 from flora_mcp.config import Settings
+
+
+class NonFiniteNumber(ValueError):
+    """FLORA's JSON held NaN, Infinity or a number too large for a float (1e309)."""
+
+
+def _finite(text: str) -> float:
+    value = float(text)
+    if not math.isfinite(value):
+        raise NonFiniteNumber(text[:40])
+    return value
+
+
+def _no_constant(text: str) -> float:
+    raise NonFiniteNumber(text)
+
+
+def strict_json(body: bytes | str) -> Any:
+    """JSON as Python data, with NaN, Infinity and overflowing numbers (1e309 -> inf) refused.
+
+    `json.loads` accepts all three, and a NaN or infinite cost or duration would then pass as
+    a value: NaN compares false with every cap, infinity closes it for good. They are a parse
+    error instead, like any other answer that is not FLORA's JSON.
+    """
+    return json.loads(body, parse_float=_finite, parse_constant=_no_constant)
+
 
 logger = logging.getLogger("flora_mcp.api")
 
@@ -437,7 +464,9 @@ class FloraClient:
         problem = "an empty body"
         if answer.body.strip():
             try:
-                return model.model_validate(json.loads(answer.body))
+                return model.model_validate(strict_json(answer.body))
+            except NonFiniteNumber as exc:
+                problem = f"JSON with a number that is not finite ({exc})"
             except ValidationError as exc:  # before ValueError, of which it is a subclass
                 details = "; ".join(
                     f"{'.'.join(str(p) for p in e['loc']) or 'body'}: {e['msg']}"

@@ -1,0 +1,64 @@
+"""Issue 10's promises, each tried through the real server (booking_campaign.py): none may break.
+
+The in-memory cases run on virtual time; the wire cases start flora-mcp as a subprocess over
+Streamable HTTP (or serve its HTTP app on a loopback socket) and take a few seconds of real time.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Awaitable, Callable
+
+import pytest
+
+from . import booking_campaign as campaign
+from .booking_campaign import Row
+
+pytestmark = pytest.mark.anyio
+
+
+def assert_held(rows: Row | list[Row]) -> None:
+    for row in rows if isinstance(rows, list) else [rows]:
+        assert row.tried > 0, row
+        assert row.failed == 0, f"{row.promise}: {row.failed} of {row.tried} failed ({row.measured})"
+
+
+@pytest.mark.parametrize(
+    "case",
+    [
+        campaign.identical_concurrent,
+        campaign.reused_keys,
+        campaign.unknown_quotes_under_cap,
+        campaign.hostile_charges,
+        campaign.huge_estimates,
+        campaign.lost_answers,
+        campaign.slug_with_workspace,
+    ],
+    ids=lambda case: case.__name__,
+)
+async def test_in_memory_promises_hold(case: Callable[[], Awaitable[Row | list[Row]]]) -> None:
+    assert_held(await case())
+
+
+async def test_a_call_re_sent_after_a_client_timeout_makes_one_run_over_http() -> None:
+    assert_held(await campaign.resent_after_client_timeout())
+
+
+async def test_two_callers_over_http_neither_reuse_keys_nor_see_each_other() -> None:
+    assert_held(await campaign.callers_apart())
+
+
+async def test_a_3_s_wait_against_a_20_s_read_is_back_within_4_s() -> None:
+    assert_held(await campaign.bounded_wait())
+
+
+async def test_the_campaign_counts_a_broken_promise() -> None:
+    # The figures must be able to fail: with the cap off, twenty starts of unknown cost all go out.
+    flora = campaign.PricedFlora("down")
+    async with campaign.priced_client(flora, max_spend_usd=None) as client:
+        await campaign.gather(
+            [
+                lambda i=i: client.call_tool("start_generation_run", campaign.image(f"n{i}", model="t2i-priced"))
+                for i in range(20)
+            ]
+        )
+    assert flora.spent == pytest.approx(20 * campaign.PRICE)
