@@ -119,6 +119,8 @@ class PricedFlora:
 
 
 JSON = {"content-type": "application/json"}
+NO_CHARGE = '{"run_id": "%s", "type": "generation", "estimated_seconds": 5%.0s}'
+ZERO_CHARGE = '{"run_id": "%s", "type": "generation", "charged_cost": 0%.0s}'
 
 
 @asynccontextmanager
@@ -211,12 +213,18 @@ async def reused_keys() -> list[Row]:
     ]
 
 
-async def unknown_quotes_under_cap(starts: int = 20, waves: int = 3) -> Row:
+async def unknown_quotes_under_cap(starts: int = 20, waves: int = 6) -> Row:
     """20 parallel starts of unknown quote under a 1.00 cap at 0.25 each -> at most 1.25 spent."""
     failed, spent = 0, []
-    cases = ["missing", "down", "unpriced"]
-    for listing in cases:
-        flora = PricedFlora(listing)
+    cases = {
+        "missing": PricedFlora("missing"),
+        "down": PricedFlora("down"),
+        "unpriced": PricedFlora("unpriced"),
+        # FLORA's start answer names no charge and reads report none: the cost stays unknown.
+        "no charge reported": PricedFlora("down", start_body=NO_CHARGE, read_charge="null"),
+        "charge 0 while running": PricedFlora("down", start_body=ZERO_CHARGE, read_charge="0"),
+    }
+    for name, flora in cases.items():
         flora.start_delay = 0.02
         async with priced_client(flora) as client:
             for wave in range(waves):  # the same burst again: the cap must hold across waves too
@@ -228,11 +236,12 @@ async def unknown_quotes_under_cap(starts: int = 20, waves: int = 3) -> Row:
                         for i in range(starts)
                     ]
                 )
-        spent.append(f"{listing}: {flora.spent:.2f} USD")
+        spent.append(f"{name}: {flora.spent:.2f} USD")
         failed += flora.spent > CAP + PRICE + 1e-9
     return Row(
         f"{starts} parallel starts of unknown quote ({waves} waves) under a {CAP:.2f} cap, {PRICE} each "
-        f"→ ≤ {CAP + PRICE:.2f} spent (model missing from the listing / GET /models failing / listed without a price)",
+        f"→ ≤ {CAP + PRICE:.2f} spent (model missing from the listing / GET /models failing / "
+        "listed without a price / no charge reported / charge 0 while running)",
         len(cases),
         failed,
         "; ".join(spent),

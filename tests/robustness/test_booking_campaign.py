@@ -62,3 +62,21 @@ async def test_the_campaign_counts_a_broken_promise() -> None:
             ]
         )
     assert flora.spent == pytest.approx(20 * campaign.PRICE)
+
+
+async def test_a_start_of_unknown_cost_waits_until_the_last_ones_charge_is_known() -> None:
+    flora = campaign.PricedFlora("down", start_body=campaign.NO_CHARGE, read_charge="null")
+    async with campaign.priced_client(flora) as client:
+        first = await client.call_tool("start_generation_run", campaign.image("first", model="t2i-priced"))
+        refused = await client.call_tool("start_generation_run", campaign.image("second", model="t2i-priced"))
+        run_id = campaign.data(first)["run_id"]
+        await client.call_tool("get_run", {"run_id": run_id})  # FLORA still names no charge
+        still = await client.call_tool("start_generation_run", campaign.image("second", model="t2i-priced"))
+        flora.read_charge = "0.25"
+        await client.call_tool("get_run", {"run_id": run_id})
+        second = await client.call_tool("start_generation_run", campaign.image("second", model="t2i-priced"))
+    assert refused.is_error and still.is_error
+    text = campaign.text_of(refused)
+    assert run_id in text and "nothing was sent" in text and "Next step: read that run with get_run" in text
+    assert not second.is_error, campaign.text_of(second)
+    assert len(flora.runs) == 2

@@ -113,6 +113,18 @@ def finite_or_none(value: float | None) -> float | None:
     return float(value)
 
 
+def charge_seen(value: float | None, finished: bool) -> float | None:
+    """A charge FLORA reported, as the journal should take it: None when it tells nothing.
+
+    Not a finite number >= 0: nothing. Zero while the run is not finished: nothing either, since
+    FLORA settles charges late and a paid run reads 0 until then; taken as a cost, it would free
+    room under the cap that the run is about to use (with a known quote the store floors it at
+    the quote anyway; with an unknown one it would let the next start of unknown cost go).
+    """
+    charge = finite_or_none(value)
+    return None if charge == 0 and not finished else charge
+
+
 class Booking:
     """The start path's owner (see the module docstring); one per server, shared by every call."""
 
@@ -174,6 +186,7 @@ class Booking:
         if record is not None and record.caller == caller:
             return False
         await self._check_cap(caller, plan.tool, quote)
+        await self._check_unpriced(caller, plan, quote)
         return True
 
     # --- the start ---------------------------------------------------------------------------
@@ -187,6 +200,10 @@ class Booking:
         # repeat=true, is the agent asking for another run on purpose.
         looks_for_repeat = not (plan.given_key or plan.repeat) and self.repeat_window_seconds > 0
         repeat_since = now - self.repeat_window_seconds if looks_for_repeat else None
+        known = await self.store.get(key)
+        if known is None or known.caller != caller:
+            # A new start (a retry of a booked one is that start, and never refused for its cost).
+            await self._check_unpriced(caller, plan, quote)
         result = await self.store.reserve(
             ReserveRequest(
                 caller=caller,
@@ -249,6 +266,26 @@ class Booking:
         if committed >= self.cap_usd or (quote.usd is not None and committed + quote.usd > self.cap_usd):
             raise ToolError(texts.cap_text(committed, spend.spent_usd, self.cap_usd, tool, quote))
 
+    async def _check_unpriced(self, caller: str, plan: StartPlan, quote: Quote) -> None:
+        """Under a cap, one start of unknown cost at a time: not only while it is sent, until its cost is known.
+
+        The store refuses a second unpriced start while one is in flight; this covers the time
+        after: a start FLORA answered without a charge still has an unknown cost, and a second
+        one would let the cap be passed by two starts (or, one after another, by any number).
+        It clears once a read of that run reports its charge (get_run, wait_for_run).
+        """
+        if self.cap_usd is None or quote.usd is not None:
+            return
+        spend = await self.summary(caller)
+        if spend.unpriced < 1:
+            return
+        pending = [
+            r
+            for r in await self.store.recent(caller, 50)
+            if r.counts_against_cap and r.charged_usd is None and r.quote_usd is None
+        ]
+        raise ToolError(texts.unpriced_text(pending, self.cap_usd, plan.tool, quote))
+
     async def _send(
         self, ctx: Context[Any], client: FloraClient, plan: StartPlan, caller: str, key: str, send: Send
     ) -> Booked:
@@ -282,7 +319,6 @@ class Booking:
 
     async def _started(self, plan: StartPlan, caller: str, key: str, outcome: Started[Any]) -> Booked:
         answer = outcome.response
-        charged = finite_or_none(answer.charged_cost)
         model_id = plan.model_id
         run_status = None
         finished = None
@@ -290,6 +326,7 @@ class Booking:
             model_id = answer.model.model_id
         if isinstance(answer, RunState):
             run_status, finished = answer.status, answer.is_terminal
+        charged = charge_seen(answer.charged_cost, bool(finished))
         record = await self.store.settle(
             key,
             status="started",
@@ -333,7 +370,7 @@ class Booking:
                 now=self._now(),
                 run_status=run.status,
                 finished=run.is_terminal,
-                charged_usd=finite_or_none(run.charged_cost),
+                charged_usd=charge_seen(run.charged_cost, run.is_terminal),
                 outputs=outputs,
             )
         except Exception:  # the journal is an aid to the read, never a reason to fail it
