@@ -236,7 +236,9 @@ async def unknown_quotes_under_cap(starts: int = 20, waves: int = 6) -> Row:
                         for i in range(starts)
                     ]
                 )
-        spent.append(f"{name}: {flora.spent:.2f} USD")
+        spent.append(
+            f"{name}: {flora.spent:.2f} USD" + (" (refused before sending: not listed)" if not flora.runs else "")
+        )
         failed += flora.spent > CAP + PRICE + 1e-9
     return Row(
         f"{starts} parallel starts of unknown quote ({waves} waves) under a {CAP:.2f} cap, {PRICE} each "
@@ -263,7 +265,9 @@ async def hostile_charges() -> Row:
             for index in range(1, 8):  # as many more as the cap would let through
                 await client.call_tool("start_generation_run", image(f"hostile {index}", model="t2i-priced"))
         unmoved = abs(spend.get("spent_usd", -1) - PRICE) < 1e-9
-        seen.append(f"{raw}: spent after reads {spend.get('spent_usd')}, runs {len(flora.runs)}")
+        seen.append(
+            f"{raw}: spent after 3 reads {spend.get('spent_usd')} USD, then {len(flora.runs)} runs before the cap"
+        )
         failed += not unmoved or flora.spent > CAP + 1e-9
     return Row(
         "reads of running runs reporting charged_cost 0, negative, NaN or infinite → the cap unmoved",
