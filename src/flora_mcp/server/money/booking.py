@@ -65,6 +65,8 @@ IN_FLIGHT_WAIT_SECONDS = 180.0
 _IN_FLIGHT_POLL_SECONDS = 0.05
 WINDOWS = {"24h": 86400.0, "7d": 7 * 86400.0, "30d": 30 * 86400.0}
 PROMPT_SUMMARY_CHARS = 200
+# How many of a caller's latest starts are searched for one whose cost is still unknown.
+UNPRICED_LOOKBACK = 200
 
 
 @dataclass(frozen=True)
@@ -200,10 +202,6 @@ class Booking:
         # repeat=true, is the agent asking for another run on purpose.
         looks_for_repeat = not (plan.given_key or plan.repeat) and self.repeat_window_seconds > 0
         repeat_since = now - self.repeat_window_seconds if looks_for_repeat else None
-        known = await self.store.get(key)
-        if known is None or known.caller != caller:
-            # A new start (a retry of a booked one is that start, and never refused for its cost).
-            await self._check_unpriced(caller, plan, quote)
         result = await self.store.reserve(
             ReserveRequest(
                 caller=caller,
@@ -237,8 +235,17 @@ class Booking:
                 # FLORA refused it earlier and charged nothing; the same key may go out again
                 # (e.g. after credits were added), within the cap like any new start.
                 await self._check_cap(caller, plan.tool, quote)
+                await self._check_unpriced(caller, plan, quote, own_key=record.idempotency_key)
                 return await self._send(ctx, client, plan, caller, record.idempotency_key, send)
             return await self._repeat(caller, record)
+        # A new start, booked: checked for unknown costs only now, so that of two starts of unknown
+        # cost booked at once each sees the other (and neither slips through); a refused one is
+        # released (not_started: it counts for nothing, and the same key may go out later).
+        try:
+            await self._check_unpriced(caller, plan, quote, own_key=result.record.idempotency_key)
+        except ToolError:
+            await self.store.settle(result.record.idempotency_key, status="not_started", now=self._now())
+            raise
         return await self._send(ctx, client, plan, caller, result.record.idempotency_key, send)
 
     async def _settled(self, record: StartRecord) -> StartRecord:
@@ -266,25 +273,29 @@ class Booking:
         if committed >= self.cap_usd or (quote.usd is not None and committed + quote.usd > self.cap_usd):
             raise ToolError(texts.cap_text(committed, spend.spent_usd, self.cap_usd, tool, quote))
 
-    async def _check_unpriced(self, caller: str, plan: StartPlan, quote: Quote) -> None:
+    async def _check_unpriced(self, caller: str, plan: StartPlan, quote: Quote, own_key: str | None = None) -> None:
         """Under a cap, one start of unknown cost at a time: not only while it is sent, until its cost is known.
 
         The store refuses a second unpriced start while one is in flight; this covers the time
         after: a start FLORA answered without a charge still has an unknown cost, and a second
         one would let the cap be passed by two starts (or, one after another, by any number).
-        It clears once a read of that run reports its charge (get_run, wait_for_run).
+        It clears once a read of that run reports its charge (get_run, wait_for_run). `own_key`:
+        this start's own record, which is not another start.
         """
         if self.cap_usd is None or quote.usd is not None:
             return
-        spend = await self.summary(caller)
-        if spend.unpriced < 1:
-            return
+        since = self.window_start()
         pending = [
             r
-            for r in await self.store.recent(caller, 50)
-            if r.counts_against_cap and r.charged_usd is None and r.quote_usd is None
+            for r in await self.store.recent(caller, UNPRICED_LOOKBACK)
+            if r.counts_against_cap
+            and r.charged_usd is None
+            and r.quote_usd is None
+            and r.idempotency_key != own_key
+            and (since is None or r.created_at >= since)
         ]
-        raise ToolError(texts.unpriced_text(pending, self.cap_usd, plan.tool, quote))
+        if pending:
+            raise ToolError(texts.unpriced_text(pending, self.cap_usd, plan.tool, quote))
 
     async def _send(
         self, ctx: Context[Any], client: FloraClient, plan: StartPlan, caller: str, key: str, send: Send
