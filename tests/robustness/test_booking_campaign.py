@@ -80,3 +80,21 @@ async def test_a_start_of_unknown_cost_waits_until_the_last_ones_charge_is_known
     assert run_id in text and "nothing was sent" in text and "Next step: read that run with get_run" in text
     assert not second.is_error, campaign.text_of(second)
     assert len(flora.runs) == 2
+
+
+async def test_a_run_made_before_the_start_went_out_is_never_taken_as_its_lost_run() -> None:
+    # Another flora-mcp (another state store) made a run of the same model in the same project 30 s
+    # earlier; this start's three attempts are all lost before FLORA made anything.
+    clock = campaign.VirtualTime()
+    sandbox = campaign.new_sandbox(clock)
+    async with campaign.connected(sandbox, clock) as other:
+        earlier = await other.call_tool("start_generation_run", campaign.image("someone else's"))
+    clock.now += 30
+    for _ in range(3):
+        sandbox.faults.push("POST /runs/generation", campaign.Fault.dropped())
+    async with campaign.connected(sandbox, clock) as client:
+        lost = await client.call_tool("start_generation_run", campaign.image("mine"))
+    others = campaign.data(earlier)["run_id"]
+    assert campaign.data(lost).get("run_id") != others
+    assert lost.is_error and "Start outcome: unknown" in campaign.text_of(lost)
+    assert others in campaign.text_of(lost), "it is listed as a candidate, for the agent to check"
