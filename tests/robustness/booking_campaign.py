@@ -85,6 +85,7 @@ class PricedFlora:
         self.start_body = start_body
         self.runs: list[str] = []
         self.start_delay = 0.0
+        self.history_down = False  # GET /generations answers 503: a lost run cannot be searched for
 
     @property
     def spent(self) -> float:
@@ -114,6 +115,8 @@ class PricedFlora:
             run_id = path.rsplit("/", 1)[1]
             body = '{"run_id": "%s", "status": "running", "progress": 0.5, "charged_cost": %s}'
             return httpx.Response(200, content=(body % (run_id, self.read_charge)).encode(), headers=JSON)
+        if request.method == "GET" and path == "/generations" and self.history_down:
+            return httpx.Response(503, json={"error": {"code": "unavailable", "message": "down"}})
         if request.method == "GET" and path == "/generations":
             items = [{"run_id": r, "status": "running", "model": {"model_id": "t2i-priced"}} for r in self.runs]
             return httpx.Response(200, json={"generations": items[::-1], "meta": {}})
@@ -288,8 +291,10 @@ async def huge_estimates() -> Row:
         "charged_cost 1e309": '{"run_id": "%s", "type": "generation", "charged_cost": 1e309%.0s}',
     }
     failed, seen = 0, []
+    bodies["estimated_seconds 1e309, run history down"] = bodies["estimated_seconds 1e309"]
     for name, body in bodies.items():
         flora = PricedFlora("priced", start_body=body)
+        flora.history_down = "history down" in name
         async with priced_client(flora) as client:
             answer = await client.call_tool("start_generation_run", image(name, model="t2i-priced"))
             again = await client.call_tool("start_generation_run", image(name, model="t2i-priced"))

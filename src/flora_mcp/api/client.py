@@ -40,6 +40,7 @@ from flora_mcp.api.models import (
     NestedTechniqueRunRequest,
     ProjectList,
     ProjectListQuery,
+    RunId,
     RunState,
     StartResponse,
     StartTechniqueRun,
@@ -72,6 +73,19 @@ def _no_constant(text: str) -> float:
     raise NonFiniteNumber(text)
 
 
+def _run_id_in(body: bytes) -> str | None:
+    """The run id a start answer names, read leniently (NaN and all): the one thing a start must not lose."""
+    try:
+        data = json.loads(body)
+    except ValueError:
+        return None
+    run_id = data.get("run_id") if isinstance(data, dict) else None
+    try:
+        return _RUN_ID_ADAPTER.validate_python(run_id) if isinstance(run_id, str) else None
+    except ValidationError:
+        return None
+
+
 def strict_json(body: bytes | str) -> Any:
     """JSON as Python data, with NaN, Infinity and overflowing numbers (1e309 -> inf) refused.
 
@@ -89,6 +103,7 @@ M = TypeVar("M", bound=BaseModel)
 ItemT = TypeVar("ItemT")
 
 _KEY_ADAPTER: TypeAdapter[str] = TypeAdapter(IdempotencyKey)
+_RUN_ID_ADAPTER: TypeAdapter[str] = TypeAdapter(RunId)
 
 
 class _Page(Protocol):
@@ -344,6 +359,7 @@ class FloraClient:
     ) -> Started[M] | AcceptedEarlier:
         route = route or f"POST {path}"
         key = self._key(idempotency_key)
+        answer: Answer | None = None
         try:
             answer = await self._transport.request(
                 "POST", route, self._base_url + path, json_body=body, idempotency_key=key
@@ -367,6 +383,7 @@ class FloraClient:
                 attempts=err.attempts,
             )
             accepted.may_have_been_processed = True
+            accepted.run_id = _run_id_in(answer.body) if answer is not None else None
             raise accepted from None
         return Started(response=parsed, idempotency_key=key, request_id=answer.request_id, route=route)
 

@@ -357,7 +357,11 @@ class Booking:
         """The start may have been accepted but its run id is unknown: find the run (money/recovery.py)."""
         record = await self.store.get(key)
         sent_at = (record.sent_at if record else None) or self._now()
-        recovery = await find_lost_run(client, self.store, plan, sent_at=sent_at)
+        named = getattr(cause, "run_id", None)  # a start answer that named its run but was not readable whole
+        if isinstance(named, str):
+            recovery = Recovery(searched="FLORA's start answer (which it could not read whole)", run_id=named)
+        else:
+            recovery = await find_lost_run(client, self.store, plan, sent_at=sent_at)
         if recovery.run_id is not None:
             settled = await self.store.settle(key, status="recovered", now=self._now(), run_id=recovery.run_id)
             spend = await self.summary(caller)
