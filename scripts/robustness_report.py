@@ -33,7 +33,8 @@ from flora_mcp.server import create_server
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))  # the campaigns live in tests/robustness/
 
-from tests.robustness.booking_campaign import Row, run_booking_campaign, run_wire_campaign  # noqa: E402
+from tests.robustness.booking_campaign import Row, run_booking_campaign  # noqa: E402
+from tests.robustness.booking_wire import run_wire_campaign  # noqa: E402
 from tests.robustness.catalog_campaign import MistakeRow, UnknownRow, run_mistakes, run_unknowns  # noqa: E402
 from tests.robustness.fault_campaign import (  # noqa: E402
     MAX_AGENT_CALLS,
@@ -265,10 +266,11 @@ def booking_section(rows: list[Row]) -> list[str]:
     return [
         "## One owner for every paid start: re-sent calls, reused keys, unknown quotes, lost answers",
         "",
-        "Each promise below was tried through the real server by `tests/robustness/booking_campaign.py`: "
-        "in memory (`mcp.Client` against `create_server`, on the sandbox or on a scripted FLORA whose "
-        "starts cost 0.25 USD each, virtual time), or over the wire (flora-mcp as a subprocess serving "
-        "Streamable HTTP, or its HTTP app on a loopback socket with two API keys; real time). A case "
+        "Each promise below was tried through the real server by `tests/robustness/booking_campaign.py` "
+        "and `booking_wire.py`: in memory (`mcp.Client` against `create_server`, on the sandbox or on a "
+        "scripted FLORA whose starts cost 0.25 USD each, virtual time), or over the wire (flora-mcp as a "
+        "subprocess serving Streamable HTTP or stdio, or its HTTP app on a loopback socket with two API "
+        "keys; real time). A case "
         "fails when FLORA made (or billed) more than the promise allows, or the answer lacks what the "
         "agent needs. A start without an idempotency key gets one derived from the caller, the tool and "
         "the canonical arguments, so the same call re-sent within `FLORA_REPEAT_WINDOW_SECONDS` "

@@ -11,6 +11,7 @@ from collections.abc import Awaitable, Callable
 import pytest
 
 from . import booking_campaign as campaign
+from . import booking_wire as wire
 from .booking_campaign import Row
 
 pytestmark = pytest.mark.anyio
@@ -40,15 +41,15 @@ async def test_in_memory_promises_hold(case: Callable[[], Awaitable[Row | list[R
 
 
 async def test_a_call_re_sent_after_a_client_timeout_makes_one_run_over_http() -> None:
-    assert_held(await campaign.resent_after_client_timeout())
+    assert_held(await wire.resent_after_client_timeout())
 
 
 async def test_two_callers_over_http_neither_reuse_keys_nor_see_each_other() -> None:
-    assert_held(await campaign.callers_apart())
+    assert_held(await wire.callers_apart())
 
 
 async def test_a_3_s_wait_against_a_20_s_read_is_back_within_4_s() -> None:
-    assert_held(await campaign.bounded_wait())
+    assert_held(await wire.bounded_wait())
 
 
 async def test_the_campaign_counts_a_broken_promise() -> None:
