@@ -33,6 +33,8 @@ from flora_mcp.server import create_server
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))  # the campaigns live in tests/robustness/
 
+from tests.robustness.booking_campaign import Row, run_booking_campaign  # noqa: E402
+from tests.robustness.booking_wire import run_wire_campaign  # noqa: E402
 from tests.robustness.catalog_campaign import MistakeRow, UnknownRow, run_mistakes, run_unknowns  # noqa: E402
 from tests.robustness.fault_campaign import (  # noqa: E402
     MAX_AGENT_CALLS,
@@ -219,17 +221,20 @@ def money_section(f: CampaignFigures) -> list[str]:
 GUARD_SECTION = """\
 ## The money guard: cap, confirmation, read-only
 
-- **Spend cap** (`FLORA_MAX_SPEND_USD`, `--max-spend-usd`; default none). The server keeps a ledger
-  of the starts it sent in this process, one entry per idempotency key: FLORA's `charged_cost`
-  from the start answer, replaced by a later read of the run if that reports a different charge
-  (FLORA's quotes can settle higher), else the quote known before sending. A start is refused,
-  before anything is sent, when spent + unknown-outcome quotes + starts in flight reach the cap,
-  or when its known quote would pass it. The error states spent, cap, and that only the user can
-  raise it (restart with a higher `FLORA_MAX_SPEND_USD` or `--max-spend-usd`). A retry with a key
-  already in the ledger is never refused (FLORA cannot charge it twice). The check and the booking
-  of the quote are one step, so concurrent starts cannot slip past the cap together. The cap is per
-  process: over HTTP all clients share it. A start whose cost cannot be known (the lookup failed,
-  no quote listed) is not refused for that; the cap can then be passed by at most that one run.
+- **Spend cap** (`FLORA_MAX_SPEND_USD`, `--max-spend-usd`; default none), per caller (a keyed
+  fingerprint of the API key a request uses) over the budget window (`FLORA_SPEND_WINDOW`, default
+  24h), in the state store (`FLORA_STATE_URL`) that every process on it shares. One record per
+  idempotency key: FLORA's `charged_cost` from the start answer, replaced by a later read of the run
+  (FLORA's charges settle late), else the quote known before sending. Charges count only as finite
+  numbers >= 0, and while a run is unfinished a read never lowers the quote (0 then is no news). A
+  start is refused, before anything is sent, when spent + unknown-outcome quotes + starts in flight
+  reach the cap, or when its known quote would pass it. The error states spent, cap, and that only
+  the user can raise it. A retry with a key already booked is never refused (FLORA cannot charge it
+  twice). The check and the booking are one atomic step in the store, so concurrent starts cannot
+  slip past the cap together. A start whose cost cannot be known (the lookup failed, no quote
+  listed) is not refused for that, but only one such start may be open at a time: until FLORA
+  reports its charge, another start of unknown cost is refused (naming the run to read), so the cap
+  can be passed by at most one start.
 - **Quotes.** A technique's `run_cost` (`GET /techniques/{id}`, USD) and a model's
   `estimated_credits` (`GET /models?type=`), looked up only when a cap or a confirmation
   threshold is set, through the same per-caller catalog cache the param checks use (five
@@ -240,10 +245,11 @@ GUARD_SECTION = """\
   named it (or the listing marks one, or the type has one model) its estimate is used, else the
   most expensive model of the type (an upper bound; the refusal says that an explicit model gives
   an exact quote). Params can change the real cost; the quote is the model's estimate.
-- **Session spend.** `get_spend` (read-only, idempotent, no FLORA call) reports spent,
-  unknown-outcome and remaining USD, the cap, the threshold, and the caller's own starts (run ids,
-  outcome, cost); over HTTP a caller sees only starts made with its own key. Every start result
-  also ends with a `Session spend: ...` line and carries `session_spent_usd` and `spend_cap_usd`.
+- **Your spend.** `get_spend` (read-only, idempotent, no FLORA call) reports spent,
+  unknown-outcome and remaining USD in the window, the cap, the threshold, and the caller's own
+  starts (run ids, outcome, cost); over HTTP a caller sees only starts made with its own key, never
+  another's totals. Every start result also ends with a `Your spend ...` line and carries
+  `spent_usd` and `spend_cap_usd`.
 - **Confirmation** (`FLORA_CONFIRM_ABOVE_USD`, `--confirm-above-usd`; default none). A start whose
   known quote is above the threshold asks the user with a form (MCP elicitation: an
   `InputRequiredResult` in the 2026-07-28 protocol, `elicitation/create` before it). Declined or
@@ -255,6 +261,29 @@ GUARD_SECTION = """\
   at all, the instructions say starts are disabled, and a call to a start tool answers that the
   operator disabled starts and what still works (not "Unknown tool").
 """
+
+
+def booking_section(rows: list[Row]) -> list[str]:
+    tried, failed = sum(r.tried for r in rows), sum(r.failed for r in rows)
+    return [
+        "## One owner for every paid start: re-sent calls, reused keys, unknown quotes, lost answers",
+        "",
+        "Each promise below was tried through the real server by `tests/robustness/booking_campaign.py` "
+        "and `booking_wire.py`: in memory (`mcp.Client` against `create_server`, on the sandbox or on a "
+        "scripted FLORA whose starts cost 0.25 USD each, virtual time), or over the wire (flora-mcp as a "
+        "subprocess serving Streamable HTTP or stdio, or its HTTP app on a loopback socket with two API "
+        "keys; real time). A case "
+        "fails when FLORA made (or billed) more than the promise allows, or the answer lacks what the "
+        "agent needs. A start without an idempotency key gets one derived from the caller, the tool and "
+        "the canonical arguments, so the same call re-sent within `FLORA_REPEAT_WINDOW_SECONDS` "
+        "(default 600) answers the run already started (outcome `repeat`); `repeat: true` or a new key "
+        "starts another on purpose.",
+        "",
+        f"Promises: {len(rows)}, cases tried: {tried}, failed: {failed}.",
+        "",
+        *table([(r.promise, r.tried, r.failed, r.measured) for r in rows], ("promise", "tried", "failed", "measured")),
+        "",
+    ]
 
 
 def upstream_section(rows: list[tuple[str, str, str]], growth: int) -> list[str]:
@@ -335,6 +364,7 @@ def hostile_section(figures: dict[str, int] | None) -> list[str]:
 async def build(seed: int, starts: int) -> str:
     began = time.perf_counter()
     money = await run_fault_campaign(seed=seed, starts=starts)
+    booking = await run_booking_campaign() + await run_wire_campaign()
     rows = await upstream_errors()
     growth = await failing_calls_memory_growth(1000)
     mistakes, unknowns = await run_mistakes(), await run_unknowns()
@@ -356,6 +386,7 @@ async def build(seed: int, starts: int) -> str:
     sections = [
         head,
         money_section(money),
+        booking_section(booking),
         [GUARD_SECTION],
         catalog_section(mistakes, unknowns),
         upstream_section(rows, growth),
@@ -373,6 +404,9 @@ def main(argv: list[str] | None = None) -> None:
     args = parser.parse_args(argv)
     # The campaigns fail thousands of calls on purpose; their log lines are noise here.
     logging.getLogger("flora_mcp").setLevel(logging.CRITICAL)
+    # The bounded-wait case leaves a 20 s read that the sandbox cuts short at shutdown, on purpose.
+    # (Each uvicorn server sets this logger's level when it starts, so it is disabled instead.)
+    logging.getLogger("uvicorn.error").disabled = True
     page = anyio.run(build, args.seed, args.starts)
     args.out.parent.mkdir(parents=True, exist_ok=True)
     args.out.write_text(page)

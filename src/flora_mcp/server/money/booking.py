@@ -66,6 +66,8 @@ IN_FLIGHT_WAIT_SECONDS = 180.0
 _IN_FLIGHT_POLL_SECONDS = 0.05
 WINDOWS = {"24h": 86400.0, "7d": 7 * 86400.0, "30d": 30 * 86400.0}
 PROMPT_SUMMARY_CHARS = 200
+# How many of a caller's latest starts are searched for one whose cost is still unknown.
+UNPRICED_LOOKBACK = 200
 
 
 @dataclass(frozen=True)
@@ -116,6 +118,18 @@ def finite_or_none(value: float | None) -> float | None:
     if value is None or isinstance(value, bool) or not math.isfinite(value) or value < 0:
         return None
     return float(value)
+
+
+def charge_seen(value: float | None, finished: bool) -> float | None:
+    """A charge FLORA reported, as the journal should take it: None when it tells nothing.
+
+    Not a finite number >= 0: nothing. Zero while the run is not finished: nothing either, since
+    FLORA settles charges late and a paid run reads 0 until then; taken as a cost, it would free
+    room under the cap that the run is about to use (with a known quote the store floors it at
+    the quote anyway; with an unknown one it would let the next start of unknown cost go).
+    """
+    charge = finite_or_none(value)
+    return None if charge == 0 and not finished else charge
 
 
 class Booking:
@@ -183,6 +197,7 @@ class Booking:
         if record is not None and record.caller == caller:
             return False
         await self._check_cap(caller, plan.tool, quote)
+        await self._check_unpriced(caller, plan, quote)
         return True
 
     async def needs_batch_consent(self, ctx: Context[Any], plans: Sequence[StartPlan], quote: Quote) -> bool:
@@ -297,11 +312,20 @@ class Booking:
                     # FLORA refused it earlier and charged nothing; the same key may go out again
                     # (e.g. after credits were added), within the cap like any new start.
                     await self._check_cap(caller, plan.tool, quote)
+                    await self._check_unpriced(caller, plan, quote, own_key=record.idempotency_key)
                     return await self._send(ctx, client, plan, caller, record.idempotency_key, send)
                 return await self._repeat(caller, record)
 
             return settle_existing
         reserved_key = result.record.idempotency_key
+        # A new start, booked: checked for unknown costs only now, so that of two starts of unknown
+        # cost booked at once each sees the other (and neither slips through); a refused one is
+        # released (not_started: it counts for nothing, and the same key may go out later).
+        try:
+            await self._check_unpriced(caller, plan, quote, own_key=reserved_key)
+        except ToolError:
+            await self.store.settle(reserved_key, status="not_started", now=self._now())
+            raise
 
         async def send_reserved() -> Booked:
             return await self._send(ctx, client, plan, caller, reserved_key, send)
@@ -332,6 +356,30 @@ class Booking:
         committed = spend.committed_usd
         if committed >= self.cap_usd or (quote.usd is not None and committed + quote.usd > self.cap_usd):
             raise ToolError(texts.cap_text(committed, spend.spent_usd, self.cap_usd, tool, quote))
+
+    async def _check_unpriced(self, caller: str, plan: StartPlan, quote: Quote, own_key: str | None = None) -> None:
+        """Under a cap, one start of unknown cost at a time: not only while it is sent, until its cost is known.
+
+        The store refuses a second unpriced start while one is in flight; this covers the time
+        after: a start FLORA answered without a charge still has an unknown cost, and a second
+        one would let the cap be passed by two starts (or, one after another, by any number).
+        It clears once a read of that run reports its charge (get_run, wait_for_run). `own_key`:
+        this start's own record, which is not another start.
+        """
+        if self.cap_usd is None or quote.usd is not None:
+            return
+        since = self.window_start()
+        pending = [
+            r
+            for r in await self.store.recent(caller, UNPRICED_LOOKBACK)
+            if r.counts_against_cap
+            and r.charged_usd is None
+            and r.quote_usd is None
+            and r.idempotency_key != own_key
+            and (since is None or r.created_at >= since)
+        ]
+        if pending:
+            raise ToolError(texts.unpriced_text(pending, self.cap_usd, plan.tool, quote))
 
     async def _send(
         self, ctx: Context[Any], client: FloraClient, plan: StartPlan, caller: str, key: str, send: Send
@@ -366,7 +414,6 @@ class Booking:
 
     async def _started(self, plan: StartPlan, caller: str, key: str, outcome: Started[Any]) -> Booked:
         answer = outcome.response
-        charged = finite_or_none(answer.charged_cost)
         model_id = plan.model_id
         run_status = None
         finished = None
@@ -374,6 +421,7 @@ class Booking:
             model_id = answer.model.model_id
         if isinstance(answer, RunState):
             run_status, finished = answer.status, answer.is_terminal
+        charged = charge_seen(answer.charged_cost, bool(finished))
         record = await self.store.settle(
             key,
             status="started",
@@ -393,7 +441,11 @@ class Booking:
         """The start may have been accepted but its run id is unknown: find the run (money/recovery.py)."""
         record = await self.store.get(key)
         sent_at = (record.sent_at if record else None) or self._now()
-        recovery = await find_lost_run(client, self.store, plan, sent_at=sent_at)
+        named = getattr(cause, "run_id", None)  # a start answer that named its run but was not readable whole
+        if isinstance(named, str):
+            recovery = Recovery(searched="FLORA's start answer (which it could not read whole)", run_id=named)
+        else:
+            recovery = await find_lost_run(client, self.store, plan, sent_at=sent_at)
         if recovery.run_id is not None:
             settled = await self.store.settle(key, status="recovered", now=self._now(), run_id=recovery.run_id)
             spend = await self.summary(caller)
@@ -417,7 +469,7 @@ class Booking:
                 now=self._now(),
                 run_status=run.status,
                 finished=run.is_terminal,
-                charged_usd=finite_or_none(run.charged_cost),
+                charged_usd=charge_seen(run.charged_cost, run.is_terminal),
                 outputs=outputs,
             )
         except Exception:  # the journal is an aid to the read, never a reason to fail it
