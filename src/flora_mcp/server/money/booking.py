@@ -135,6 +135,10 @@ class Booking:
         self._process_started = wall_clock()
 
     # --- who and when ----------------------------------------------------------------------
+    def now(self) -> float:
+        """Unix time as the journal and the budget window see it."""
+        return self._now()
+
     def caller(self, ctx: Context[Any]) -> str:
         """The caller: a fingerprint of the key this request uses (its own Bearer key, else the server's)."""
         key = bearer_key(ctx.headers) or self._server_api_key or ""
