@@ -175,6 +175,7 @@ EXPECTED_TOOLS = {
     "list_generations",
     "wait_for_run",
     "get_spend",
+    "find_runs",
 }
 
 
