@@ -17,6 +17,7 @@ import logging
 import platform
 import socket
 import sys
+import tempfile
 import time
 from collections.abc import Awaitable, Callable
 from pathlib import Path
@@ -53,6 +54,7 @@ from tests.robustness.fault_support import (  # noqa: E402
     text_of,
 )
 from tests.robustness.front_door_figures import front_door_figures, front_door_section  # noqa: E402
+from tests.robustness.state_campaign import confirm_across, fleet_starts, restart_starts  # noqa: E402
 
 HostileCampaign = Callable[..., Awaitable[dict[str, int]]]
 IMAGE = {"workspace_id": "ws_sandbox", "project_id": "prj_sandbox", "prompt": "a mug", "type": "image"}
@@ -361,6 +363,76 @@ def hostile_section(figures: dict[str, int] | None) -> list[str]:
     ]
 
 
+STATE_HEADER = "## State across restarts and replicas"
+
+
+async def state_figures(work: Path) -> list[tuple[str, str, str, str]]:
+    """(scenario, store, tried, outcome) rows: a fleet, a confirmation across processes, restarts.
+
+    The `memory` rows are the control: each process keeps its own ledger, as before the state store.
+    """
+    from tests.postgres_server import start_postgres
+
+    rows: list[tuple[str, str, str, str]] = []
+    stores: list[tuple[str, Callable[[], str]]] = [
+        ("SQLite file", lambda: f"sqlite:///{work}/fleet-{len(rows)}.db"),
+        ("memory (control)", lambda: "memory"),
+    ]
+    try:
+        postgres = start_postgres()
+        server = postgres.__enter__()
+        stores.insert(1, ("PostgreSQL", server.new_database))
+    except BaseException as exc:  # pytest's skip outside pytest: PostgreSQL is not here
+        postgres = None
+        rows.append(("2 processes, 40 parallel starts", "PostgreSQL", "not measured", str(exc)[:120]))
+    try:
+        for name, url in stores:
+            fleet = await fleet_starts(url())
+            rows.append((
+                "2 processes, 40 parallel starts, cap 1.00, 0.25 each", name, "40",
+                f"{fleet.accepted} accepted, {fleet.refused} refused, {fleet.upstream} runs upstream",
+            ))  # fmt: skip
+        # No memory control here: with a store per process the other process cannot open the
+        # request state ("Invalid or expired requestState"), and the run that measured it hung in
+        # the client's teardown afterwards.
+        for name, url in stores[:-1]:
+            try:
+                confirm = await confirm_across(url())
+            except Exception as exc:  # the control: the other process cannot open the request state
+                rows.append(("confirmation, 2nd round on the other process", name, "2 rounds", f"failed: {exc}"))
+                continue
+            routed = " then ".join(f"process {i + 1}" for i in confirm.routed_to)
+            outcome = "started" if confirm.succeeded else "failed: " + confirm.said[:80]
+            rows.append(("confirmation, 2nd round on the other process", name, routed, outcome))
+        restart_stores = (("SQLite file", f"sqlite:///{work}/restarts.db"), ("memory (control)", "memory"))
+        for name, restart_url in restart_stores:
+            outcomes, runs = await restart_starts(restart_url)
+            rows.append((
+                "stdio restarted 3 times, 2 starts per process, cap 1.00", name, str(len(outcomes)),
+                f"{sum(outcomes)} accepted, {runs} runs upstream",
+            ))  # fmt: skip
+    finally:
+        if postgres is not None:
+            postgres.__exit__(None, None, None)
+    return rows
+
+
+def state_section(rows: list[tuple[str, str, str, str]]) -> list[str]:
+    return [
+        STATE_HEADER,
+        "",
+        "Every start is booked in the state store before it is sent, atomically per caller (SQLite",
+        "`BEGIN IMMEDIATE`, PostgreSQL a per-caller advisory lock), so the cap holds across restarts and",
+        "across replicas, and the confirmation flow's request-state key is kept in the store, so any process",
+        "on it can answer the second round. Real `python -m flora_mcp` processes against a sandbox on a",
+        "loopback port, from `tests/robustness/state_campaign.py` (asserted in `test_state_fleet.py`); the",
+        "`memory` rows are the control, one ledger per process as before the store:",
+        "",
+        *table(rows, ("scenario", "store", "tried", "outcome")),
+        "",
+    ]
+
+
 async def build(seed: int, starts: int) -> str:
     began = time.perf_counter()
     money = await run_fault_campaign(seed=seed, starts=starts)
@@ -392,6 +464,7 @@ async def build(seed: int, starts: int) -> str:
         upstream_section(rows, growth),
         hostile_section(hostile),
         front_door_section(door),
+        state_section(await state_figures(Path(tempfile.mkdtemp(prefix="flora-state-report-")))),
     ]
     return "\n".join(line for section in sections for line in section).rstrip() + "\n"
 
@@ -401,7 +474,17 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--seed", type=int, default=0, help="seed of the campaigns (default 0)")
     parser.add_argument("--starts", type=int, default=400, help="logical starts in the money campaign (default 400)")
     parser.add_argument("--out", type=Path, default=ROOT / "docs" / "ROBUSTNESS.md", help="page to write")
+    parser.add_argument(
+        "--only-state", action="store_true", help=f"measure only '{STATE_HEADER[3:]}' and replace that section"
+    )
     args = parser.parse_args(argv)
+    if args.only_state:
+        logging.getLogger("flora_mcp").setLevel(logging.CRITICAL)
+        rows = anyio.run(state_figures, Path(tempfile.mkdtemp(prefix="flora-state-report-")))
+        page = args.out.read_text().split("\n" + STATE_HEADER + "\n")[0].rstrip() + "\n\n"
+        args.out.write_text(page + "\n".join(state_section(rows)).rstrip() + "\n")
+        sys.stderr.write(f"wrote the state section of {args.out}\n")
+        return
     # The campaigns fail thousands of calls on purpose; their log lines are noise here.
     logging.getLogger("flora_mcp").setLevel(logging.CRITICAL)
     # The bounded-wait case leaves a 20 s read that the sandbox cuts short at shutdown, on purpose.

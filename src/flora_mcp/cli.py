@@ -3,6 +3,7 @@
     flora-mcp [--transport stdio|streamable-http|sse] [--host H] [--port N] [--sandbox] ...
     flora-mcp sandbox [--port N]      serve the local FLORA-compatible API
     flora-mcp demo                    a narrated session against the sandbox
+    flora-mcp spend [--days N]        the spend report of FLORA_API_KEY's caller, from the state store
 
 Flags override FLORA_* environment variables, which override defaults. In stdio mode stdout is
 the MCP wire, so everything this module says goes to stderr; only `sandbox` and `demo`, which
@@ -120,12 +121,24 @@ def build_parser() -> argparse.ArgumentParser:
         metavar="DIR",
         help="Save every completed output into DIR once (env FLORA_OUTPUT_DIR; default: nothing saved).",
     )
+    parser.add_argument(
+        "--state-url",
+        metavar="URL",
+        help=(
+            "Where the run journal and spend ledger live: memory, sqlite:///path/state.db or "
+            "postgresql://user@host/db (env FLORA_STATE_URL; default a SQLite file in the user's state directory)."
+        ),
+    )
 
-    commands = parser.add_subparsers(dest="command", metavar="{sandbox,demo}")
+    commands = parser.add_subparsers(dest="command", metavar="{sandbox,demo,spend}")
     sandbox = commands.add_parser("sandbox", help="Serve the local FLORA-compatible sandbox API.")
     sandbox.add_argument("--port", type=port_number, default=8787, dest="sandbox_port", help="Port (default 8787).")
     sandbox.add_argument("--host", default="127.0.0.1", dest="sandbox_host", help="Bind address.")
     commands.add_parser("demo", help="Start the server on the sandbox and narrate a session with a real client.")
+    spend = commands.add_parser(
+        "spend", help="Print FLORA_API_KEY's spend by day and by model or technique, from the state store."
+    )
+    spend.add_argument("--days", type=float, default=30.0, help="How many days back (default 30).")
     return parser
 
 
@@ -147,6 +160,7 @@ FLAG_OF = {
     "http_body_timeout": "--http-body-timeout",
     "http_idle_timeout": "--http-idle-timeout",
     "output_dir": "--output-dir",
+    "state_url": "--state-url",
 }
 
 
@@ -202,6 +216,8 @@ def main(argv: Sequence[str] | None = None) -> None:
             _serve_sandbox(args.sandbox_host, args.sandbox_port, settings)
         elif args.command == "demo":
             _run_demo()
+        elif args.command == "spend":
+            _print_spend(settings, args.days)
         else:
             _serve_mcp(args, settings)
     except OSError as exc:
@@ -244,9 +260,58 @@ def _run_demo() -> None:
     anyio.run(run_demo, sys.stdout)
 
 
+def _store_failure(exc: Exception) -> SystemExit:
+    """One line on stderr for a state store that cannot be used; the exit to raise."""
+    text = str(exc)
+    where = "" if "FLORA_STATE_URL" in text else " (FLORA_STATE_URL / --state-url)"
+    sys.stderr.write(f"flora-mcp: cannot use the state store{where}: {text}\n")
+    return SystemExit(2)
+
+
+def _check_store(settings: Settings, sandbox: bool) -> None:
+    """Open the configured store once (running its migrations) so a bad one fails here, in one line."""
+    import anyio
+
+    from flora_mcp.state import StoreError, open_store
+
+    url = settings.state_url or ("memory" if sandbox else None)
+
+    async def check() -> None:
+        async with open_store(url, secret=settings.state_secret_value()):
+            pass
+
+    try:
+        anyio.run(check)
+    except (StoreError, ValueError) as exc:
+        raise _store_failure(exc) from None
+
+
+def _print_spend(settings: Settings, days: float) -> None:
+    import anyio
+
+    from flora_mcp.spend_report import spend_report
+    from flora_mcp.state import StoreError
+
+    key = settings.api_key_value()
+    if not key:
+        sys.stderr.write("flora-mcp: spend needs FLORA_API_KEY: the report is of the caller that key names\n")
+        raise SystemExit(2)
+    if not days > 0:
+        sys.stderr.write("flora-mcp: spend --days must be a number of days above 0\n")
+        raise SystemExit(2)
+    try:
+        secret = settings.state_secret_value()
+        report = anyio.run(lambda: spend_report(settings.state_url, key, secret=secret, days=days))
+    except (StoreError, ValueError) as exc:
+        raise _store_failure(exc) from None
+    # Not an MCP server: stdout is the user's terminal here.
+    sys.stdout.write(report + "\n")
+
+
 def _serve_mcp(args: argparse.Namespace, settings: Settings) -> None:
     from flora_mcp.server.wire.transports import run_http, run_stdio
 
+    _check_store(settings, sandbox=args.sandbox)
     sandbox = None
     if args.sandbox:
         from flora_mcp.sandbox import Sandbox, SandboxConfig

@@ -177,6 +177,7 @@ EXPECTED_TOOLS = {
     "wait_for_run",
     "wait_for_runs",
     "get_spend",
+    "find_runs",
 }
 
 

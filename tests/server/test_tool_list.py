@@ -31,8 +31,9 @@ EXPECTED = STARTS | {
     "list_techniques",
     "get_technique",
     "get_spend",
+    "find_runs",
 }
-LOCAL = {"get_spend"}  # reads the server's own ledger, not FLORA
+LOCAL = {"get_spend", "find_runs"}  # read the server's own ledger and journal, not FLORA
 
 
 async def listed(client: Client) -> list[dict[str, Any]]:

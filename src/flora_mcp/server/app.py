@@ -13,6 +13,7 @@ errors and our own tool errors reach the model as plain, actionable text instead
 
 from __future__ import annotations
 
+import functools
 import logging
 import time
 from collections.abc import AsyncIterator, Awaitable, Callable, Iterable
@@ -45,6 +46,7 @@ from flora_mcp.server.money.booking import Booking
 from flora_mcp.server.money.quotes import QuoteBook
 from flora_mcp.server.tasks import RunTasks
 from flora_mcp.server.tools import build_tools, start_tool_names
+from flora_mcp.server.upkeep import TICK_SECONDS, run_upkeep
 from flora_mcp.state import Store, open_store
 
 if TYPE_CHECKING:
@@ -81,7 +83,8 @@ whether to fix the input, wait and retry, or stop and tell the user."""
 
 MONEY = """
 Money: get_spend shows your runs and spend in the budget window; over the spend cap starts are
-refused (tell the user)."""
+refused (tell the user). find_runs searches your past starts by prompt words and date, with
+their outputs and costs (FLORA's own run lists carry no prompts)."""
 
 INSTRUCTIONS = STEP_FIND + STEP_START + STEPS_FOLLOW + MONEY
 READ_ONLY_INSTRUCTIONS = STEP_FIND + STEP_START_DISABLED + STEPS_FOLLOW
@@ -203,6 +206,7 @@ def create_server(
     sleep: Callable[[float], Awaitable[None]] = anyio.sleep,
     clock: Callable[[], float] = time.monotonic,
     wall_clock: Callable[[], float] = time.time,
+    upkeep_tick_seconds: float = TICK_SECONDS,
 ) -> MCPServer[AppState]:
     """The flora-mcp MCP server.
 
@@ -217,7 +221,8 @@ def create_server(
       `wall_clock`: unix time for the journal and the budget window.
     - `sandbox_url`: the sandbox is already served at this base URL (the CLI serves it once for
       HTTP transports, where SSE would otherwise serve one per connection); use it as it is.
-    - `sleep`, `clock`: how wait_for_run waits and measures time (tests pass fakes).
+    - `upkeep_tick_seconds`: how often the background upkeep (upkeep.py: late charges,
+      retention) runs; tests shorten it.
     """
     memory = RunMemory()
     # The catalog (models, techniques) is cached per caller and shared by quotes and param checks.
@@ -266,6 +271,20 @@ def create_server(
                 # start that only lists tools never pays for them.
                 client_http = await stack.enter_async_context(flora_http_client(trust_env=sandbox is None))
             client = FloraClient.from_settings(settings, client_http, base_url=base_url, api_key=api_key, sleep=sleep)
+            # Late charges and retention (upkeep.py), stopped before the client and store close.
+            upkeep = await stack.enter_async_context(anyio.create_task_group())
+            stack.callback(upkeep.cancel_scope.cancel)
+            upkeep.start_soon(
+                functools.partial(
+                    run_upkeep,
+                    store,
+                    client,
+                    server_caller=store.fingerprint(api_key) if api_key else None,
+                    retention_days=settings.state_retention_days,
+                    wall_clock=wall_clock,
+                    tick_seconds=upkeep_tick_seconds,
+                )
+            )
             logger.info("flora-mcp ready", extra={"base_url": base_url, "sandbox": sandbox is not None})
             if settings.read_only:
                 logger.info("read-only: the start tools are not offered")
