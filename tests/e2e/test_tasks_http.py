@@ -56,6 +56,7 @@ async def get_task(url: str, key: str, task_id: str, *, declares: bool = True) -
     raise refused
 
 
+@pytest.mark.slow  # real subprocesses and wall-clock waits: in .ci/run's slow pass
 async def test_a_task_is_answered_by_another_process_and_after_a_restart(
     slow_sandbox: str, spawn: Spawn, tmp_path: Path
 ) -> None:

@@ -40,6 +40,7 @@ async def test_in_memory_promises_hold(case: Callable[[], Awaitable[Row | list[R
     assert_held(await case())
 
 
+@pytest.mark.slow  # real subprocesses and wall-clock waits: in .ci/run's slow pass
 async def test_a_call_re_sent_after_a_client_timeout_makes_one_run_over_http() -> None:
     assert_held(await wire.resent_after_client_timeout())
 
@@ -48,6 +49,7 @@ async def test_two_callers_over_http_neither_reuse_keys_nor_see_each_other() -> 
     assert_held(await wire.callers_apart())
 
 
+@pytest.mark.slow  # real subprocesses and wall-clock waits: in .ci/run's slow pass
 async def test_a_3_s_wait_against_a_20_s_read_is_back_within_4_s() -> None:
     assert_held(await wire.bounded_wait())
 
