@@ -33,6 +33,7 @@ _PREVIEWED = ("imageUrl", "videoUrl")
 # Previews kept for repeated reads: each is at most previews.MAX_PREVIEW_BYTES (a third more as
 # base64), so the cache stays within a few MiB. Agents reread the runs they just finished.
 KEPT_PREVIEWS = 16
+_Key = tuple[str, str, str | None]  # run_id, output_id, url
 
 
 @dataclass
@@ -58,7 +59,7 @@ class OutputService:
     fetch_timeout: float = FETCH_TIMEOUT_SECONDS
     _saved: dict[tuple[str, str], SavedFile] = field(default_factory=dict)
     # (run_id, output_id, url) -> the preview made, or the one-line reason none could be.
-    _previews: OrderedDict[tuple[str, str, str], previews.Preview | str] = field(default_factory=OrderedDict)
+    _previews: OrderedDict[_Key, previews.Preview | str] = field(default_factory=OrderedDict)
 
     async def fetch(self, url: str, *, max_bytes: int | None = None) -> Fetched:
         return await fetch_output(
@@ -113,9 +114,7 @@ class OutputService:
         if wants_preview:
             await self._preview(key, output, fetched.content, budget, shown)
 
-    def _show_kept(
-        self, key: tuple[str, str, str], output: RunOutput, budget: previews.PreviewBudget, shown: Presented
-    ) -> bool:
+    def _show_kept(self, key: _Key, output: RunOutput, budget: previews.PreviewBudget, shown: Presented) -> bool:
         """Show the preview (or reason) kept from an earlier read; False when there is none that fits."""
         kept = self._previews.get(key)
         if kept is None or (isinstance(kept, previews.Preview) and kept.size > budget.cap()):
@@ -127,7 +126,7 @@ class OutputService:
             self._attach(output, kept, budget, shown)
         return True
 
-    def _keep(self, key: tuple[str, str, str], made: previews.Preview | str) -> None:
+    def _keep(self, key: _Key, made: previews.Preview | str) -> None:
         self._previews[key] = made
         self._previews.move_to_end(key)
         while len(self._previews) > KEPT_PREVIEWS:
@@ -135,7 +134,7 @@ class OutputService:
 
     async def _preview(
         self,
-        key: tuple[str, str, str],
+        key: _Key,
         output: RunOutput,
         data: bytes,
         budget: previews.PreviewBudget,
