@@ -20,12 +20,12 @@ from mcp.server.mcpserver.utilities.func_metadata import StrictJsonSchema
 from pydantic import BaseModel, Field
 
 from flora_mcp.server import results
-from flora_mcp.server.tools import build_tools
+from flora_mcp.server.tools import build_tools, tool_specs
 from flora_mcp.server.tools.lean_schema import lean_output_schema, strip_titles
 from flora_mcp.server.tools.registry import output_schema
 
 # Every model a tool returns, new tools included.
-OUTPUT_MODELS: list[type[BaseModel]] = list(dict.fromkeys(tool.fn_metadata.output_model for tool in build_tools()))
+OUTPUT_MODELS: list[type[BaseModel]] = list(dict.fromkeys(spec.output for spec in tool_specs()))
 
 # Keywords that constrain or explain an argument; stripping titles must keep every one of them.
 KEPT_INPUT_KEYWORDS = (

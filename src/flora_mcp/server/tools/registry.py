@@ -137,10 +137,11 @@ def build_tool(spec: ToolSpec) -> Tool:
         title=spec.title,
         description=spec.description,
         parameters=input_schema(arg_model),
-        # The SDK still validates each result against `output` (the model); the schema only describes it.
-        fn_metadata=FuncMetadata(
-            arg_model=arg_model, output_model=spec.output, output_schema=output_schema(spec.output)
-        ),
+        # No output_model: every body builds its structured result from an instance of `output`
+        # (results.tool_result dumps a model), so the SDK's second validation of that dump, per
+        # call, would check what pydantic already made. Clients still check it against the schema
+        # (mcp.Client does, in every test of a tool's answer).
+        fn_metadata=FuncMetadata(arg_model=arg_model, output_schema=output_schema(spec.output)),
         is_async=True,
         context_kwarg="ctx",
         annotations=spec.annotations,
