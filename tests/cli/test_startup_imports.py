@@ -31,3 +31,12 @@ def test_the_httpx_command_line_is_only_skipped_before_httpx_is_imported() -> No
     probe += "print(sys.modules['httpx._main'])"
     done = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True, timeout=60, check=True)
     assert "module 'httpx._main'" in done.stdout
+
+
+def test_stdio_runs_on_uvloop_when_it_is_installed() -> None:
+    import importlib.util
+
+    from flora_mcp.server.wire.transports import event_loop_options
+
+    installed = importlib.util.find_spec("uvloop") is not None and sys.platform != "win32"
+    assert event_loop_options() == ({"use_uvloop": True} if installed else {})

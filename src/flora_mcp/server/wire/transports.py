@@ -14,7 +14,9 @@ size limit is the same for both: `max_request_bytes` (FLORA_MAX_REQUEST_BYTES, 1
 
 from __future__ import annotations
 
+import importlib.util
 import logging
+import sys
 from typing import Any, Literal
 
 import anyio
@@ -34,9 +36,22 @@ HttpTransport = Literal["streamable-http", "sse"]
 LOOPBACK_HOSTS = ("127.0.0.1", "localhost", "[::1]")
 
 
+def event_loop_options() -> dict[str, Any]:
+    """anyio's asyncio options: uvloop when installed (`pip install 'flora-mcp[uvloop]'`).
+
+    uvloop takes about 0.4 ms of CPU off each stdio tool call (benchmarks item 3) for 4 ms of
+    import; uvicorn picks it up by itself for HTTP. Without it, the standard asyncio loop.
+    """
+    if sys.platform == "win32" or importlib.util.find_spec("uvloop") is None:
+        return {}
+    return {"use_uvloop": True}
+
+
 def run_stdio(server: MCPServer[Any], settings: Settings) -> None:
     """Serve MCP over stdin/stdout until the client closes it."""
-    anyio.run(lambda: serve_stdio(server, max_line_bytes=settings.max_request_bytes))
+    anyio.run(
+        lambda: serve_stdio(server, max_line_bytes=settings.max_request_bytes), backend_options=event_loop_options()
+    )
 
 
 def transport_security(allowed_hosts: list[str] | None) -> TransportSecuritySettings:
