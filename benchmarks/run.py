@@ -50,7 +50,7 @@ class Profile:
     official_memory_calls: int
     durations: tuple[float, ...]  # simulated run lengths for polling economy (item 6)
     store_iterations: int = 300  # reserve + settle per store backend (item 8)
-    preview_repeats: int = 10  # finished runs read with and without previews (item 8)
+    preview_repeats: int = 20  # finished runs read with and without previews (item 8)
     batch_repeats: int = 10  # rounds of 4 single starts and one batch of 4 (item 8)
 
 
