@@ -1,7 +1,7 @@
 """Item 8: what this round's additions cost: the state store per start, previews, a batch of 4.
 
 - store: reserve + settle around one start (benchmarks/store_cost.py) per backend, and what
-  each adds over the in-memory store; PostgreSQL only where tests/state/pg.py can start one.
+  each adds over the in-memory store; PostgreSQL only where tests/postgres_server.py can start one.
 - previews: wait_for_run's final answer with and without previews of a 1024x1024 PNG
   (benchmarks/previews.py), in time and bytes.
 - batch: one `start_generation_runs` call with 4 items against 4 `start_generation_run` calls,
@@ -41,7 +41,7 @@ def measure_store(iterations: int, repo_root: Path) -> dict[str, Any]:
         result["sqlite"] = _ms(anyio.run(store_cost.measure, f"sqlite://{folder}/state.db", iterations))
     sys.path.insert(0, str(repo_root))
     try:
-        from tests.state.pg import start_postgres
+        from tests.postgres_server import start_postgres
 
         with start_postgres(durable=True) as server:
             result["postgresql"] = _ms(anyio.run(store_cost.measure, server.new_database(), iterations))

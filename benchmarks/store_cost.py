@@ -5,7 +5,7 @@
 Each iteration is what the booking does around one start: a reservation with the cap, the spend
 window and the repeat lookup all on, then a settle with the run id and a charge. One caller, so
 its history grows as it would. SQLite is a file in a temporary folder; PostgreSQL is a throwaway
-server started like the tests start theirs (tests/state/pg.py), with fsync on, so commits cost
+server started like the tests start theirs (tests/postgres_server.py), with fsync on, so commits cost
 what they would in production. Prints one line per backend and the cost added over `memory`.
 Targets (issue 12): SQLite <= +1 ms, PostgreSQL <= +3 ms.
 """
@@ -81,7 +81,7 @@ def main(argv: list[str] | None = None) -> int:
         print(_line("sqlite", asyncio.run(measure(f"sqlite://{folder}/state.db", args.iterations)), base_ms))
 
     sys.path.insert(0, str(ROOT))
-    from tests.state.pg import start_postgres
+    from tests.postgres_server import start_postgres
 
     try:
         with start_postgres(durable=True) as server:

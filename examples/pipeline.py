@@ -211,6 +211,8 @@ async def run_job(
         report(f"[{job.name}] started {outcome.run_id} (quote {_money(outcome.cost_usd)})")
         checkpoint()
     else:
+        # An earlier pass's note ("still running after ...") says nothing about this pass.
+        outcome.error = None
         report(f"[{job.name}] resuming {outcome.run_id} ({outcome.status})")
 
     async def on_progress(progress: float, total: float | None, message: str | None) -> None:

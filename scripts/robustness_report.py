@@ -17,6 +17,7 @@ import logging
 import platform
 import socket
 import sys
+import tempfile
 import time
 from collections.abc import Awaitable, Callable
 from pathlib import Path
@@ -33,6 +34,8 @@ from flora_mcp.server import create_server
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))  # the campaigns live in tests/robustness/
 
+from tests.robustness.booking_campaign import Row, run_booking_campaign  # noqa: E402
+from tests.robustness.booking_wire import run_wire_campaign  # noqa: E402
 from tests.robustness.catalog_campaign import MistakeRow, UnknownRow, run_mistakes, run_unknowns  # noqa: E402
 from tests.robustness.fault_campaign import (  # noqa: E402
     MAX_AGENT_CALLS,
@@ -50,6 +53,8 @@ from tests.robustness.fault_support import (  # noqa: E402
     new_sandbox,
     text_of,
 )
+from tests.robustness.front_door_figures import front_door_figures, front_door_section  # noqa: E402
+from tests.robustness.state_campaign import confirm_across, fleet_starts, restart_starts  # noqa: E402
 
 HostileCampaign = Callable[..., Awaitable[dict[str, int]]]
 IMAGE = {"workspace_id": "ws_sandbox", "project_id": "prj_sandbox", "prompt": "a mug", "type": "image"}
@@ -218,17 +223,20 @@ def money_section(f: CampaignFigures) -> list[str]:
 GUARD_SECTION = """\
 ## The money guard: cap, confirmation, read-only
 
-- **Spend cap** (`FLORA_MAX_SPEND_USD`, `--max-spend-usd`; default none). The server keeps a ledger
-  of the starts it sent in this process, one entry per idempotency key: FLORA's `charged_cost`
-  from the start answer, replaced by a later read of the run if that reports a different charge
-  (FLORA's quotes can settle higher), else the quote known before sending. A start is refused,
-  before anything is sent, when spent + unknown-outcome quotes + starts in flight reach the cap,
-  or when its known quote would pass it. The error states spent, cap, and that only the user can
-  raise it (restart with a higher `FLORA_MAX_SPEND_USD` or `--max-spend-usd`). A retry with a key
-  already in the ledger is never refused (FLORA cannot charge it twice). The check and the booking
-  of the quote are one step, so concurrent starts cannot slip past the cap together. The cap is per
-  process: over HTTP all clients share it. A start whose cost cannot be known (the lookup failed,
-  no quote listed) is not refused for that; the cap can then be passed by at most that one run.
+- **Spend cap** (`FLORA_MAX_SPEND_USD`, `--max-spend-usd`; default none), per caller (a keyed
+  fingerprint of the API key a request uses) over the budget window (`FLORA_SPEND_WINDOW`, default
+  24h), in the state store (`FLORA_STATE_URL`) that every process on it shares. One record per
+  idempotency key: FLORA's `charged_cost` from the start answer, replaced by a later read of the run
+  (FLORA's charges settle late), else the quote known before sending. Charges count only as finite
+  numbers >= 0, and while a run is unfinished a read never lowers the quote (0 then is no news). A
+  start is refused, before anything is sent, when spent + unknown-outcome quotes + starts in flight
+  reach the cap, or when its known quote would pass it. The error states spent, cap, and that only
+  the user can raise it. A retry with a key already booked is never refused (FLORA cannot charge it
+  twice). The check and the booking are one atomic step in the store, so concurrent starts cannot
+  slip past the cap together. A start whose cost cannot be known (the lookup failed, no quote
+  listed) is not refused for that, but only one such start may be open at a time: until FLORA
+  reports its charge, another start of unknown cost is refused (naming the run to read), so the cap
+  can be passed by at most one start.
 - **Quotes.** A technique's `run_cost` (`GET /techniques/{id}`, USD) and a model's
   `estimated_credits` (`GET /models?type=`), looked up only when a cap or a confirmation
   threshold is set, through the same per-caller catalog cache the param checks use (five
@@ -239,10 +247,11 @@ GUARD_SECTION = """\
   named it (or the listing marks one, or the type has one model) its estimate is used, else the
   most expensive model of the type (an upper bound; the refusal says that an explicit model gives
   an exact quote). Params can change the real cost; the quote is the model's estimate.
-- **Session spend.** `get_spend` (read-only, idempotent, no FLORA call) reports spent,
-  unknown-outcome and remaining USD, the cap, the threshold, and the caller's own starts (run ids,
-  outcome, cost); over HTTP a caller sees only starts made with its own key. Every start result
-  also ends with a `Session spend: ...` line and carries `session_spent_usd` and `spend_cap_usd`.
+- **Your spend.** `get_spend` (read-only, idempotent, no FLORA call) reports spent,
+  unknown-outcome and remaining USD in the window, the cap, the threshold, and the caller's own
+  starts (run ids, outcome, cost); over HTTP a caller sees only starts made with its own key, never
+  another's totals. Every start result also ends with a `Your spend ...` line and carries
+  `spent_usd` and `spend_cap_usd`.
 - **Confirmation** (`FLORA_CONFIRM_ABOVE_USD`, `--confirm-above-usd`; default none). A start whose
   known quote is above the threshold asks the user with a form (MCP elicitation: an
   `InputRequiredResult` in the 2026-07-28 protocol, `elicitation/create` before it). Declined or
@@ -251,8 +260,32 @@ GUARD_SECTION = """\
   a refusal that says why, not a silent start: the threshold is the user's "ask me first", and
   going ahead unasked would spend money nobody approved. An unknown quote is not asked about.
 - **Read-only** (`--read-only`, `FLORA_READ_ONLY=true`): the start tools are not in `tools/list`
-  at all, and the instructions say the server cannot spend.
+  at all, the instructions say starts are disabled, and a call to a start tool answers that the
+  operator disabled starts and what still works (not "Unknown tool").
 """
+
+
+def booking_section(rows: list[Row]) -> list[str]:
+    tried, failed = sum(r.tried for r in rows), sum(r.failed for r in rows)
+    return [
+        "## One owner for every paid start: re-sent calls, reused keys, unknown quotes, lost answers",
+        "",
+        "Each promise below was tried through the real server by `tests/robustness/booking_campaign.py` "
+        "and `booking_wire.py`: in memory (`mcp.Client` against `create_server`, on the sandbox or on a "
+        "scripted FLORA whose starts cost 0.25 USD each, virtual time), or over the wire (flora-mcp as a "
+        "subprocess serving Streamable HTTP or stdio, or its HTTP app on a loopback socket with two API "
+        "keys; real time). A case "
+        "fails when FLORA made (or billed) more than the promise allows, or the answer lacks what the "
+        "agent needs. A start without an idempotency key gets one derived from the caller, the tool and "
+        "the canonical arguments, so the same call re-sent within `FLORA_REPEAT_WINDOW_SECONDS` "
+        "(default 600) answers the run already started (outcome `repeat`); `repeat: true` or a new key "
+        "starts another on purpose.",
+        "",
+        f"Promises: {len(rows)}, cases tried: {tried}, failed: {failed}.",
+        "",
+        *table([(r.promise, r.tried, r.failed, r.measured) for r in rows], ("promise", "tried", "failed", "measured")),
+        "",
+    ]
 
 
 def upstream_section(rows: list[tuple[str, str, str]], growth: int) -> list[str]:
@@ -330,19 +363,91 @@ def hostile_section(figures: dict[str, int] | None) -> list[str]:
     ]
 
 
+STATE_HEADER = "## State across restarts and replicas"
+
+
+async def state_figures(work: Path) -> list[tuple[str, str, str, str]]:
+    """(scenario, store, tried, outcome) rows: a fleet, a confirmation across processes, restarts.
+
+    The `memory` rows are the control: each process keeps its own ledger, as before the state store.
+    """
+    from tests.postgres_server import start_postgres
+
+    rows: list[tuple[str, str, str, str]] = []
+    stores: list[tuple[str, Callable[[], str]]] = [
+        ("SQLite file", lambda: f"sqlite:///{work}/fleet-{len(rows)}.db"),
+        ("memory (control)", lambda: "memory"),
+    ]
+    try:
+        postgres = start_postgres()
+        server = postgres.__enter__()
+        stores.insert(1, ("PostgreSQL", server.new_database))
+    except BaseException as exc:  # pytest's skip outside pytest: PostgreSQL is not here
+        postgres = None
+        rows.append(("2 processes, 40 parallel starts", "PostgreSQL", "not measured", str(exc)[:120]))
+    try:
+        for name, url in stores:
+            fleet = await fleet_starts(url())
+            rows.append((
+                "2 processes, 40 parallel starts, cap 1.00, 0.25 each", name, "40",
+                f"{fleet.accepted} accepted, {fleet.refused} refused, {fleet.upstream} runs upstream",
+            ))  # fmt: skip
+        # No memory control here: with a store per process the other process cannot open the
+        # request state ("Invalid or expired requestState"), and the run that measured it hung in
+        # the client's teardown afterwards.
+        for name, url in stores[:-1]:
+            try:
+                confirm = await confirm_across(url())
+            except Exception as exc:  # the control: the other process cannot open the request state
+                rows.append(("confirmation, 2nd round on the other process", name, "2 rounds", f"failed: {exc}"))
+                continue
+            routed = " then ".join(f"process {i + 1}" for i in confirm.routed_to)
+            outcome = "started" if confirm.succeeded else "failed: " + confirm.said[:80]
+            rows.append(("confirmation, 2nd round on the other process", name, routed, outcome))
+        restart_stores = (("SQLite file", f"sqlite:///{work}/restarts.db"), ("memory (control)", "memory"))
+        for name, restart_url in restart_stores:
+            outcomes, runs = await restart_starts(restart_url)
+            rows.append((
+                "stdio restarted 3 times, 2 starts per process, cap 1.00", name, str(len(outcomes)),
+                f"{sum(outcomes)} accepted, {runs} runs upstream",
+            ))  # fmt: skip
+    finally:
+        if postgres is not None:
+            postgres.__exit__(None, None, None)
+    return rows
+
+
+def state_section(rows: list[tuple[str, str, str, str]]) -> list[str]:
+    return [
+        STATE_HEADER,
+        "",
+        "Every start is booked in the state store before it is sent, atomically per caller (SQLite",
+        "`BEGIN IMMEDIATE`, PostgreSQL a per-caller advisory lock), so the cap holds across restarts and",
+        "across replicas, and the confirmation flow's request-state key is kept in the store, so any process",
+        "on it can answer the second round. Real `python -m flora_mcp` processes against a sandbox on a",
+        "loopback port, from `tests/robustness/state_campaign.py` (asserted in `test_state_fleet.py`); the",
+        "`memory` rows are the control, one ledger per process as before the store:",
+        "",
+        *table(rows, ("scenario", "store", "tried", "outcome")),
+        "",
+    ]
+
+
 async def build(seed: int, starts: int) -> str:
     began = time.perf_counter()
     money = await run_fault_campaign(seed=seed, starts=starts)
+    booking = await run_booking_campaign() + await run_wire_campaign()
     rows = await upstream_errors()
     growth = await failing_calls_memory_growth(1000)
     mistakes, unknowns = await run_mistakes(), await run_unknowns()
     run_hostile = hostile_campaign()
     hostile = await run_hostile(seed=seed) if run_hostile is not None else None
+    door = await front_door_figures(seed=seed)
     seconds = time.perf_counter() - began
     today = datetime.datetime.now(datetime.UTC).strftime("%Y-%m-%d %H:%M UTC")
     command = f".venv/bin/python scripts/robustness_report.py --seed {seed} --starts {starts}"
     head = [
-        "# Robustness: money, faults and hostile input",
+        "# Robustness: money, faults, hostile input and the front door",
         "",
         "<!-- Generated by scripts/robustness_report.py: do not edit; run the script again. -->",
         "",
@@ -353,10 +458,13 @@ async def build(seed: int, starts: int) -> str:
     sections = [
         head,
         money_section(money),
+        booking_section(booking),
         [GUARD_SECTION],
         catalog_section(mistakes, unknowns),
         upstream_section(rows, growth),
         hostile_section(hostile),
+        front_door_section(door),
+        state_section(await state_figures(Path(tempfile.mkdtemp(prefix="flora-state-report-")))),
     ]
     return "\n".join(line for section in sections for line in section).rstrip() + "\n"
 
@@ -366,9 +474,22 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--seed", type=int, default=0, help="seed of the campaigns (default 0)")
     parser.add_argument("--starts", type=int, default=400, help="logical starts in the money campaign (default 400)")
     parser.add_argument("--out", type=Path, default=ROOT / "docs" / "ROBUSTNESS.md", help="page to write")
+    parser.add_argument(
+        "--only-state", action="store_true", help=f"measure only '{STATE_HEADER[3:]}' and replace that section"
+    )
     args = parser.parse_args(argv)
+    if args.only_state:
+        logging.getLogger("flora_mcp").setLevel(logging.CRITICAL)
+        rows = anyio.run(state_figures, Path(tempfile.mkdtemp(prefix="flora-state-report-")))
+        page = args.out.read_text().split("\n" + STATE_HEADER + "\n")[0].rstrip() + "\n\n"
+        args.out.write_text(page + "\n".join(state_section(rows)).rstrip() + "\n")
+        sys.stderr.write(f"wrote the state section of {args.out}\n")
+        return
     # The campaigns fail thousands of calls on purpose; their log lines are noise here.
     logging.getLogger("flora_mcp").setLevel(logging.CRITICAL)
+    # The bounded-wait case leaves a 20 s read that the sandbox cuts short at shutdown, on purpose.
+    # (Each uvicorn server sets this logger's level when it starts, so it is disabled instead.)
+    logging.getLogger("uvicorn.error").disabled = True
     page = anyio.run(build, args.seed, args.starts)
     args.out.parent.mkdir(parents=True, exist_ok=True)
     args.out.write_text(page)

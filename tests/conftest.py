@@ -22,9 +22,12 @@ from __future__ import annotations
 
 import os
 import tempfile
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+
+from postgres_server import PostgresServer, start_postgres
 
 # Read by httpx when trust_env is on (our FLORA client trusts it; see flora_http.py). SSLKEYLOGFILE
 # would write TLS secrets to a file; SSL_CERT_* to a missing path make every client fail at start.
@@ -38,7 +41,9 @@ _STATE_HOME = pytest.StashKey[str | None]()
 
 def is_ambient(name: str) -> bool:
     """True for a variable that changes what flora-mcp or httpx does: every FLORA_* setting, the proxies."""
-    return name.upper().startswith("FLORA_") or name.upper() in HTTP_VARIABLES
+    upper = name.upper()
+    # FLORA_TEST_* tell the test suite itself what to do (FLORA_TEST_REQUIRE_POSTGRES=1 in CI): kept.
+    return (upper.startswith("FLORA_") and not upper.startswith("FLORA_TEST_")) or upper in HTTP_VARIABLES
 
 
 def pytest_addoption(parser: pytest.Parser) -> None:
@@ -76,6 +81,16 @@ def clean_environ(monkeypatch: pytest.MonkeyPatch) -> None:
     for name in list(os.environ):
         if is_ambient(name):
             monkeypatch.delenv(name)
+
+
+@pytest.fixture(scope="session")
+def postgres() -> Iterator[PostgresServer]:
+    """One real PostgreSQL server for the session, shared by every test dir (tests/postgres_server.py).
+
+    Skips with one line where PostgreSQL is missing, or fails under FLORA_TEST_REQUIRE_POSTGRES=1 (CI).
+    """
+    with start_postgres() as server:
+        yield server
 
 
 @pytest.fixture

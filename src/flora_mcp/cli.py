@@ -3,6 +3,7 @@
     flora-mcp [--transport stdio|streamable-http|sse] [--host H] [--port N] [--sandbox] ...
     flora-mcp sandbox [--port N]      serve the local FLORA-compatible API
     flora-mcp demo                    a narrated session against the sandbox
+    flora-mcp spend [--days N]        the spend report of FLORA_API_KEY's caller, from the state store
 
 Flags override FLORA_* environment variables, which override defaults. In stdio mode stdout is
 the MCP wire, so everything this module says goes to stderr; only `sandbox` and `demo`, which
@@ -12,13 +13,16 @@ are not MCP servers, write to stdout.
 from __future__ import annotations
 
 import argparse
+import errno
 import sys
-from collections.abc import Sequence
+from collections.abc import Collection, Sequence
 from typing import TYPE_CHECKING, Any
 
 from flora_mcp import __version__
 
 if TYPE_CHECKING:
+    from pydantic import ValidationError
+
     from flora_mcp.config import Settings
 
 # Imports wait until the command needs them: `--help` and `--version` answer without loading
@@ -93,37 +97,105 @@ def build_parser() -> argparse.ArgumentParser:
         metavar="N",
         help="Largest MCP request accepted: HTTP body or stdio line (env FLORA_MAX_REQUEST_BYTES; default 1 MiB).",
     )
+    parser.add_argument(
+        "--lend-server-key",
+        action="store_true",
+        default=None,
+        help=(
+            "Over HTTP, let requests without a key use FLORA_API_KEY even through a proxy or on a public "
+            "--allowed-host (env FLORA_LEND_SERVER_KEY). Only behind a proxy that authenticates its users."
+        ),
+    )
+    limits = parser.add_argument_group("HTTP connection limits")
+    limits.add_argument("--http-max-connections", type=int, metavar="N", help="Open connections (default 1000).")
+    limits.add_argument("--http-max-concurrency", type=int, metavar="N", help="Requests handled at once (default 64).")
+    limits.add_argument(
+        "--http-max-slow-bodies", type=int, metavar="N", help="Bodies still arriving at once (default 32)."
+    )
+    limits.add_argument("--http-header-timeout", type=float, metavar="S", help="Seconds to send headers (default 10).")
+    limits.add_argument("--http-body-timeout", type=float, metavar="S", help="Seconds to send a body (default 30).")
+    limits.add_argument("--http-idle-timeout", type=float, metavar="S", help="Keep-alive idle seconds (default 10).")
 
     parser.add_argument(
         "--output-dir",
         metavar="DIR",
         help="Save every completed output into DIR once (env FLORA_OUTPUT_DIR; default: nothing saved).",
     )
+    parser.add_argument(
+        "--state-url",
+        metavar="URL",
+        help=(
+            "Where the run journal and spend ledger live: memory, sqlite:///path/state.db or "
+            "postgresql://user@host/db (env FLORA_STATE_URL; default a SQLite file in the user's state directory)."
+        ),
+    )
 
-    commands = parser.add_subparsers(dest="command", metavar="{sandbox,demo}")
+    commands = parser.add_subparsers(dest="command", metavar="{sandbox,demo,spend}")
     sandbox = commands.add_parser("sandbox", help="Serve the local FLORA-compatible sandbox API.")
     sandbox.add_argument("--port", type=port_number, default=8787, dest="sandbox_port", help="Port (default 8787).")
     sandbox.add_argument("--host", default="127.0.0.1", dest="sandbox_host", help="Bind address.")
     commands.add_parser("demo", help="Start the server on the sandbox and narrate a session with a real client.")
+    spend = commands.add_parser(
+        "spend", help="Print FLORA_API_KEY's spend by day and by model or technique, from the state store."
+    )
+    spend.add_argument("--days", type=float, default=30.0, help="How many days back (default 30).")
     return parser
+
+
+# Settings that a flag can also set: the field, and the flag that names it.
+FLAG_OF = {
+    "base_url": "--base-url",
+    "timeout": "--timeout",
+    "max_retries": "--max-retries",
+    "log_level": "--log-level",
+    "max_spend_usd": "--max-spend-usd",
+    "confirm_above_usd": "--confirm-above-usd",
+    "read_only": "--read-only",
+    "max_request_bytes": "--max-request-bytes",
+    "lend_server_key": "--lend-server-key",
+    "http_max_connections": "--http-max-connections",
+    "http_max_concurrency": "--http-max-concurrency",
+    "http_max_slow_bodies": "--http-max-slow-bodies",
+    "http_header_timeout": "--http-header-timeout",
+    "http_body_timeout": "--http-body-timeout",
+    "http_idle_timeout": "--http-idle-timeout",
+    "output_dir": "--output-dir",
+    "state_url": "--state-url",
+}
+
+
+def given_flags(args: argparse.Namespace) -> dict[str, Any]:
+    """The settings the user gave as flags (argparse leaves the others None)."""
+    return {name: getattr(args, name, None) for name in FLAG_OF if getattr(args, name, None) is not None}
 
 
 def settings_from_args(args: argparse.Namespace) -> Settings:
     """Settings from the environment, with every flag the user gave taking precedence."""
     from flora_mcp.config import Settings
 
-    flags: dict[str, Any] = {
-        "base_url": args.base_url,
-        "timeout": args.timeout,
-        "max_retries": args.max_retries,
-        "log_level": args.log_level,
-        "max_spend_usd": args.max_spend_usd,
-        "confirm_above_usd": args.confirm_above_usd,
-        "read_only": args.read_only,
-        "max_request_bytes": args.max_request_bytes,
-        "output_dir": args.output_dir,
-    }
-    return Settings(**{name: value for name, value in flags.items() if value is not None})
+    return Settings(**given_flags(args))
+
+
+def setting_problems(exc: ValidationError, flags: Collection[str]) -> list[str]:
+    """One sentence per refused setting, naming the flag (when given) or the FLORA_* variable and the fix.
+
+    The user typed `--timeout` or `FLORA_TIMEOUT`, never the field `timeout`; pydantic's own
+    wording ("Value error, ...", "Input should be ...") is turned into theirs. Values are not
+    repeated (the key could be one).
+    """
+    sentences = []
+    for error in exc.errors():
+        field = str(error["loc"][0]) if error["loc"] else ""
+        name = FLAG_OF[field] if field in flags and field in FLAG_OF else f"FLORA_{field.upper()}"
+        message = str(error["msg"]).removeprefix("Value error, ")
+        if name in message or f"FLORA_{field.upper()}" in message:
+            sentence = message  # our own validators already name the variable and say the fix
+        else:
+            detail = message.replace("Input should", "should", 1) if message.startswith("Input should") else message
+            fix = "change the flag" if name.startswith("--") else "change or unset the variable"
+            sentence = f"{name} {detail}; {fix}"
+        sentences.append(f"flora-mcp: {sentence.rstrip('.')}.")
+    return sentences
 
 
 def main(argv: Sequence[str] | None = None) -> None:
@@ -135,8 +207,7 @@ def main(argv: Sequence[str] | None = None) -> None:
     try:
         settings = settings_from_args(args)
     except ValidationError as exc:
-        problems = "; ".join(f"{'.'.join(map(str, e['loc']))}: {e['msg']}" for e in exc.errors())
-        sys.stderr.write(f"flora-mcp: bad setting: {problems}\n")
+        sys.stderr.write("\n".join(setting_problems(exc, given_flags(args))) + "\n")
         raise SystemExit(2) from None
     configure_logging(settings.log_level)
 
@@ -145,12 +216,24 @@ def main(argv: Sequence[str] | None = None) -> None:
             _serve_sandbox(args.sandbox_host, args.sandbox_port, settings)
         elif args.command == "demo":
             _run_demo()
+        elif args.command == "spend":
+            _print_spend(settings, args.days)
         else:
             _serve_mcp(args, settings)
     except OSError as exc:
         # Binding the port is the usual one (in use, not allowed, an address not on this machine).
-        sys.stderr.write(f"flora-mcp: cannot serve: {exc.strerror or exc}\n")
+        sys.stderr.write(f"flora-mcp: cannot serve: {exc.strerror or exc}{_port_fix(exc)}\n")
         raise SystemExit(1) from None
+
+
+def _port_fix(exc: OSError) -> str:
+    if exc.errno == errno.EADDRINUSE:
+        return "; another program holds that port: choose another --port (or --port 0 for any free one)"
+    if exc.errno == errno.EADDRNOTAVAIL:
+        return "; that --host is not an address of this machine"
+    if exc.errno == errno.EACCES:
+        return "; ports below 1024 need privileges: choose a --port of 1024 or above"
+    return ""
 
 
 def _serve_sandbox(host: str, port: int, settings: Settings) -> None:
@@ -177,6 +260,54 @@ def _run_demo() -> None:
     anyio.run(run_demo, sys.stdout)
 
 
+def _store_failure(exc: Exception) -> SystemExit:
+    """One line on stderr for a state store that cannot be used; the exit to raise."""
+    text = str(exc)
+    where = "" if "FLORA_STATE_URL" in text else " (FLORA_STATE_URL / --state-url)"
+    sys.stderr.write(f"flora-mcp: cannot use the state store{where}: {text}\n")
+    return SystemExit(2)
+
+
+def _check_store(settings: Settings, sandbox: bool) -> None:
+    """Open the configured store once (running its migrations) so a bad one fails here, in one line."""
+    import anyio
+
+    from flora_mcp.state import StoreError, open_store
+
+    url = settings.state_url or ("memory" if sandbox else None)
+
+    async def check() -> None:
+        async with open_store(url, secret=settings.state_secret_value()):
+            pass
+
+    try:
+        anyio.run(check)
+    except (StoreError, ValueError) as exc:
+        raise _store_failure(exc) from None
+
+
+def _print_spend(settings: Settings, days: float) -> None:
+    import anyio
+
+    from flora_mcp.spend_report import spend_report
+    from flora_mcp.state import StoreError
+
+    key = settings.api_key_value()
+    if not key:
+        sys.stderr.write("flora-mcp: spend needs FLORA_API_KEY: the report is of the caller that key names\n")
+        raise SystemExit(2)
+    if not days > 0:
+        sys.stderr.write("flora-mcp: spend --days must be a number of days above 0\n")
+        raise SystemExit(2)
+    try:
+        secret = settings.state_secret_value()
+        report = anyio.run(lambda: spend_report(settings.state_url, key, secret=secret, days=days))
+    except (StoreError, ValueError) as exc:
+        raise _store_failure(exc) from None
+    # Not an MCP server: stdout is the user's terminal here.
+    sys.stdout.write(report + "\n")
+
+
 def _skip_httpx_command_line() -> None:
     """Keep httpx from importing its own command line (click, rich, pygments) into the server.
 
@@ -192,23 +323,31 @@ def _skip_httpx_command_line() -> None:
 
 def _serve_mcp(args: argparse.Namespace, settings: Settings) -> None:
     _skip_httpx_command_line()
-    from flora_mcp.server import create_server
     from flora_mcp.server.wire.transports import run_http, run_stdio
 
+    _check_store(settings, sandbox=args.sandbox)
     sandbox = None
     if args.sandbox:
         from flora_mcp.sandbox import Sandbox, SandboxConfig
 
         sandbox = Sandbox(SandboxConfig(time_scale=settings.sandbox_time_scale))
-    server = create_server(settings, sandbox=sandbox)
     if args.transport == "stdio":
-        run_stdio(server, settings)
-    else:
-        run_http(
-            server,
-            settings,
-            host=args.host,
-            port=args.port,
-            transport=args.transport,
-            allowed_hosts=args.allowed_hosts,
-        )
+        from flora_mcp.server import create_server
+
+        run_stdio(create_server(settings, sandbox=sandbox), settings)
+        return
+
+    def announce(line: str) -> None:
+        # One plain line, whatever the log level: where to point a client (stdout stays unused).
+        sys.stderr.write(line + "\n")
+        sys.stderr.flush()
+
+    run_http(
+        settings,
+        host=args.host,
+        port=args.port,
+        transport=args.transport,
+        allowed_hosts=args.allowed_hosts,
+        sandbox=sandbox,
+        announce=announce,
+    )

@@ -7,11 +7,16 @@ settings shows `**********`, never the key.
 
 from __future__ import annotations
 
+import logging
 from pathlib import Path
 from typing import Literal
 
 from pydantic import Field, SecretStr, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
+
+from flora_mcp.keys import key_problem
+
+logger = logging.getLogger("flora_mcp")
 
 DEFAULT_BASE_URL = "https://app.flora.ai/api/v1"
 
@@ -19,7 +24,10 @@ DEFAULT_BASE_URL = "https://app.flora.ai/api/v1"
 class Settings(BaseSettings):
     """Everything flora-mcp can be told. Each field is also the env var FLORA_<NAME>."""
 
-    model_config = SettingsConfigDict(env_prefix="FLORA_", extra="ignore", populate_by_name=True)
+    # hide_input_in_errors: a refused value (the key above all) is never repeated in an error.
+    model_config = SettingsConfigDict(
+        env_prefix="FLORA_", extra="ignore", populate_by_name=True, hide_input_in_errors=True
+    )
 
     api_key: SecretStr | None = Field(default=None, description="FLORA API key (Bearer token).")
     base_url: str = Field(default=DEFAULT_BASE_URL, description="FLORA API base URL.")
@@ -108,6 +116,60 @@ class Settings(BaseSettings):
     state_retention_days: float = Field(
         default=90.0, gt=0, le=3650, allow_inf_nan=False, description="Journal rows older than this are removed."
     )
+
+    lend_server_key: bool = Field(
+        default=False,
+        description=(
+            "Over HTTP, let a request that brings no key of its own use FLORA_API_KEY even when it may come "
+            "from another machine (forwarding headers, a public --allowed-host). Only behind a proxy that "
+            "authenticates its users: anyone who reaches the server spends on this key."
+        ),
+    )
+    # HTTP connection limits. The defaults suit a small machine (2 cores): far above what a few
+    # agents need, low enough that a flood of idle or slow clients cannot take the server down.
+    http_max_connections: int = Field(
+        default=1000,
+        ge=16,
+        le=100_000,
+        description="Open HTTP connections at most (also kept below the open-file limit); idle ones are dropped first.",
+    )
+    http_max_concurrency: int = Field(
+        default=64, ge=1, le=10_000, description="MCP requests handled at once; more wait briefly, then get 503."
+    )
+    http_max_slow_bodies: int = Field(
+        default=32,
+        ge=1,
+        le=10_000,
+        description="Requests whose body is still arriving, at most (each holds up to FLORA_MAX_REQUEST_BYTES).",
+    )
+    http_header_timeout: float = Field(
+        default=10.0, gt=0, le=600, description="Seconds a connection may take to send a request's headers."
+    )
+    http_body_timeout: float = Field(
+        default=30.0, gt=0, le=3600, description="Seconds a request may take to send its body, once the headers are in."
+    )
+    http_idle_timeout: float = Field(
+        default=10.0, gt=0, le=3600, description="Seconds an idle keep-alive connection is kept open between requests."
+    )
+
+    @field_validator("api_key", mode="before")
+    @classmethod
+    def _checked_key(cls, value: object) -> object:
+        # Checked here, at load, so a bad key stops the start with one line naming the variable,
+        # instead of reaching an HTTP header whose error message would quote it.
+        raw = value.get_secret_value() if isinstance(value, SecretStr) else value
+        if not isinstance(raw, str):
+            return value
+        key = raw.strip()
+        if not key:
+            return None  # FLORA_API_KEY= (set but empty) means no key
+        problem = key_problem(key)
+        if problem is not None:
+            raise ValueError(f"FLORA_API_KEY {problem}")
+        if key != raw:
+            # A CRLF .env file or a pasted newline: harmless once stripped, but worth fixing.
+            logger.warning("FLORA_API_KEY had spaces or a line break around it; they were removed")
+        return key
 
     @field_validator("base_url")
     @classmethod

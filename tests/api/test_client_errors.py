@@ -142,6 +142,26 @@ async def test_an_unreadable_start_answer_says_the_start_was_probably_accepted(h
     assert len(h.flora.requests) == 1
 
 
+@pytest.mark.parametrize("number", [b"NaN", b"Infinity", b"-Infinity", b"1e309", b"-1e400"])
+async def test_a_number_that_is_not_finite_is_a_parse_error_not_a_value(harness: MakeHarness, number: bytes) -> None:
+    # json.loads takes all of these (1e309 as inf): a NaN charge would compare false with any cap.
+    h = harness(
+        httpx.Response(200, content=b'{"run_id": "run_abc123", "status": "running", "charged_cost": ' + number + b"}")
+    )
+    with pytest.raises(UnexpectedResponseError) as caught:
+        await h.client.get_run("run_abc123")
+    assert "not finite" in str(caught.value)
+
+
+async def test_a_start_answer_with_a_number_that_is_not_finite_still_names_its_run(harness: MakeHarness) -> None:
+    body = b'{"run_id": "run_abc123", "type": "generation", "charged_cost": 0.04, "estimated_seconds": 1e309}'
+    h = harness(httpx.Response(200, content=body))
+    with pytest.raises(UnexpectedResponseError) as caught:
+        await h.client.start_generation_run(GENERATION, idempotency_key="my-key-0010")
+    assert caught.value.run_id == "run_abc123"
+    assert caught.value.may_have_been_processed
+
+
 async def test_an_answer_larger_than_the_cap_is_refused(harness: MakeHarness) -> None:
     h = harness(httpx.Response(200, content=b"x" * 5000), max_body_bytes=1000)
     with pytest.raises(UnexpectedResponseError) as caught:

@@ -104,23 +104,54 @@ async def test_a_foreign_host_header_is_refused(live_sandbox: LiveSandbox, spawn
     assert answer.status_code == 421
 
 
-async def test_an_allowed_host_names_a_deployment(live_sandbox: LiveSandbox, spawn: Spawn) -> None:
-    server = await spawn(
-        "streamable-http",
-        child_env(FLORA_BASE_URL=live_sandbox.base_url, FLORA_API_KEY=SERVER_KEY),
-        "--allowed-host",
-        "mcp.example.com",
-    )
+def _list_tools(host: str, key: str | None = None, **extra: str) -> dict[str, str]:
+    headers = {"Host": host, "Accept": "application/json, text/event-stream", "MCP-Protocol-Version": "2025-11-25"}
+    if key:
+        headers["Authorization"] = f"Bearer {key}"
+    return {**headers, **extra}
+
+
+TOOLS_LIST = {"jsonrpc": "2.0", "id": 1, "method": "tools/list", "params": {}}
+
+
+async def test_an_allowed_host_names_a_deployment_whose_callers_bring_their_own_key(
+    live_sandbox: LiveSandbox, spawn: Spawn
+) -> None:
+    # A TLS proxy on this host forwarding mcp.example.com to 127.0.0.1: every request looks local,
+    # so the server's key must not serve the internet's requests.
+    env = child_env(FLORA_BASE_URL=live_sandbox.base_url, FLORA_API_KEY=SERVER_KEY)
+    server = await spawn("streamable-http", env, "--allowed-host", "mcp.example.com")
     async with httpx.AsyncClient(trust_env=False) as http:
-        answer = await http.post(
-            server.url,
-            json={"jsonrpc": "2.0", "id": 1, "method": "tools/list", "params": {}},
-            headers={
-                "Host": "mcp.example.com",
-                "Accept": "application/json, text/event-stream",
-                "MCP-Protocol-Version": "2025-11-25",
-            },
-        )
+        keyless = await http.post(server.url, json=TOOLS_LIST, headers=_list_tools("mcp.example.com"))
+        own = await http.post(server.url, json=TOOLS_LIST, headers=_list_tools("mcp.example.com", ALICE))
+    assert keyless.status_code == 401 and "this machine" in keyless.json()["message"]
+    assert own.status_code == 200
+
+
+@pytest.mark.parametrize("header", ["Forwarded", "X-Forwarded-For", "X-Real-IP"])
+async def test_a_proxied_request_on_loopback_is_refused_without_a_key(
+    live_sandbox: LiveSandbox, spawn: Spawn, header: str
+) -> None:
+    server = await spawn("streamable-http", child_env(FLORA_BASE_URL=live_sandbox.base_url, FLORA_API_KEY=SERVER_KEY))
+    value = "for=203.0.113.7" if header == "Forwarded" else "203.0.113.7"
+    async with httpx.AsyncClient(trust_env=False) as http:
+        proxied = await http.post(server.url, json=TOOLS_LIST, headers=_list_tools("127.0.0.1", **{header: value}))
+        local = await http.post(server.url, json=TOOLS_LIST, headers=_list_tools("127.0.0.1"))
+    assert proxied.status_code == 401 and "proxy" in proxied.json()["message"]
+    assert local.status_code == 200
+
+
+@pytest.mark.parametrize("opt_in", [("--lend-server-key",), ()], ids=["flag", "env"])
+async def test_the_operator_lends_the_key_behind_an_authenticating_proxy_only_when_asked(
+    live_sandbox: LiveSandbox, spawn: Spawn, opt_in: tuple[str, ...]
+) -> None:
+    env = child_env(FLORA_BASE_URL=live_sandbox.base_url, FLORA_API_KEY=SERVER_KEY)
+    if not opt_in:
+        env["FLORA_LEND_SERVER_KEY"] = "true"
+    server = await spawn("streamable-http", env, "--allowed-host", "mcp.example.com", *opt_in)
+    headers = _list_tools("mcp.example.com", **{"X-Forwarded-For": "203.0.113.7"})
+    async with httpx.AsyncClient(trust_env=False) as http:
+        answer = await http.post(server.url, json=TOOLS_LIST, headers=headers)
     assert answer.status_code == 200
 
 
@@ -132,7 +163,7 @@ async def test_legacy_sse_clients_start_and_wait_with_their_own_key(live_sandbox
         progress.append(value)
 
     async with Client(sse_client(server.url, headers={"Authorization": f"Bearer {ALICE}"}), mode="legacy") as client:
-        assert len((await client.list_tools()).tools) == 13
+        assert len((await client.list_tools()).tools) == 16
         started = await client.call_tool("start_generation_run", GENERATION)
         run_id = (started.structured_content or {})["run_id"]
         done = await client.call_tool("wait_for_run", {"run_id": run_id}, progress_callback=on_progress)

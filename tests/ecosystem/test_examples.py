@@ -168,13 +168,16 @@ EXPECTED_TOOLS = {
     "list_techniques",
     "get_technique",
     "start_generation_run",
+    "start_generation_runs",
     "start_technique_run",
     "get_run",
     "get_technique_run",
     "list_technique_runs",
     "list_generations",
     "wait_for_run",
+    "wait_for_runs",
     "get_spend",
+    "find_runs",
 }
 
 

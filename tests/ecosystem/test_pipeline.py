@@ -19,7 +19,7 @@ from typing import Any
 
 import httpx
 import pytest
-from mcp import Client
+from mcp import Client, StdioServerParameters
 from mcp.types import CallToolResult
 
 from flora_mcp.config import Settings
@@ -307,3 +307,41 @@ def test_resuming_without_a_manifest_says_so(tmp_path: Path) -> None:
     )
     assert done.returncode == 2
     assert "no manifest" in done.stderr
+
+
+@pytest.mark.slow
+async def test_resume_against_a_restarted_server_follows_unfinished_runs_and_counts_each_once(
+    pipeline: ModuleType, tmp_path: Path
+) -> None:
+    # Two stdio server processes one after the other on one SQLite store, against one served
+    # sandbox whose runs take a few seconds: the first pass stops following before they end.
+    from flora_mcp.state import open_store
+
+    sandbox = Sandbox(SandboxConfig(time_scale=0.3))
+    url = f"sqlite:///{tmp_path}/state.db"
+    jobs = [pipeline.Job("a", "image", "A mug"), pipeline.Job("b", "audio", "A jingle")]
+    async with sandbox.serving() as base_url:
+        env = {
+            "FLORA_BASE_URL": base_url,
+            "FLORA_API_KEY": sandbox.config.api_key,
+            "FLORA_STATE_URL": url,
+            "FLORA_LOG_LEVEL": "ERROR",
+        }
+        params = StdioServerParameters(command=sys.executable, args=["-m", "flora_mcp"], env=env)
+        async with Client(params) as first:
+            interrupted = await pipeline.run_pipeline(first, jobs, max_wait=0.2)
+        assert all(run["status"] in ("pending", "running") for run in interrupted["runs"]), interrupted
+        assert all("still" in (run["error"] or "") for run in interrupted["runs"])
+        async with Client(params) as restarted:
+            resumed = await pipeline.run_pipeline(restarted, jobs, previous=interrupted, max_wait=60)
+            spend = (await restarted.call_tool("get_spend", {})).structured_content or {}
+    assert [run["status"] for run in resumed["runs"]] == ["completed", "completed"]
+    assert [run["run_id"] for run in resumed["runs"]] == [run["run_id"] for run in interrupted["runs"]]
+    assert all(run["error"] is None for run in resumed["runs"]), "a stale 'still pending' note is dropped"
+    assert all(run["cost_is_quote"] is False for run in resumed["runs"])
+    assert len(sandbox.runs) == 2, "nothing was started again"
+    assert resumed["total_cost_usd"] == pytest.approx(0.04 + 0.1)
+    assert spend["starts"] == 2 and spend["spent_usd"] == pytest.approx(0.04 + 0.1), "each quote counted once"
+    async with open_store(url) as store:
+        records = await store.search(store.fingerprint(sandbox.config.api_key))
+    assert sorted(r.run_status or "" for r in records) == ["completed", "completed"]

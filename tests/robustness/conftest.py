@@ -23,3 +23,8 @@ def clock() -> VirtualTime:
 def sandbox(clock: VirtualTime) -> Sandbox:
     """A sandbox on `clock` (instant runs, plenty of credits)."""
     return new_sandbox(clock)
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    # Also registered in pyproject.toml by the suite's own marker list; repeating it is harmless.
+    config.addinivalue_line("markers", "slow: long-running campaigns, run by .ci/run but not by default")

@@ -184,6 +184,7 @@ KEYS = [f"sk-client-{i:02d}-{'abcdefghijklmnopqrst'[i] * 8}" for i in range(CLIE
 GENERATION = {"workspace_id": "ws_sandbox", "project_id": "prj_sandbox", "prompt": "a mug", "type": "image"}
 
 
+@pytest.mark.slow  # real subprocesses and wall-clock waits: in .ci/run's slow pass
 async def test_twenty_concurrent_clients_each_reach_flora_with_their_own_key_only() -> None:
     sandbox = Sandbox(SandboxConfig(time_scale=0, extra_api_keys=tuple(KEYS)))
     log = log_requests(sandbox)

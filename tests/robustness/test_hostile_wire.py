@@ -7,6 +7,7 @@ Streamable HTTP, with the request size limit set low (64 KiB) so oversized messa
 from __future__ import annotations
 
 import json
+import sys
 from collections.abc import AsyncIterator
 from typing import Any
 
@@ -25,7 +26,7 @@ ENV = {"FLORA_SANDBOX_TIME_SCALE": "0", "FLORA_MAX_REQUEST_BYTES": str(LIMIT)}
 BROKEN_LINES: list[tuple[bytes, Any, int]] = [
     (b"garbage", None, PARSE_ERROR),
     (b"{not json", None, PARSE_ERROR),
-    (b'{"jsonrpc": "2.0", "id": 3, "method": "tools/list"', None, PARSE_ERROR),  # truncated
+    (b'{"jsonrpc": "2.0", "id": 3, "method": "tools/list"', 3, PARSE_ERROR),  # truncated: its id is still read
     (b"\xff\xfe\x00\x01", None, PARSE_ERROR),
     (b'{"jsonrpc": "1.0", "id": 5, "method": "tools/list"}', 5, INVALID_REQUEST),
     (b'{"jsonrpc": "2.0", "id": 6, "method": 7}', 6, INVALID_REQUEST),
@@ -37,7 +38,18 @@ BROKEN_LINES: list[tuple[bytes, Any, int]] = [
     (b'{"jsonrpc": "2.0", "id": 13, "method": "tools/call", "params": {"name": "get_run", "arguments": "x"}}', 13,
      INVALID_PARAMS),
     (b'{"jsonrpc": "2.0", "id": 15, "method": "tools/list", "params": {"padding": "' + b"x" * (2 * LIMIT) + b'"}}',
-     None, INVALID_REQUEST),
+     15, INVALID_REQUEST),
+    # Lines the SDK's parser refuses: answered with the id they carry, never id null (a client hang).
+    (b'{"jsonrpc": "2.0", "id": 16, "method": "tools/call", "params": {"name": "list_workspaces", '
+     b'"arguments": {"x": "\\ud800"}}}', 16, PARSE_ERROR),
+    (b'{"jsonrpc": "2.0", "id": 17, "method": "tools/list", "params": {"a": ' + b"[" * 200 + b"]" * 200 + b"}}",
+     17, INVALID_REQUEST),
+    (b'{"jsonrpc": "2.0", "id": "deep", "method": "tools/list", "params": {"a": ' + b"[" * 65 + b"]" * 65 + b"}}",
+     "deep", INVALID_REQUEST),
+    (b'{"jsonrpc": "2.0", "id": ' + b"7" * 4400 + b', "method": "tools/list"}', int("7" * 4000) * 10**400
+     + int("7" * 400), PARSE_ERROR),
+    (b'{"jsonrpc": "2.0", "id": 18, "method": "tools/call", "params": {"name": "list_workspaces", '
+     b'"arguments": {"x": "caf\xe9"}}}', 18, PARSE_ERROR),
     (b"y" * (5 * LIMIT), None, INVALID_REQUEST),
 ]  # fmt: skip
 
@@ -49,9 +61,13 @@ def _is_workspace_list(answer: dict[str, Any]) -> bool:
 
 @pytest.fixture
 async def stdio() -> AsyncIterator[RawStdio]:
+    # The 4,400-digit id must be read back from the answers: lift Python's int-from-text limit here.
+    digits = sys.get_int_max_str_digits()
+    sys.set_int_max_str_digits(0)
     async with RawStdio.start(child_env(**ENV), "--sandbox") as wire:
         await wire.initialize()
         yield wire
+    sys.set_int_max_str_digits(digits)
 
 
 async def test_over_stdio_each_broken_line_gets_an_error_answer_and_the_next_call_is_served(

@@ -101,6 +101,7 @@ async def test_techniques_list_and_search(client: httpx.AsyncClient) -> None:
         "tech_sandboxposter",
         "tech_sandboxclip",
         "tech_sandboxcaption",
+        "tech_sandboxstoryboard",
     }
     assert [t.slug for t in captions.techniques] == ["caption-writer"]
 

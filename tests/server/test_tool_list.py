@@ -17,21 +17,23 @@ pytestmark = pytest.mark.anyio
 
 SNAPSHOT = Path(__file__).with_name("tools_snapshot.json")
 
-STARTS = {"start_generation_run", "start_technique_run"}
+STARTS = {"start_generation_run", "start_technique_run", "start_generation_runs"}
 EXPECTED = STARTS | {
     "get_technique_run",
     "list_technique_runs",
     "list_generations",
     "get_run",
     "wait_for_run",
+    "wait_for_runs",
     "list_workspaces",
     "list_projects",
     "list_models",
     "list_techniques",
     "get_technique",
     "get_spend",
+    "find_runs",
 }
-LOCAL = {"get_spend"}  # reads the server's own ledger, not FLORA
+LOCAL = {"get_spend", "find_runs"}  # read the server's own ledger and journal, not FLORA
 
 
 async def listed(client: Client) -> list[dict[str, Any]]:

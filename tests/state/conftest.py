@@ -8,13 +8,12 @@ stores from the same `store_url`.
 from __future__ import annotations
 
 import os
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import AsyncIterator
 
 import pytest
 
 from flora_mcp.state import Store, open_store
-
-from .pg import PostgresServer, start_postgres
+from postgres_server import PostgresServer
 
 BACKENDS = ["memory", "sqlite", "postgresql"]
 
@@ -33,13 +32,6 @@ def _clean_environ(monkeypatch: pytest.MonkeyPatch) -> None:
     for name in list(os.environ):
         if name.startswith("FLORA_") and name != "FLORA_TEST_REQUIRE_POSTGRES":
             monkeypatch.delenv(name)
-
-
-@pytest.fixture(scope="session")
-def postgres() -> Iterator[PostgresServer]:
-    """One real PostgreSQL server for the session (skips, or fails under FLORA_TEST_REQUIRE_POSTGRES=1)."""
-    with start_postgres() as server:
-        yield server
 
 
 @pytest.fixture(params=BACKENDS)

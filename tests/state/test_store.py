@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import dataclasses
 import math
+from typing import Any
 
 import pytest
 
@@ -289,6 +290,24 @@ async def test_needing_charge_recheck_lists_finished_runs_checked_too_long_ago(s
     assert [r.idempotency_key for r in await store.needing_charge_recheck(T0 + 10)] == ["early"]
     await store.observe_run(ALICE, "r1", now=T0 + 200, run_status="completed", finished=True, charged_usd=0.25)
     assert [r.idempotency_key for r in await store.needing_charge_recheck(T0 + 100)] == ["late"]
+
+
+async def test_needing_charge_recheck_can_be_narrowed_to_one_caller_and_recent_records(store: Store) -> None:
+    await reserved(store, "old", now=T0)
+    await store.settle("old", status="started", now=T0 + 1, run_id="r1", run_finished=True)
+    await reserved(store, "new", args_digest="d2", now=T0 + 1000)
+    await store.settle("new", status="started", now=T0 + 1001, run_id="r2", run_finished=True)
+    await reserved(store, "bobs", args_digest="d3", caller=BOB, now=T0 + 1000)
+    await store.settle("bobs", status="started", now=T0 + 1001, run_id="r3", run_finished=True)
+
+    async def keys(**filters: Any) -> list[str]:
+        return sorted(r.idempotency_key for r in await store.needing_charge_recheck(T0 + 5000, **filters))
+
+    assert await keys() == ["bobs", "new", "old"]
+    assert await keys(caller=ALICE) == ["new", "old"]
+    assert await keys(caller=BOB) == ["bobs"]
+    assert await keys(created_since=T0 + 500) == ["bobs", "new"]
+    assert await keys(caller=ALICE, created_since=T0 + 500) == ["new"]
 
 
 async def test_purge_removes_old_records_and_tasks(store: Store) -> None:

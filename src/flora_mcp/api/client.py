@@ -15,6 +15,7 @@ from __future__ import annotations
 import copy
 import json
 import logging
+import math
 import random as _random
 import time
 import uuid
@@ -39,6 +40,7 @@ from flora_mcp.api.models import (
     NestedTechniqueRunRequest,
     ProjectList,
     ProjectListQuery,
+    RunId,
     RunState,
     StartResponse,
     StartTechniqueRun,
@@ -55,6 +57,45 @@ from flora_mcp.api.transport import Answer, Transport
 from flora_mcp.api.urls import parse_base_url, path_segment, url_inside
 from flora_mcp.config import Settings
 
+
+class NonFiniteNumber(ValueError):
+    """FLORA's JSON held NaN, Infinity or a number too large for a float (1e309)."""
+
+
+def _finite(text: str) -> float:
+    value = float(text)
+    if not math.isfinite(value):
+        raise NonFiniteNumber(text[:40])
+    return value
+
+
+def _no_constant(text: str) -> float:
+    raise NonFiniteNumber(text)
+
+
+def _run_id_in(body: bytes) -> str | None:
+    """The run id a start answer names, read leniently (NaN and all): the one thing a start must not lose."""
+    try:
+        data = json.loads(body)
+    except ValueError:
+        return None
+    run_id = data.get("run_id") if isinstance(data, dict) else None
+    try:
+        return _RUN_ID_ADAPTER.validate_python(run_id) if isinstance(run_id, str) else None
+    except ValidationError:
+        return None
+
+
+def strict_json(body: bytes | str) -> Any:
+    """JSON as Python data, with NaN, Infinity and overflowing numbers (1e309 -> inf) refused.
+
+    `json.loads` accepts all three, and a NaN or infinite cost or duration would then pass as
+    a value: NaN compares false with every cap, infinity closes it for good. They are a parse
+    error instead, like any other answer that is not FLORA's JSON.
+    """
+    return json.loads(body, parse_float=_finite, parse_constant=_no_constant)
+
+
 logger = logging.getLogger("flora_mcp.api")
 
 T = TypeVar("T")
@@ -62,6 +103,7 @@ M = TypeVar("M", bound=BaseModel)
 ItemT = TypeVar("ItemT")
 
 _KEY_ADAPTER: TypeAdapter[str] = TypeAdapter(IdempotencyKey)
+_RUN_ID_ADAPTER: TypeAdapter[str] = TypeAdapter(RunId)
 
 
 class _Page(Protocol):
@@ -317,6 +359,7 @@ class FloraClient:
     ) -> Started[M] | AcceptedEarlier:
         route = route or f"POST {path}"
         key = self._key(idempotency_key)
+        answer: Answer | None = None
         try:
             answer = await self._transport.request(
                 "POST", route, self._base_url + path, json_body=body, idempotency_key=key
@@ -340,6 +383,7 @@ class FloraClient:
                 attempts=err.attempts,
             )
             accepted.may_have_been_processed = True
+            accepted.run_id = _run_id_in(answer.body) if answer is not None else None
             raise accepted from None
         return Started(response=parsed, idempotency_key=key, request_id=answer.request_id, route=route)
 
@@ -437,7 +481,9 @@ class FloraClient:
         problem = "an empty body"
         if answer.body.strip():
             try:
-                return model.model_validate(json.loads(answer.body))
+                return model.model_validate(strict_json(answer.body))
+            except NonFiniteNumber as exc:
+                problem = f"JSON with a number that is not finite ({exc})"
             except ValidationError as exc:  # before ValueError, of which it is a subclass
                 details = "; ".join(
                     f"{'.'.join(str(p) for p in e['loc']) or 'body'}: {e['msg']}"

@@ -159,9 +159,14 @@ class ServerError(FloraAPIError):
 
 
 class UnexpectedResponseError(FloraAPIError):
-    """The body was not FLORA's JSON (an HTML page from a proxy, nothing, cut-off JSON)."""
+    """The body was not FLORA's JSON (an HTML page from a proxy, nothing, cut-off JSON).
+
+    `run_id`: for a 2xx answer to a start, the run id the body named even though the rest of it
+    could not be read (a NaN, an overflowing number, a field of the wrong shape), else None.
+    """
 
     default_code = "unexpected_response"
+    run_id: str | None = None
 
 
 _BY_CODE: dict[str, type[FloraAPIError]] = {

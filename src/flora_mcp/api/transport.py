@@ -6,8 +6,10 @@ same request, so a POST keeps its Idempotency-Key), and turns every failure into
 httpx exceptions never leave this module.
 
 The API key lives in one attribute and goes into one header. Every message built here is
-passed through `_redact`, because an answer body (a proxy echoing headers, a validation error
-quoting input) is text we do not control.
+passed through `redact`, and every answer body through the same scrubber (flora_mcp.keys: every
+spelling of the key, whole keys only), because an answer body (a proxy echoing headers, a
+validation error quoting input) is text we do not control. No header value is ever quoted in a
+message: the HTTP library's own errors about a request it could not build quote the header.
 """
 
 from __future__ import annotations
@@ -33,12 +35,13 @@ from flora_mcp.api.errors import (
     error_from_response,
 )
 from flora_mcp.api.retry import RetryPolicy, parse_retry_after
+from flora_mcp.keys import REDACTED, KeyScrubber
 
 logger = logging.getLogger("flora_mcp.api")
 
 USER_AGENT = f"flora-mcp/{__version__}"
 MISSING_KEY_MESSAGE = "No FLORA API key: set FLORA_API_KEY (or pass --sandbox to try the local sandbox)"
-REDACTED = "[redacted]"
+__all__ = ["REDACTED", "Answer", "Transport"]  # REDACTED: re-exported for callers
 
 # Failures where the request may never have reached FLORA, or its answer was lost on the way:
 # worth another attempt. Other httpx errors (unsupported scheme, an invalid request) would only
@@ -89,6 +92,7 @@ class Transport:
     ) -> None:
         self._http = http_client
         self._api_key = api_key or None
+        self._scrubber = KeyScrubber(self._api_key) if self._api_key else None
         self.retry = retry
         self.timeout = timeout
         self.sleep = sleep
@@ -106,13 +110,12 @@ class Transport:
     def with_api_key(self, api_key: str) -> Transport:
         other = copy.copy(self)
         other._api_key = api_key or None
+        other._scrubber = KeyScrubber(other._api_key) if other._api_key else None
         return other
 
     def redact(self, text: str) -> str:
-        """`text` with every occurrence of the API key replaced."""
-        if self._api_key and self._api_key in text:
-            return text.replace(self._api_key, REDACTED)
-        return text
+        """`text` with every spelling of the API key replaced (flora_mcp.keys)."""
+        return self._scrubber.text(text) if self._scrubber else text
 
     async def request(
         self,
@@ -246,12 +249,8 @@ class Transport:
         return _Failure(error, headers, may_have_landed=status >= 500)
 
     def _scrub(self, body: bytes) -> bytes:
-        """`body` with every occurrence of the API key replaced."""
-        if self._api_key:
-            key = self._api_key.encode()
-            if key in body:
-                return body.replace(key, REDACTED.encode())
-        return body
+        """`body` with every spelling of the API key replaced."""
+        return self._scrubber.bytes(body) if self._scrubber else body
 
     async def _read_capped(self, response: httpx.Response) -> bytes:
         # Stop reading as soon as the cap is passed: an answer we will refuse anyway must not
@@ -273,6 +272,14 @@ class Transport:
         if isinstance(exc, httpx.TimeoutException):
             message = f"FLORA ({host}) did not answer {route} within {_seconds(self.timeout)}"
             error: FloraConnectionError = FloraTimeoutError(self.redact(message), attempts=attempt)
+        elif isinstance(exc, httpx.LocalProtocolError | httpx.UnsupportedProtocol):
+            # The request could not even be built. httpx's text here quotes the offending header
+            # ("Illegal header value b'Bearer ...'"), so it is never passed on; nothing was sent.
+            message = (
+                f"flora-mcp could not send {route} to FLORA ({host}): the request was refused before sending "
+                f"({type(exc).__name__}); check the FLORA API key and FLORA_BASE_URL for stray characters"
+            )
+            error = FloraConnectionError(message, attempts=attempt)
         else:
             detail = str(exc) or "connection failed"
             message = f"Could not reach FLORA ({host}) for {route}: {type(exc).__name__}: {detail}"
@@ -280,7 +287,9 @@ class Transport:
         # The httpx exception is not chained: its text is outside our control, and what it says
         # is already in the (redacted) message.
         # Only a connection that was never made proves the request was not received.
-        never_sent = isinstance(exc, httpx.ConnectError | httpx.ConnectTimeout | httpx.PoolTimeout)
+        never_sent = isinstance(
+            exc, httpx.ConnectError | httpx.ConnectTimeout | httpx.PoolTimeout | httpx.LocalProtocolError
+        )
         return _Failure(error, None, isinstance(exc, _RETRYABLE_TRANSPORT_ERRORS), may_have_landed=not never_sent)
 
     def _log(self, route: str, status: int | None, request_id: str | None, attempts: int, started: float) -> None:

@@ -13,8 +13,8 @@ from typing import Any
 from mcp.server.mcpserver import Context
 from mcp_types import CallToolResult
 
-from flora_mcp.server.results import RunResult, output_blocks, tool_result
 from flora_mcp.server.context import state_of
+from flora_mcp.server.results import RunResult, output_blocks, tool_result
 
 
 async def run_answer(ctx: Context[Any], result: RunResult, text: str) -> CallToolResult:

@@ -25,8 +25,8 @@ from flora_mcp.api.models import RunOutput
 from flora_mcp.outputs.fetch import FetchError
 from flora_mcp.outputs.index import KnownRun
 from flora_mcp.outputs.service import OutputService
-from flora_mcp.server.results import mime_type_for
 from flora_mcp.server.context import state_of
+from flora_mcp.server.results import mime_type_for
 
 OUTPUT_TEMPLATE = "flora://runs/{run_id}/outputs/{output_id}"
 _PREFIX = "flora://runs/"
@@ -86,7 +86,7 @@ async def read_output(
     except FloraError as exc:
         raise ResourceError(f"{uri} could not be read: FLORA answered {exc}") from None
     output = next((o for o in outputs if o.output_id == output_id), None)
-    if output is None:
+    if output is None or output.url is None:
         raise _not_found(uri, f"run {run_id} has no completed output {output_id}")
     if output.type == "text":
         return [ReadResourceContents(content=output.url, mime_type="text/plain")]

@@ -87,6 +87,8 @@ class OutputService:
         wants_file = self.output_dir is not None and (run_id, output.output_id) not in self._saved
         if (run_id, output.output_id) in self._saved:
             self._show_saved(self._saved[(run_id, output.output_id)], shown)
+        if output.url is None:
+            return  # FLORA listed the output without its URL (or text): nothing to show or save
         if output.type == "text":
             if wants_file:
                 self._save(run_id, output, output.url.encode("utf-8"), "text/plain", shown)

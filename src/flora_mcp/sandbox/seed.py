@@ -269,6 +269,17 @@ TECHNIQUES: tuple[SeedTechnique, ...] = (
         inputs=(SeedIO("image", "Image", "imageUrl", description="URL of the image to caption."),),
         outputs=(SeedIO("caption", "Caption", "text", description="The caption."),),
     ),
+    # A round quarter of a dollar: budget tests (cap 1.00) take exactly four of these.
+    SeedTechnique(
+        technique_id="tech_sandboxstoryboard",
+        slug="storyboard",
+        name="Storyboard",
+        description="Sketches a storyboard panel from a scene description.",
+        run_cost=0.25,
+        seconds=15,
+        inputs=(SeedIO("scene", "Scene", "text", description="What happens in the panel."),),
+        outputs=(SeedIO("panel", "Panel", "imageUrl", description="The storyboard panel."),),
+    ),
 )
 
 

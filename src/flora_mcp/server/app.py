@@ -13,6 +13,7 @@ errors and our own tool errors reach the model as plain, actionable text instead
 
 from __future__ import annotations
 
+import functools
 import logging
 import time
 from collections.abc import AsyncIterator, Awaitable, Callable, Iterable
@@ -33,17 +34,19 @@ from pydantic import AnyUrl, ValidationError
 from flora_mcp import __version__
 from flora_mcp.api.client import FloraClient
 from flora_mcp.config import Settings
-from flora_mcp.server.catalog import Catalog
-from flora_mcp.server.context import AppState
 from flora_mcp.outputs import resources as output_resources
 from flora_mcp.outputs.setup import build_output_service
 from flora_mcp.outputs.viewer import RunViewer
+from flora_mcp.server.catalog import Catalog
+from flora_mcp.server.context import AppState
 from flora_mcp.server.errors import invalid_arguments_text
 from flora_mcp.server.flora_http import flora_http_client
 from flora_mcp.server.hints import RunMemory
 from flora_mcp.server.money.booking import Booking
 from flora_mcp.server.money.quotes import QuoteBook
-from flora_mcp.server.tools import build_tools
+from flora_mcp.server.tasks import RunTasks
+from flora_mcp.server.tools import build_tools, start_tool_names
+from flora_mcp.server.upkeep import TICK_SECONDS, run_upkeep
 from flora_mcp.state import Store, open_store
 
 if TYPE_CHECKING:
@@ -51,43 +54,87 @@ if TYPE_CHECKING:
 
 logger = logging.getLogger("flora_mcp.server")
 
-INSTRUCTIONS = """\
+STEP_FIND = """\
 flora-mcp gives you FLORA's generative runs: images, video, audio and text from a prompt, and
 techniques (multi-step workflows) from inputs.
 1. Find ids: list_workspaces -> list_projects (project_id) -> list_models (model ids and params);
    for techniques, list_techniques -> get_technique (its inputs).
+"""
+
+STEP_START = """\
 2. Start: start_generation_run or start_technique_run. Starts cost money (the answer quotes the
    cost). Calling a start again with the same arguments (e.g. after a timeout) answers the run
    already started and is never charged twice; repeat=true starts another on purpose.
+   Several variations at once: start_generation_runs (1 to 20 items), then wait_for_runs.
+"""
+
+STEP_START_DISABLED = """\
+2. Starts are disabled: the operator runs this server read-only (--read-only), so it offers no
+   start tools and cannot spend money. Do not try to start runs; tell the user if they ask for
+   one. Everything else works: find ids, follow and read runs started elsewhere.
+"""
+
+STEPS_FOLLOW = """\
 3. Follow: wait_for_run(run_id[, technique_id]) waits with progress and returns outputs; if it
    returns before the run ends, call it again. get_run / get_technique_run read the state once.
 4. Read outputs: media outputs are URLs (also resource links); text outputs hold the text.
 Every result has a `next` hint naming the tool, arguments and when to call it. Errors say
-whether to fix the input, wait and retry, or stop and tell the user.
-Money: get_spend shows your runs and spend in the budget window; over the spend cap starts are
-refused (tell the user)."""
+whether to fix the input, wait and retry, or stop and tell the user."""
 
-READ_ONLY_NOTE = """
-This server is read-only (--read-only): it offers no start tools and cannot spend money."""
+MONEY = """
+Money: get_spend shows your runs and spend in the budget window; over the spend cap starts are
+refused (tell the user). find_runs searches your past starts by prompt words and date, with
+their outputs and costs (FLORA's own run lists carry no prompts)."""
+
+INSTRUCTIONS = STEP_FIND + STEP_START + STEPS_FOLLOW + MONEY
+READ_ONLY_INSTRUCTIONS = STEP_FIND + STEP_START_DISABLED + STEPS_FOLLOW
+
+STARTS_DISABLED = (
+    "{name} is disabled: the operator runs this server read-only (--read-only, FLORA_READ_ONLY), so no run "
+    "can be started and nothing can be spent here. Nothing was sent to FLORA. What still works: list_workspaces, "
+    "list_projects, list_models, list_techniques, get_technique, get_session_spend, and get_run / get_technique_run / "
+    "wait_for_run / list_technique_runs / list_generations for runs started elsewhere. Next step: tell the user "
+    "starts are disabled on this server; only its operator can enable them."
+)
 
 
 def instructions_for(settings: Settings) -> str:
-    """The server instructions; a read-only server says it cannot start runs."""
-    return INSTRUCTIONS + (READ_ONLY_NOTE if settings.read_only else "")
+    """The server instructions; a read-only server says starts are disabled instead of how to start."""
+    return READ_ONLY_INSTRUCTIONS if settings.read_only else INSTRUCTIONS
 
 
 class FloraMCPServer(MCPServer[AppState]):
     """MCPServer whose tool failures always read as actionable text (see module docstring)."""
 
-    def __init__(self, *args: Any, has_default_key: bool = False, **kwargs: Any) -> None:
-        super().__init__(*args, **kwargs)
+    def __init__(self, *args: Any, has_default_key: bool = False, read_only: bool = False, **kwargs: Any) -> None:
+        # No subscriptions/listen: this server never sends change notifications, so it must not
+        # advertise listChanged or resources.subscribe for them (the 2026-07-28 era derives both
+        # from that method being served).
+        super().__init__(*args, subscriptions=False, **kwargs)
         # Whether requests that bring no key of their own can use the server's (see http_auth).
         self.has_default_key = has_default_key
+        self.read_only = read_only
         self._input_schemas = {tool.name: tool.parameters for tool in kwargs.get("tools") or []}
+        self._drop_unserved_methods()
+
+    def _drop_unserved_methods(self) -> None:
+        """Stop serving (and so advertising) prompts: this server has none.
+
+        MCPServer registers their list/get handlers whatever it holds, and the capabilities a
+        client sees are derived from the registered handlers, so a client would be told of
+        prompts that do not exist. Without the handlers those methods answer "Method not
+        found", which is the truth. Resources stay: run outputs are served as resources.
+        """
+        handlers = self._lowlevel_server._request_handlers
+        for method in ("prompts/list", "prompts/get"):
+            handlers.pop(method, None)
 
     async def call_tool(
         self, name: str, arguments: dict[str, Any], context: Context[AppState, Any] | None = None
     ) -> CallToolResult | InputRequiredResult:
+        if self.read_only and name in start_tool_names():
+            # Not "Unknown tool": the agent must learn that starts are off here, not that it misspelt.
+            raise ToolError(STARTS_DISABLED.format(name=name))
         try:
             return await super().call_tool(name, arguments, context)
         except UnexpectedToolError as exc:
@@ -155,9 +202,11 @@ def create_server(
     http_client: httpx.AsyncClient | None = None,
     sandbox: Sandbox | None = None,
     store: Store | None = None,
+    sandbox_url: str | None = None,
     sleep: Callable[[float], Awaitable[None]] = anyio.sleep,
     clock: Callable[[], float] = time.monotonic,
     wall_clock: Callable[[], float] = time.time,
+    upkeep_tick_seconds: float = TICK_SECONDS,
 ) -> MCPServer[AppState]:
     """The flora-mcp MCP server.
 
@@ -170,6 +219,10 @@ def create_server(
       or, on a sandbox, an in-memory one (the sandbox's runs end with the process too).
     - `sleep`, `clock`: how wait_for_run waits and measures time (tests pass fakes);
       `wall_clock`: unix time for the journal and the budget window.
+    - `sandbox_url`: the sandbox is already served at this base URL (the CLI serves it once for
+      HTTP transports, where SSE would otherwise serve one per connection); use it as it is.
+    - `upkeep_tick_seconds`: how often the background upkeep (upkeep.py: late charges,
+      retention) runs; tests shorten it.
     """
     memory = RunMemory()
     # The catalog (models, techniques) is cached per caller and shared by quotes and param checks.
@@ -208,8 +261,8 @@ def create_server(
 
             api_key, base_url = settings.api_key_value(), settings.base_url
             if sandbox is not None:
-                api_key, base_url = sandbox.config.api_key, sandbox.base_url()
-                if http_client is None:
+                api_key, base_url = sandbox.config.api_key, sandbox_url or sandbox.base_url()
+                if http_client is None and sandbox_url is None:
                     base_url = await stack.enter_async_context(sandbox.serving())
             client_http = http_client
             if client_http is None:
@@ -218,6 +271,20 @@ def create_server(
                 # start that only lists tools never pays for them.
                 client_http = await stack.enter_async_context(flora_http_client(trust_env=sandbox is None))
             client = FloraClient.from_settings(settings, client_http, base_url=base_url, api_key=api_key, sleep=sleep)
+            # Late charges and retention (upkeep.py), stopped before the client and store close.
+            upkeep = await stack.enter_async_context(anyio.create_task_group())
+            stack.callback(upkeep.cancel_scope.cancel)
+            upkeep.start_soon(
+                functools.partial(
+                    run_upkeep,
+                    store,
+                    client,
+                    server_caller=store.fingerprint(api_key) if api_key else None,
+                    retention_days=settings.state_retention_days,
+                    wall_clock=wall_clock,
+                    tick_seconds=upkeep_tick_seconds,
+                )
+            )
             logger.info("flora-mcp ready", extra={"base_url": base_url, "sandbox": sandbox is not None})
             if settings.read_only:
                 logger.info("read-only: the start tools are not offered")
@@ -245,10 +312,12 @@ def create_server(
         version=__version__,
         lifespan=lifespan,
         tools=RunViewer.bind(build_tools(read_only=settings.read_only)),
-        extensions=[viewer.apps],
+        # MCP Apps (the run viewer) and runs as MCP tasks, for the clients that declare them.
+        extensions=[viewer.apps, RunTasks()],
         log_level=settings.log_level,
         has_default_key=sandbox is not None or settings.api_key is not None,
         request_state_security=RequestStateSecurity(codec=codec),
+        read_only=settings.read_only,
     )
     output_resources.register_template(server)
     return server

@@ -71,6 +71,7 @@ class StartResult(Result):
     spent_usd: float | None = Field(default=None, description="Your USD spend in the budget window, this run included.")
     spend_cap_usd: float | None = Field(default=None, description="FLORA_MAX_SPEND_USD; absent when no cap.")
     next: NextStep | None = None
+    final: WaitResult | None = Field(default=None, description="Only in a finished task's result: the run's end.")
 
 
 class SpentRun(Result):
@@ -132,6 +133,9 @@ class WaitResult(RunResult):
     waited_seconds: float
     polls: int
     budget_exhausted: bool = Field(description="True when the run had not finished within timeout_seconds.")
+
+
+StartResult.model_rebuild()
 
 
 class WorkspacesResult(Result):

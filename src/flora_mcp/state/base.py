@@ -204,10 +204,14 @@ class Store(abc.ABC):
         """
 
     @abc.abstractmethod
-    async def needing_charge_recheck(self, older_than: float, limit: int = 50) -> list[StartRecord]:
-        """Finished runs (any caller) whose charge was last read before `older_than` (or never), oldest check first.
+    async def needing_charge_recheck(
+        self, older_than: float, limit: int = 50, *, caller: str | None = None, created_since: float | None = None
+    ) -> list[StartRecord]:
+        """Finished runs whose charge was last read before `older_than` (or never), oldest check first.
 
-        FLORA settles a charge after the run ends; the booking re-reads these and calls observe_run.
+        FLORA settles a charge after the run ends; the server re-reads these and calls observe_run.
+        `caller`: only that caller's records (None: any caller's); `created_since`: only records
+        created at/after it, so runs too old to change stop being read.
         """
 
     @abc.abstractmethod

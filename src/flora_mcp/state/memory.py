@@ -191,11 +191,16 @@ class MemoryStore(Store):
         found.sort(key=lambda r: r.created_at, reverse=True)
         return [_copy(r) for r in found[: max(limit, 0)]]
 
-    async def needing_charge_recheck(self, older_than: float, limit: int = 50) -> list[StartRecord]:
+    async def needing_charge_recheck(
+        self, older_than: float, limit: int = 50, *, caller: str | None = None, created_since: float | None = None
+    ) -> list[StartRecord]:
         due = [
             r
             for r in self._starts.values()
-            if r.run_finished and (r.charge_checked_at is None or r.charge_checked_at < older_than)
+            if r.run_finished
+            and (r.charge_checked_at is None or r.charge_checked_at < older_than)
+            and (caller is None or r.caller == caller)
+            and (created_since is None or r.created_at >= created_since)
         ]
         due.sort(key=lambda r: r.charge_checked_at or 0.0)
         return [_copy(r) for r in due[: max(limit, 0)]]

@@ -296,8 +296,10 @@ class PostgresStore(Store):
         query, params = sql.search(caller, text=text, tool=tool, status=status, since=since, until=until, limit=limit)
         return [sql.start_from_row(row) for row in await self._fetchall(query, params)]
 
-    async def needing_charge_recheck(self, older_than: float, limit: int = 50) -> list[StartRecord]:
-        rows = await self._fetchall(sql.RECHECK, (True, older_than, max(limit, 0)))
+    async def needing_charge_recheck(
+        self, older_than: float, limit: int = 50, *, caller: str | None = None, created_since: float | None = None
+    ) -> list[StartRecord]:
+        rows = await self._fetchall(sql.RECHECK, sql.recheck_params(older_than, limit, caller, created_since))
         return [sql.start_from_row(row) for row in rows]
 
     async def purge(self, older_than: float) -> int:

@@ -82,8 +82,16 @@ SPEND = """SELECT
 
 RECHECK = (
     f"SELECT {_STARTS} FROM starts WHERE run_finished = ? AND (charge_checked_at IS NULL OR charge_checked_at < ?)"
+    " AND (CAST(? AS TEXT) IS NULL OR caller = ?) AND created_at >= ?"
     " ORDER BY COALESCE(charge_checked_at, 0), created_at LIMIT ?"
 )
+
+
+def recheck_params(older_than: float, limit: int, caller: str | None, created_since: float | None) -> tuple[Any, ...]:
+    """Parameters of RECHECK (`Store.needing_charge_recheck` has the rules)."""
+    return (True, older_than, caller, caller, -1e18 if created_since is None else created_since, max(limit, 0))
+
+
 PURGE_STARTS = "DELETE FROM starts WHERE created_at < ?"
 PURGE_TASKS = "DELETE FROM tasks WHERE created_at < ?"
 

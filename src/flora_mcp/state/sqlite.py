@@ -262,8 +262,10 @@ class SQLiteStore(Store):
         query, params = sql.search(caller, text=text, tool=tool, status=status, since=since, until=until, limit=limit)
         return await self._many(query, params)
 
-    async def needing_charge_recheck(self, older_than: float, limit: int = 50) -> list[StartRecord]:
-        return await self._many(sql.RECHECK, (True, older_than, max(limit, 0)))
+    async def needing_charge_recheck(
+        self, older_than: float, limit: int = 50, *, caller: str | None = None, created_since: float | None = None
+    ) -> list[StartRecord]:
+        return await self._many(sql.RECHECK, sql.recheck_params(older_than, limit, caller, created_since))
 
     async def purge(self, older_than: float) -> int:
         def op(conn: sqlite3.Connection) -> int:

@@ -28,11 +28,12 @@ from __future__ import annotations
 import logging
 import math
 import time
-from collections.abc import Awaitable, Callable, Mapping
+from collections.abc import Awaitable, Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any, Literal
 
 import anyio
+from mcp.server.context import ServerRequestContext
 from mcp.server.mcpserver import Context
 from mcp.server.mcpserver.exceptions import ToolError
 
@@ -44,7 +45,7 @@ from flora_mcp.server.money import texts
 from flora_mcp.server.money.keys import arguments_digest, derived_key, fresh_key
 from flora_mcp.server.money.quotes import Quote
 from flora_mcp.server.money.recovery import Recovery, find_lost_run
-from flora_mcp.server.wire.http_auth import bearer_key
+from flora_mcp.server.wire.http_auth import bearer_key, request_headers
 from flora_mcp.state import (
     CapRefused,
     Existing,
@@ -65,6 +66,8 @@ IN_FLIGHT_WAIT_SECONDS = 180.0
 _IN_FLIGHT_POLL_SECONDS = 0.05
 WINDOWS = {"24h": 86400.0, "7d": 7 * 86400.0, "30d": 30 * 86400.0}
 PROMPT_SUMMARY_CHARS = 200
+# How many of a caller's latest starts are searched for one whose cost is still unknown.
+UNPRICED_LOOKBACK = 200
 
 
 @dataclass(frozen=True)
@@ -106,11 +109,27 @@ class Booked:
     notes: list[str] = field(default_factory=list)
 
 
+class Refused(ToolError):
+    """A start refused before anything was sent (over the cap, a key conflict): start_many's marker."""
+
+
 def finite_or_none(value: float | None) -> float | None:
     """A money or time figure from FLORA, or None when it is not a finite number >= 0."""
     if value is None or isinstance(value, bool) or not math.isfinite(value) or value < 0:
         return None
     return float(value)
+
+
+def charge_seen(value: float | None, finished: bool) -> float | None:
+    """A charge FLORA reported, as the journal should take it: None when it tells nothing.
+
+    Not a finite number >= 0: nothing. Zero while the run is not finished: nothing either, since
+    FLORA settles charges late and a paid run reads 0 until then; taken as a cost, it would free
+    room under the cap that the run is about to use (with a known quote the store floors it at
+    the quote anyway; with an unknown one it would let the next start of unknown cost go).
+    """
+    charge = finite_or_none(value)
+    return None if charge == 0 and not finished else charge
 
 
 class Booking:
@@ -135,10 +154,14 @@ class Booking:
         self._process_started = wall_clock()
 
     # --- who and when ----------------------------------------------------------------------
-    def caller(self, ctx: Context[Any]) -> str:
+    def caller(self, ctx: Context[Any] | ServerRequestContext[Any, Any]) -> str:
         """The caller: a fingerprint of the key this request uses (its own Bearer key, else the server's)."""
-        key = bearer_key(ctx.headers) or self._server_api_key or ""
+        key = bearer_key(request_headers(ctx)) or self._server_api_key or ""
         return self.store.fingerprint(key)
+
+    def now(self) -> float:
+        """Unix time, as the journal and the task table record it."""
+        return self._now()
 
     def window_start(self) -> float | None:
         """Where the budget window opens now (None: all time)."""
@@ -174,11 +197,77 @@ class Booking:
         if record is not None and record.caller == caller:
             return False
         await self._check_cap(caller, plan.tool, quote)
+        await self._check_unpriced(caller, plan, quote)
+        return True
+
+    async def needs_batch_consent(self, ctx: Context[Any], plans: Sequence[StartPlan], quote: Quote) -> bool:
+        """`needs_consent` for a batch: `quote` is the total of the items not booked yet.
+
+        False when every item is booked already (the batch re-sent); raises the cap refusal
+        when the batch as a whole would go over the cap, so nobody approves a refused batch.
+        """
+        caller = self.caller(ctx)
+        booked = 0
+        for plan in plans:
+            record = await self.store.get(self.key_for(caller, plan))
+            booked += record is not None and record.caller == caller
+        if booked == len(plans):
+            return False
+        await self._check_cap(caller, plans[0].tool, quote)
         return True
 
     # --- the start ---------------------------------------------------------------------------
     async def start(self, ctx: Context[Any], client: FloraClient, plan: StartPlan, quote: Quote, send: Send) -> Booked:
         """Book, send, settle and recover one start (module docstring). Refusals raise ToolError."""
+        proceed = await self.reserve(ctx, client, plan, quote, send)
+        return await proceed()
+
+    async def start_many(
+        self,
+        ctx: Context[Any],
+        client: FloraClient,
+        starts: Sequence[tuple[StartPlan, Quote, Send]],
+        *,
+        at_once: int = 4,
+    ) -> list[Booked | ToolError]:
+        """Several starts as one: every one reserved before any is sent, then sent `at_once` at a time.
+
+        Reserving them all first makes the cap hold for the whole set: an item the cap (or a key
+        conflict) refuses is refused before anything goes out, and its ToolError stands in its
+        place in the answer as a `Refused`. An item FLORA refuses is its ToolError; the others go on.
+        The sends are shielded together: a cancelled call never leaves a reserved item unsent
+        and unrecorded.
+        """
+        outcomes: list[Booked | ToolError] = []
+        pending: list[tuple[int, Callable[[], Awaitable[Booked]]]] = []
+        for plan, quote, send in starts:
+            try:
+                pending.append((len(outcomes), await self.reserve(ctx, client, plan, quote, send)))
+                outcomes.append(ToolError("not sent"))  # replaced below
+            except ToolError as exc:
+                outcomes.append(Refused(str(exc)))
+        limiter = anyio.CapacityLimiter(max(1, at_once))
+
+        async def run(index: int, proceed: Callable[[], Awaitable[Booked]]) -> None:
+            async with limiter:
+                try:
+                    outcomes[index] = await proceed()
+                except ToolError as exc:
+                    outcomes[index] = exc
+
+        with anyio.CancelScope(shield=True):
+            async with anyio.create_task_group() as group:
+                for index, proceed in pending:
+                    group.start_soon(run, index, proceed)
+        return outcomes
+
+    async def reserve(
+        self, ctx: Context[Any], client: FloraClient, plan: StartPlan, quote: Quote, send: Send
+    ) -> Callable[[], Awaitable[Booked]]:
+        """Steps 1-3 of the module docstring: reserve the start; returns what sends and settles it.
+
+        Refusals (a key conflict, over the cap) raise ToolError here, before anything is sent.
+        """
         caller = self.caller(ctx)
         key = self.key_for(caller, plan)
         digest = arguments_digest(plan.tool, plan.arguments)
@@ -210,19 +299,38 @@ class Booking:
         if isinstance(result, CapRefused):
             raise ToolError(texts.cap_text(result.committed_usd, result.spent_usd, result.cap_usd, plan.tool, quote))
         if isinstance(result, Existing):
-            record = await self._settled(result.record)
-            if record.status == "unknown":
-                # A start whose outcome is unknown, asked for again: send it again under its own key
-                # (FLORA cannot start it twice under one key) to learn what happened. Its quote
-                # already counts against the cap.
-                return await self._send(ctx, client, plan, caller, record.idempotency_key, send)
-            if record.status == "not_started" and result.reason == "same_key":
-                # FLORA refused it earlier and charged nothing; the same key may go out again
-                # (e.g. after credits were added), within the cap like any new start.
-                await self._check_cap(caller, plan.tool, quote)
-                return await self._send(ctx, client, plan, caller, record.idempotency_key, send)
-            return await self._repeat(caller, record)
-        return await self._send(ctx, client, plan, caller, result.record.idempotency_key, send)
+            existing = result
+
+            async def settle_existing() -> Booked:
+                record = await self._settled(existing.record)
+                if record.status == "unknown":
+                    # A start whose outcome is unknown, asked for again: send it again under its own
+                    # key (FLORA cannot start it twice under one key) to learn what happened. Its
+                    # quote already counts against the cap.
+                    return await self._send(ctx, client, plan, caller, record.idempotency_key, send)
+                if record.status == "not_started" and existing.reason == "same_key":
+                    # FLORA refused it earlier and charged nothing; the same key may go out again
+                    # (e.g. after credits were added), within the cap like any new start.
+                    await self._check_cap(caller, plan.tool, quote)
+                    await self._check_unpriced(caller, plan, quote, own_key=record.idempotency_key)
+                    return await self._send(ctx, client, plan, caller, record.idempotency_key, send)
+                return await self._repeat(caller, record)
+
+            return settle_existing
+        reserved_key = result.record.idempotency_key
+        # A new start, booked: checked for unknown costs only now, so that of two starts of unknown
+        # cost booked at once each sees the other (and neither slips through); a refused one is
+        # released (not_started: it counts for nothing, and the same key may go out later).
+        try:
+            await self._check_unpriced(caller, plan, quote, own_key=reserved_key)
+        except ToolError:
+            await self.store.settle(reserved_key, status="not_started", now=self._now())
+            raise
+
+        async def send_reserved() -> Booked:
+            return await self._send(ctx, client, plan, caller, reserved_key, send)
+
+        return send_reserved
 
     async def _settled(self, record: StartRecord) -> StartRecord:
         """The record once it is no longer in flight: an identical call is being sent right now."""
@@ -248,6 +356,30 @@ class Booking:
         committed = spend.committed_usd
         if committed >= self.cap_usd or (quote.usd is not None and committed + quote.usd > self.cap_usd):
             raise ToolError(texts.cap_text(committed, spend.spent_usd, self.cap_usd, tool, quote))
+
+    async def _check_unpriced(self, caller: str, plan: StartPlan, quote: Quote, own_key: str | None = None) -> None:
+        """Under a cap, one start of unknown cost at a time: not only while it is sent, until its cost is known.
+
+        The store refuses a second unpriced start while one is in flight; this covers the time
+        after: a start FLORA answered without a charge still has an unknown cost, and a second
+        one would let the cap be passed by two starts (or, one after another, by any number).
+        It clears once a read of that run reports its charge (get_run, wait_for_run). `own_key`:
+        this start's own record, which is not another start.
+        """
+        if self.cap_usd is None or quote.usd is not None:
+            return
+        since = self.window_start()
+        pending = [
+            r
+            for r in await self.store.recent(caller, UNPRICED_LOOKBACK)
+            if r.counts_against_cap
+            and r.charged_usd is None
+            and r.quote_usd is None
+            and r.idempotency_key != own_key
+            and (since is None or r.created_at >= since)
+        ]
+        if pending:
+            raise ToolError(texts.unpriced_text(pending, self.cap_usd, plan.tool, quote))
 
     async def _send(
         self, ctx: Context[Any], client: FloraClient, plan: StartPlan, caller: str, key: str, send: Send
@@ -282,7 +414,6 @@ class Booking:
 
     async def _started(self, plan: StartPlan, caller: str, key: str, outcome: Started[Any]) -> Booked:
         answer = outcome.response
-        charged = finite_or_none(answer.charged_cost)
         model_id = plan.model_id
         run_status = None
         finished = None
@@ -290,6 +421,7 @@ class Booking:
             model_id = answer.model.model_id
         if isinstance(answer, RunState):
             run_status, finished = answer.status, answer.is_terminal
+        charged = charge_seen(answer.charged_cost, bool(finished))
         record = await self.store.settle(
             key,
             status="started",
@@ -309,7 +441,11 @@ class Booking:
         """The start may have been accepted but its run id is unknown: find the run (money/recovery.py)."""
         record = await self.store.get(key)
         sent_at = (record.sent_at if record else None) or self._now()
-        recovery = await find_lost_run(client, self.store, plan, sent_at=sent_at)
+        named = getattr(cause, "run_id", None)  # a start answer that named its run but was not readable whole
+        if isinstance(named, str):
+            recovery = Recovery(searched="FLORA's start answer (which it could not read whole)", run_id=named)
+        else:
+            recovery = await find_lost_run(client, self.store, plan, sent_at=sent_at)
         if recovery.run_id is not None:
             settled = await self.store.settle(key, status="recovered", now=self._now(), run_id=recovery.run_id)
             spend = await self.summary(caller)
@@ -323,7 +459,7 @@ class Booking:
         raise ToolError(start_error_text(cause, plan.tool, key) + "\n" + recovery.describe())
 
     # --- reads -------------------------------------------------------------------------------
-    async def observe(self, ctx: Context[Any], run: RunState) -> None:
+    async def observe(self, ctx: Context[Any] | ServerRequestContext[Any, Any], run: RunState) -> None:
         """A read of a run: keep the caller's journal entry (status, outputs, charge) current."""
         try:
             outputs = [o.model_dump(mode="json") for o in run.outputs or []] or None
@@ -333,7 +469,7 @@ class Booking:
                 now=self._now(),
                 run_status=run.status,
                 finished=run.is_terminal,
-                charged_usd=finite_or_none(run.charged_cost),
+                charged_usd=charge_seen(run.charged_cost, run.is_terminal),
                 outputs=outputs,
             )
         except Exception:  # the journal is an aid to the read, never a reason to fail it

@@ -20,6 +20,7 @@ mcp's Resolve drives both and re-runs these resolvers each round (quotes are cac
 from __future__ import annotations
 
 import logging
+from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -84,10 +85,20 @@ def shown_prompt(prompt: str) -> str:
     return prompt if len(prompt) <= _PROMPT_SHOWN else prompt[:_PROMPT_SHOWN] + "…"
 
 
-async def ask_if_costly(ctx: Context[Any], plan: StartPlan, quote: Quote) -> Elicit[ConfirmStart] | NotAsked:
-    """The question to put to the user before `plan` goes out, or why none is needed."""
+async def ask_if_costly(
+    ctx: Context[Any], plan: StartPlan, quote: Quote, *, batch: Sequence[StartPlan] | None = None
+) -> Elicit[ConfirmStart] | NotAsked:
+    """The question to put to the user before `plan` goes out, or why none is needed.
+
+    For a batch, `plan` describes the batch as a whole, `batch` holds its items and `quote` is
+    their total: one question, and one cap decision, for all of them.
+    """
     state = state_of(ctx)
-    if not await state.booking.needs_consent(ctx, plan, quote):
+    if batch is not None:
+        needed = await state.booking.needs_batch_consent(ctx, batch, quote)
+    else:
+        needed = await state.booking.needs_consent(ctx, plan, quote)
+    if not needed:
         return NotAsked("a retry or repeat of a start already booked")
     threshold = state.confirm_above_usd
     if threshold is None or quote.usd is None or quote.usd <= threshold:

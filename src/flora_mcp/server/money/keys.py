@@ -50,3 +50,13 @@ def derived_key(caller: str, tool: str, digest: str, now: float, window_seconds:
 def fresh_key() -> str:
     """A key for a start the agent wants as a new run even though it repeats an earlier one."""
     return KEY_PREFIX + uuid.uuid4().hex
+
+
+def item_key(batch_key: str, index: int, digest: str) -> str:
+    """The key of one item of a batch: the batch's key, the item's place and its arguments.
+
+    The same batch sent again (same key, or the same derived key) gives every item the key it
+    had, so no item starts twice; a batch key reused with other items gives them other keys.
+    """
+    material = f"{batch_key}\n{index}\n{digest}"
+    return KEY_PREFIX + hashlib.sha256(material.encode()).hexdigest()[:32]

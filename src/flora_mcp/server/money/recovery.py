@@ -4,9 +4,14 @@ When FLORA may have accepted a start but its answer (and so its run id) did not 
 retry lost, or FLORA answered idempotency_duplicate or idempotency_conflict), the server knows
 what it sent, where and when. It lists the newest runs of that workspace and project
 (generations) or of that technique (technique runs), keeps those created since the first
-attempt went out (with a little slack for clock skew), matching the model or technique, and
-not already claimed by another start in the journal. One match is the run; several are listed;
-none says what was searched.
+attempt went out, matching the model or technique, and not already claimed by another start in
+the journal. One match is the run; several are listed; none says what was searched.
+
+FLORA's listings carry no prompt, so time is what tells this start's run from another start of
+the same model in the same project (another client, a person in FLORA's app, a server on
+another state store). Only runs created from a few seconds before the first attempt count as
+matches (and runs the listing gives no time for); runs from up to two minutes before (the run,
+if FLORA's clock runs behind ours) are listed as candidates but never taken as the run.
 """
 
 from __future__ import annotations
@@ -26,7 +31,8 @@ if TYPE_CHECKING:
 logger = logging.getLogger("flora_mcp.server")
 
 SEARCHED_RUNS = 25
-CLOCK_SLACK_SECONDS = 120.0
+MATCH_SLACK_SECONDS = 5.0  # clocks of NTP-synced hosts agree far better than this
+CLOCK_SLACK_SECONDS = 120.0  # older than this before the first attempt: not this start's run
 
 
 @dataclass(frozen=True)
@@ -44,7 +50,7 @@ class Recovery:
         if self.failed:
             return f"flora-mcp tried to find the run in {self.searched}, but the listing failed ({self.failed})."
         if self.candidates:
-            return f"In {self.searched}, several runs could be this one: {', '.join(self.candidates)}."
+            return f"In {self.searched}, these runs could be this one's: {', '.join(self.candidates)}."
         return f"flora-mcp looked through {self.searched} and found no run that matches this start yet."
 
 
@@ -58,6 +64,7 @@ def _seconds(value: Any) -> float | None:
 async def find_lost_run(client: FloraClient, store: Store, plan: StartPlan, *, sent_at: float) -> Recovery:
     """Look for the run `plan` started (module docstring); never raises for FLORA failures."""
     since = sent_at - CLOCK_SLACK_SECONDS
+    created: dict[str, float | None] = {}
     try:
         if plan.kind == "generation":
             searched = f"the {SEARCHED_RUNS} newest generations of project {plan.project_id}"
@@ -66,25 +73,26 @@ async def find_lost_run(client: FloraClient, store: Store, plan: StartPlan, *, s
                     {"workspace_id": plan.workspace_id, "project_id": plan.project_id, "limit": SEARCHED_RUNS}
                 )
             )
-            found = [
-                item.run_id
-                for item in page.generations
-                if item.run_id
-                and (plan.model_id is None or item.model is None or item.model.model_id == plan.model_id)
-                and (_seconds(item.created_at) or since) >= since
-            ]
+            for item in page.generations:
+                if item.run_id and (
+                    plan.model_id is None or item.model is None or item.model.model_id == plan.model_id
+                ):
+                    created[item.run_id] = _seconds(item.created_at)
         else:
             searched = f"the {SEARCHED_RUNS} newest runs of technique {plan.technique_id}"
             query: dict[str, Any] = {"technique_id": plan.technique_id, "limit": SEARCHED_RUNS}
             if plan.workspace_id:
                 query["workspace_id"] = plan.workspace_id
             runs = await client.list_technique_runs(TechniqueRunListQuery.model_validate(query))
-            found = [run.run_id for run in runs.technique_runs if (_seconds(run.created_at) or since) >= since]
+            created = {run.run_id: _seconds(run.created_at) for run in runs.technique_runs}
     except (FloraError, ValueError) as exc:
         logger.warning("could not search for a lost run: %s", type(exc).__name__)
         return Recovery(searched=locals().get("searched", "the run history"), failed=type(exc).__name__)
+    found = [run_id for run_id, at in created.items() if at is None or at >= since]
     claimed = await store.claimed_run_ids(found) if found else set()
     unclaimed = [run_id for run_id in found if run_id not in claimed]
-    if len(unclaimed) == 1:
-        return Recovery(searched=searched, run_id=unclaimed[0])
+    # A run created before this start went out (beyond clock skew) is some other start's: never taken.
+    sure = [r for r in unclaimed if (at := created[r]) is None or at >= sent_at - MATCH_SLACK_SECONDS]
+    if len(sure) == 1:
+        return Recovery(searched=searched, run_id=sure[0])
     return Recovery(searched=searched, candidates=unclaimed[:10])

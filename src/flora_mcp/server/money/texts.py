@@ -53,6 +53,21 @@ def cap_text(committed: float, spent: float, cap: float, tool: str, quote: Quote
     return "\n".join(lines)
 
 
+def unpriced_text(pending: list[StartRecord], cap: float, tool: str, quote: Quote) -> str:
+    runs = ", ".join(r.run_id or f"key {r.idempotency_key}" for r in pending[:5]) or "an earlier start"
+    reader = "get_technique_run (with its technique_id)" if pending and pending[0].technique_id else "get_run"
+    other = (
+        "; or pass an explicit model from list_models, whose quote is known" if tool == "start_generation_run" else ""
+    )
+    return (
+        f"Spend cap ({cap:g} USD): this start ({quote.describe()}) was refused; nothing was sent to FLORA.\n"
+        f"Under a cap only one start of unknown cost may be open at a time, and the cost of {runs} is not "
+        "known yet (FLORA has not reported its charge).\n"
+        f"Next step: read that run with {reader} or wait_for_run until FLORA reports its charge, then call "
+        f"{tool} again{other}."
+    )
+
+
 _CONFLICTS = {
     "other_arguments": "was already used for a start with other arguments",
     "other_tool": "was already used with another tool",

@@ -8,11 +8,11 @@ from __future__ import annotations
 
 from mcp.server.mcpserver.tools import Tool
 
-from flora_mcp.server.tools import discovery, history, runs, spend, starts
+from flora_mcp.server.tools import batches, discovery, history, journal, runs, spend, starts, waiting
 from flora_mcp.server.tools.registry import ToolSpec, build_tool
 
-# The order tools/list shows them in: starting first, then following, then finding ids.
-FAMILIES = (starts, runs, history, discovery, spend)
+# The order tools/list shows them in: starting first, then following, then finding ids, then your own records.
+FAMILIES = (starts, batches, runs, waiting, history, discovery, spend, journal)
 
 
 def tool_specs() -> list[ToolSpec]:

@@ -25,6 +25,7 @@ from mcp.server.mcpserver import Context
 from mcp_types import CallToolResult
 from pydantic import Field
 
+from flora_mcp.api.client import FloraClient
 from flora_mcp.api.errors import FloraConnectionError, RateLimitedError, ServerError
 from flora_mcp.api.models import KNOWN_STATUSES, RequestModel, RunId, RunState, TechniqueRef
 from flora_mcp.api.urls import one_line
@@ -45,7 +46,8 @@ from flora_mcp.server.tools.registry import READ_ONLY, ToolSpec
 
 logger = logging.getLogger("flora_mcp.server")
 
-_TRANSIENT = (RateLimitedError, ServerError, FloraConnectionError)
+# Poll failures worth retrying within a wait (shared with wait_for_runs and the tasks extension).
+TRANSIENT = (RateLimitedError, ServerError, FloraConnectionError)
 # How far past its budget a wait may run while it gives up a hanging read and answers.
 BUDGET_MARGIN_SECONDS = 0.5
 
@@ -133,9 +135,22 @@ def run_text(result: RunResult, headline: str | None = None, *, offer_wait: bool
     return "\n".join(lines)
 
 
-async def _observed(ctx: Context[Any], state: AppState, run: RunState) -> None:
+async def observed(ctx: Context[Any], state: AppState, run: RunState) -> None:
     """Tell the booking what a read showed (journal, charges); never fails the read."""
     await state.booking.observe(ctx, run)
+
+
+async def read_within(
+    client: FloraClient, run_id: str, technique_id: str | None, poll_url: str | None, *, seconds: float
+) -> RunState | None:
+    """One read of a run that is given up after `seconds` (plus a small margin): None if FLORA did not answer.
+
+    A read may not outlast a wait's budget: FLORA answering slowly is no reason to keep the
+    agent past the time it asked for (it gets the state so far instead).
+    """
+    with anyio.move_on_after(max(seconds, 0.0) + BUDGET_MARGIN_SECONDS):
+        return await client.poll(run_id=run_id, technique_id=technique_id, poll_url=poll_url)
+    return None
 
 
 # --- get_run, get_technique_run ----------------------------------------------------------------
@@ -147,7 +162,7 @@ async def _read(ctx: Context[Any], tool: str, run_id: str, technique_id: str | N
             run = await client.get_technique_run(technique_id, run_id)
         else:
             run = await client.get_run(run_id)
-    await _observed(ctx, state, run)
+    await observed(ctx, state, run)
     facts = state.memory.observe(run_id, state.clock(), hints.progress_fraction(run))
     delay = hints.next_read_in(facts, state.clock(), reads=1)
     next_step = hints.while_running(run_id, technique_id, delay=delay, tool=tool)
@@ -201,11 +216,8 @@ async def _follow(ctx: Context[Any], run_id: str, technique_id: str | None, time
         run: RunState | None = None
         async with flora_errors("wait_for_run"):
             try:
-                # A read may not outlast the budget: FLORA answering slowly is no reason to keep
-                # the agent past the time it asked for (it gets the state so far instead).
-                with anyio.move_on_after(max(deadline - state.clock(), 0.0) + BUDGET_MARGIN_SECONDS):
-                    run = await client.poll(run_id=run_id, technique_id=technique_id, poll_url=poll_url)
-            except _TRANSIENT as exc:
+                run = await read_within(client, run_id, technique_id, poll_url, seconds=deadline - state.clock())
+            except TRANSIENT as exc:
                 left = deadline - state.clock()
                 if left < hints.MIN_POLL_SECONDS:
                     raise
@@ -223,7 +235,7 @@ async def _follow(ctx: Context[Any], run_id: str, technique_id: str | None, time
             return await _unanswered(ctx, run_id, technique_id, last, waited=now - began, polls=reads)
         last = run
         reads += 1
-        await _observed(ctx, state, run)
+        await observed(ctx, state, run)
         fraction = hints.progress_fraction(run)
         facts = state.memory.observe(run_id, now, fraction)
         await ctx.report_progress(
@@ -242,6 +254,22 @@ async def _follow(ctx: Context[Any], run_id: str, technique_id: str | None, time
 async def _answer(
     ctx: Context[Any], run: RunState, technique_id: str | None, *, waited: float, polls: int, exhausted: bool
 ) -> CallToolResult:
+    result, text = _wait_parts(run, technique_id, waited=waited, polls=polls, exhausted=exhausted)
+    return await run_answer(ctx, result, text)
+
+
+def wait_answer(
+    run: RunState, technique_id: str | None, *, waited: float, polls: int, exhausted: bool
+) -> CallToolResult:
+    """wait_for_run's answer for the run as last read, with outputs as links (the result of a
+    finished single-run task, which a tasks/get handler builds without a tool's context)."""
+    result, text = _wait_parts(run, technique_id, waited=waited, polls=polls, exhausted=exhausted)
+    return tool_result(result, text, output_blocks(result.outputs))
+
+
+def _wait_parts(
+    run: RunState, technique_id: str | None, *, waited: float, polls: int, exhausted: bool
+) -> tuple[WaitResult, str]:
     # When the budget ran out, calling wait_for_run again at once is right: it waits itself.
     next_step = hints.while_running(run.run_id, technique_id, delay=0) if exhausted else None
     result = WaitResult(
@@ -257,8 +285,7 @@ async def _answer(
         )
     else:
         headline = f"Run {run.run_id} {one_line(run.status, 60)} after {result.waited_seconds:g} s of waiting."
-    text = run_text(result, headline, offer_wait=False)
-    return await run_answer(ctx, result, text)
+    return result, run_text(result, headline, offer_wait=False)
 
 
 async def _unanswered(

@@ -296,7 +296,7 @@ async def _full_answer(
         result = StartResult(outcome="recovered", run_id=booked.run_id, next=next_step, **common)
         searched = booked.recovery.searched if booked.recovery else "the run history"
         text = (
-            f"FLORA accepted this start but its answer was lost; flora-mcp found the run in {searched}: "
+            f"FLORA accepted this start but its answer was lost or unreadable; flora-mcp found the run in {searched}: "
             f"{booked.run_id} (idempotency key {booked.key}). No second run was started.\n"
             f"{describe_next(next_step)}\n{spend_line}"
         )

@@ -1,6 +1,6 @@
-"""Refusals at the HTTP door: foreign Host or Origin headers, and request bodies over a size limit.
+"""Refusals at the HTTP door: foreign Host or Origin headers, bodies too big or too slow, too many requests.
 
-Both checks run before anything else sees the request, on every path and method:
+The checks run before anything else sees the request, on every path and method:
 
 - `HostOriginCheck` answers 421 to a Host header the server was not told to answer to, and 403
   to an Origin header outside the allowed origins (DNS-rebinding protection). The MCP SDK makes
@@ -10,17 +10,25 @@ Both checks run before anything else sees the request, on every path and method:
 - `BodyLimit` answers 413 to a body over `max_bytes`: when Content-Length says so, or as soon as
   the bytes read pass the limit. An oversized body is never held: the rest of it is read and
   dropped, so a client still sending gets to read the 413; past a bound (8 MiB, or 4 times the
-  limit) the server stops reading and closes the connection instead.
+  limit) the server stops reading and closes the connection instead. A body that has not fully
+  arrived within `body_timeout` is answered 408, and at most `max_slow_bodies` bodies may be
+  arriving at once (each holds at most `max_bytes`): a slow body past that gets 503. A body that
+  is in within `SLOW_AFTER` seconds of its headers, as every normal call's is, needs no slot.
+- `ConcurrencyLimit` lets at most `max_concurrency` POSTs (MCP messages) be handled at once; the
+  next ones wait up to `queue_timeout` for a turn, then get 503 with Retry-After.
 
-The answers are small JSON objects (`error`, `message`) that never echo what was sent.
+Connections themselves are limited in http_connections.py. The answers are small JSON objects
+(`error`, `message`) that never echo what was sent.
 """
 
 from __future__ import annotations
 
 import json
 import logging
+import math
 from collections.abc import Iterable
 
+import anyio
 from starlette.datastructures import Headers
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
@@ -28,6 +36,9 @@ logger = logging.getLogger("flora_mcp.server")
 
 DEFAULT_MAX_REQUEST_BYTES = 1024 * 1024  # 1 MiB: far above any real tool call (a prompt is ≤ 20,000 chars)
 DRAIN_BYTES = 8 * 1024 * 1024
+CLOSE = [(b"connection", b"close")]
+# A body still arriving this long after its headers is a slow one, and needs one of the slots.
+SLOW_AFTER = 0.5
 
 
 async def refuse(
@@ -96,13 +107,23 @@ class HostOriginCheck:
 
 
 class BodyLimit:
-    """ASGI middleware: 413 for a request body over `max_bytes`; the app gets the body only if it fits."""
+    """ASGI middleware: 413 for a request body over `max_bytes`, 408 for one too slow; the app gets it only whole."""
 
-    def __init__(self, app: ASGIApp, *, max_bytes: int) -> None:
+    def __init__(
+        self,
+        app: ASGIApp,
+        *,
+        max_bytes: int,
+        body_timeout: float = math.inf,
+        max_slow_bodies: int | None = None,
+    ) -> None:
         if max_bytes < 1:
             raise ValueError("max_bytes must be at least 1")
         self.app = app
         self.max_bytes = max_bytes
+        self.body_timeout = body_timeout
+        # Bodies that did not arrive with their headers; each may hold up to max_bytes here.
+        self.slow_bodies = anyio.CapacityLimiter(max_slow_bodies) if max_slow_bodies else None
         # How much of a refused body is read (and dropped) so the client, still sending, is not
         # cut off by a reset before it reads the 413. Past this the connection is simply closed.
         self.drain_bytes = max(4 * max_bytes, DRAIN_BYTES)
@@ -116,20 +137,22 @@ class BodyLimit:
             f"The request body is over this server's limit of {self.max_bytes} bytes. Send less (a tool call "
             "is normally a few kilobytes), or raise the limit with FLORA_MAX_REQUEST_BYTES.",
             # A body not read to its end leaves the connection unusable for another request.
-            [] if drained else [(b"connection", b"close")],
+            [] if drained else CLOSE,
         )
 
     async def _drain(self, receive: Receive, more_body: bool, budget: int) -> bool:
         """Read and drop the rest of the body, at most `budget` bytes; True when it ended within that."""
-        while more_body:
-            message = await receive()
-            if message["type"] != "http.request":
-                return False
-            budget -= len(message.get("body", b""))
-            if budget < 0:
-                return False
-            more_body = message.get("more_body", False)
-        return True
+        with anyio.move_on_after(self.body_timeout):
+            while more_body:
+                message = await receive()
+                if message["type"] != "http.request":
+                    return False
+                budget -= len(message.get("body", b""))
+                if budget < 0:
+                    return False
+                more_body = message.get("more_body", False)
+            return True
+        return False
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
@@ -142,30 +165,123 @@ class BodyLimit:
             return
         # Read the body up to the limit before the app runs, so the app never starts on a
         # request that is then refused half-way (and a lying Content-Length changes nothing).
-        chunks: list[bytes] = []
-        size = 0
-        held: list[Message] = []
-        while True:
-            message = await receive()
-            if message["type"] != "http.request":
-                held.append(message)  # a disconnect: pass it on for the app to see
-                break
-            chunk = message.get("body", b"")
-            size += len(chunk)
-            more_body = message.get("more_body", False)
-            if size > self.max_bytes:
-                drained = await self._drain(receive, more_body, self.drain_bytes - size)
-                await self._too_large(send, drained=drained)
+        body = _Body(receive, self.max_bytes)
+        deadline = anyio.current_time() + self.body_timeout
+        with anyio.move_on_after(min(SLOW_AFTER, self.body_timeout)):
+            await body.read()  # a normal body is in within moments, with its headers or just after
+        if not body.ended and self.slow_bodies is not None:
+            try:
+                self.slow_bodies.acquire_nowait()
+            except anyio.WouldBlock:
+                await self._too_many_slow(send)
                 return
-            chunks.append(chunk)
-            if not more_body:
-                break
-        body = b"".join(chunks)
-        held.insert(0, {"type": "http.request", "body": body, "more_body": bool(held)})
+            try:
+                with anyio.move_on_at(deadline):
+                    await body.read()
+            finally:
+                self.slow_bodies.release()
+        elif not body.ended:
+            with anyio.move_on_at(deadline):
+                await body.read()
+        if body.too_large:
+            drained = await self._drain(receive, body.more, self.drain_bytes - body.size)
+            await self._too_large(send, drained=drained)
+        elif body.gone:
+            return  # the client left before its body arrived: there is no one to answer
+        elif not body.ended:
+            await self._too_slow(send)
+        else:
+            whole: list[Message] = [{"type": "http.request", "body": b"".join(body.chunks), "more_body": False}]
 
-        async def replay() -> Message:
-            if held:
-                return held.pop(0)
-            return await receive()
+            async def replay() -> Message:
+                # The whole body once, then whatever comes next (a disconnect, while the app answers).
+                return whole.pop() if whole else await receive()
 
-        await self.app(scope, replay, send)
+            await self.app(scope, replay, send)
+
+    async def _too_many_slow(self, send: Send) -> None:
+        logger.warning("refused a slow request body: too many bodies arriving at once", extra={"status": 503})
+        await refuse(
+            send,
+            503,
+            "too_many_slow_requests",
+            "Too many requests are still sending their bodies to this server; send the whole request at once, "
+            "or try again in a few seconds.",
+            [*CLOSE, (b"retry-after", b"5")],
+        )
+
+    async def _too_slow(self, send: Send) -> None:
+        logger.warning("refused a request body that took over %g s", self.body_timeout, extra={"status": 408})
+        await refuse(
+            send,
+            408,
+            "request_timeout",
+            f"The request body did not arrive within {self.body_timeout:g} s; send the whole request at once.",
+            CLOSE,
+        )
+
+
+class _Body:
+    """A request body being read, up to a limit; `read()` may be cancelled and called again."""
+
+    def __init__(self, receive: Receive, max_bytes: int) -> None:
+        self._receive = receive
+        self.max_bytes = max_bytes
+        self.chunks: list[bytes] = []
+        self.size = 0
+        self.more = True  # more body to come
+        self.ended = False  # read whole, or stopped for a reason below
+        self.too_large = False
+        self.gone = False  # the client disconnected
+
+    async def read(self) -> None:
+        while not self.ended:
+            message = await self._receive()
+            # No await from here to the end of the loop: a cancellation cannot lose a chunk.
+            if message["type"] != "http.request":
+                self.gone = self.ended = True
+                return
+            chunk = message.get("body", b"")
+            self.size += len(chunk)
+            self.more = message.get("more_body", False)
+            if self.size > self.max_bytes:
+                self.too_large = self.ended = True
+                return
+            self.chunks.append(chunk)
+            self.ended = not self.more
+
+
+class ConcurrencyLimit:
+    """ASGI middleware: at most `max_concurrency` POSTs handled at once; the rest wait `queue_timeout`, then 503.
+
+    Only POSTs count: they carry MCP messages. A GET is an event stream that stays open for a
+    whole session (legacy SSE) and must not hold a turn for as long as it lives.
+    """
+
+    def __init__(self, app: ASGIApp, *, max_concurrency: int, queue_timeout: float = 10.0) -> None:
+        self.app = app
+        self.turns = anyio.CapacityLimiter(max_concurrency)
+        self.queue_timeout = queue_timeout
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http" or scope.get("method") != "POST":
+            await self.app(scope, receive, send)
+            return
+        acquired = False
+        with anyio.move_on_after(self.queue_timeout):
+            await self.turns.acquire()
+            acquired = True
+        if acquired:
+            try:
+                await self.app(scope, receive, send)
+            finally:
+                self.turns.release()
+            return
+        logger.warning("refused a request: %d already being handled", self.turns.total_tokens, extra={"status": 503})
+        await refuse(
+            send,
+            503,
+            "server_busy",
+            "This server is handling as many requests as it allows; try again in a few seconds.",
+            [(b"retry-after", b"2")],
+        )

@@ -6,9 +6,12 @@ name. Binding a public address without naming its hosts therefore answers 421 to
 callers rather than silently dropping the check. Streamable HTTP runs stateless, so any number
 of processes can serve behind a load balancer.
 
-An HTTP request meets, in this order: the Host/Origin check (421/403, http_limits.py), the
-Bearer-key gate (401, http_auth.py), the body size limit (413, http_limits.py), then MCP.
-Over stdio, broken and oversized lines are answered instead of dropped (wire/stdio.py). The
+An HTTP connection meets the connection rules first (a deadline for the request head, a cap
+on open connections, idle ones dropped first: http_connections.py). A request then meets, in
+this order: the Host/Origin check (421/403, http_limits.py), the Bearer-key gate (401,
+http_auth.py), the body limits (413 too large, 408 too slow, 503 too many slow ones:
+http_limits.py), the concurrency limit (503 after a short wait), then MCP.
+Over stdio, broken and oversized lines are answered instead of dropped (stdio.py). The
 size limit is the same for both: `max_request_bytes` (FLORA_MAX_REQUEST_BYTES, 1 MiB by default).
 """
 
@@ -16,8 +19,12 @@ from __future__ import annotations
 
 import importlib.util
 import logging
+import math
+import socket
 import sys
-from typing import Any, Literal
+from collections.abc import Callable
+from contextlib import AsyncExitStack
+from typing import TYPE_CHECKING, Any, Literal
 
 import anyio
 import uvicorn
@@ -26,9 +33,18 @@ from mcp.server.transport_security import TransportSecuritySettings
 from starlette.types import ASGIApp
 
 from flora_mcp.config import Settings
-from flora_mcp.server.wire.http_auth import BearerKeyGate, is_loopback
-from flora_mcp.server.wire.http_limits import DEFAULT_MAX_REQUEST_BYTES, BodyLimit, HostOriginCheck
+from flora_mcp.server.wire.http_auth import BearerKeyGate, KeyLending, is_loopback
+from flora_mcp.server.wire.http_connections import (
+    ACCEPT_BACKLOG,
+    connection_cap,
+    guarded_protocol,
+    raise_open_file_limit,
+)
+from flora_mcp.server.wire.http_limits import DEFAULT_MAX_REQUEST_BYTES, BodyLimit, ConcurrencyLimit, HostOriginCheck
 from flora_mcp.server.wire.stdio import serve_stdio
+
+if TYPE_CHECKING:
+    from flora_mcp.sandbox import Sandbox
 
 logger = logging.getLogger("flora_mcp.server")
 
@@ -40,7 +56,8 @@ def event_loop_options() -> dict[str, Any]:
     """anyio's asyncio options: uvloop when installed (`pip install 'flora-mcp[uvloop]'`).
 
     uvloop takes about 0.4 ms of CPU off each stdio tool call (benchmarks item 3) for 4 ms of
-    import; uvicorn picks it up by itself for HTTP. Without it, the standard asyncio loop.
+    import; HTTP serves on it too (uvicorn runs on the loop anyio starts). Without it, the
+    standard asyncio loop.
     """
     if sys.platform == "win32" or importlib.util.find_spec("uvloop") is None:
         return {}
@@ -80,10 +97,16 @@ def http_app(
     transport: HttpTransport,
     allowed_hosts: list[str] | None = None,
     max_request_bytes: int = DEFAULT_MAX_REQUEST_BYTES,
+    lend_server_key: bool = False,
+    max_concurrency: int | None = None,
+    max_slow_bodies: int | None = None,
+    body_timeout: float = math.inf,
 ) -> ASGIApp:
     """The ASGI app serving `server` over HTTP, behind the door checks (see the module docstring).
 
-    The server's own key may serve requests that bring none only on a loopback bind.
+    Whether the server's own key may serve requests that bring none is http_auth.KeyLending's
+    rule. `max_concurrency`, `max_slow_bodies` and `body_timeout` are off unless given (tests
+    build bare apps; `run_http` gives them from the settings).
     """
     security = transport_security(allowed_hosts)
     if transport == "streamable-http":
@@ -96,37 +119,136 @@ def http_app(
         )
     else:
         app = server.sse_app(transport_security=security, host=host, max_request_body_size=max_request_bytes)
-    has_own_key = bool(getattr(server, "has_default_key", False))
-    lends_key = is_loopback(host) and has_own_key
-    if not lends_key:
-        why = "not bound to a loopback address" if has_own_key else "no FLORA_API_KEY set"
-        logger.info("HTTP requests must bring 'Authorization: Bearer <key>' (%s)", why)
-    gated = BearerKeyGate(BodyLimit(app, max_bytes=max_request_bytes), server_key_allowed=lends_key)
+    lending = KeyLending.for_door(
+        has_server_key=bool(getattr(server, "has_default_key", False)),
+        host=host,
+        allowed_hosts=allowed_hosts,
+        lend_always=lend_server_key,
+    )
+    logger.info("key lending: %s", lending.describe())
+    if max_concurrency is not None:
+        app = ConcurrencyLimit(app, max_concurrency=max_concurrency)
+    limited = BodyLimit(app, max_bytes=max_request_bytes, body_timeout=body_timeout, max_slow_bodies=max_slow_bodies)
+    gated = BearerKeyGate(limited, lending=lending)
     return HostOriginCheck(gated, allowed_hosts=security.allowed_hosts, allowed_origins=security.allowed_origins)
 
 
+def bind(host: str, port: int) -> socket.socket:
+    """A listening socket on host:port (0: any free port). Raises OSError (port in use...) before serving."""
+    family = socket.AF_INET6 if ":" in host.strip("[]") else socket.AF_INET
+    # IPPROTO_TCP named: asyncio turns Nagle off only on sockets that say so (see sandbox/server.py).
+    sock = socket.socket(family, socket.SOCK_STREAM, socket.IPPROTO_TCP)
+    try:
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        sock.bind((host.strip("[]"), port))
+    except OSError:
+        sock.close()
+        raise
+    sock.set_inheritable(True)
+    return sock
+
+
+def url_of(host: str, sock: socket.socket, path: str) -> str:
+    shown = host.strip("[]")
+    shown = f"[{shown}]" if ":" in shown else shown
+    return f"http://{shown}:{sock.getsockname()[1]}{path}"
+
+
 def run_http(
-    server: MCPServer[Any],
     settings: Settings,
+    *,
     host: str,
     port: int,
     transport: HttpTransport,
     allowed_hosts: list[str] | None,
+    sandbox: Sandbox | None = None,
+    announce: Callable[[str], None] | None = None,
 ) -> None:
-    """Serve MCP over Streamable HTTP (at /mcp) or SSE (at /sse) with uvicorn until interrupted."""
+    """Serve MCP over Streamable HTTP (at /mcp) or SSE (at /sse) with uvicorn until interrupted.
+
+    The port is bound first, so a port in use is an OSError here (the CLI's one-line error), and
+    `--port 0` is known. With `sandbox`, it is served once on a loopback port for the whole
+    process. Once both accept connections, `announce` gets one line: where MCP is (and the sandbox).
+    """
     if not is_loopback(host) and not allowed_hosts:
         logger.warning(
             "serving on %s without --allowed-host: only loopback Host headers are accepted; name the "
             "host(s) clients use to reach this server",
             host,
         )
-    app = http_app(
-        server,
-        host=host,
-        transport=transport,
-        allowed_hosts=allowed_hosts,
-        max_request_bytes=settings.max_request_bytes,
-    )
-    # log_config=None: uvicorn's loggers propagate to ours (JSON on stderr) instead of its defaults.
-    config = uvicorn.Config(app, host=host, port=port, log_config=None, log_level=settings.log_level.lower())
-    uvicorn.Server(config).run()
+    sock = bind(host, port)
+    try:
+        anyio.run(
+            _serve_http,
+            settings,
+            host,
+            sock,
+            transport,
+            allowed_hosts,
+            sandbox,
+            announce,
+            backend_options=event_loop_options(),
+        )
+    except KeyboardInterrupt:
+        pass  # Ctrl-C is how an operator stops the server; uvicorn has shut down cleanly
+    finally:
+        sock.close()
+
+
+async def _serve_http(
+    settings: Settings,
+    host: str,
+    sock: socket.socket,
+    transport: HttpTransport,
+    allowed_hosts: list[str] | None,
+    sandbox: Sandbox | None,
+    announce: Callable[[str], None] | None,
+) -> None:
+    from flora_mcp.server.app import create_server
+
+    async with AsyncExitStack() as stack:
+        sandbox_url = await stack.enter_async_context(sandbox.serving()) if sandbox is not None else None
+        server = create_server(settings, sandbox=sandbox, sandbox_url=sandbox_url)
+        app = http_app(
+            server,
+            host=host,
+            transport=transport,
+            allowed_hosts=allowed_hosts,
+            max_request_bytes=settings.max_request_bytes,
+            lend_server_key=settings.lend_server_key,
+            max_concurrency=settings.http_max_concurrency,
+            max_slow_bodies=settings.http_max_slow_bodies,
+            body_timeout=settings.http_body_timeout,
+        )
+        files = raise_open_file_limit()
+        cap = connection_cap(
+            settings.http_max_connections, max_concurrency=settings.http_max_concurrency, open_file_limit=files
+        )
+        protocol, _ = guarded_protocol(max_connections=cap, header_timeout=settings.http_header_timeout)
+        logger.info("HTTP door: at most %d connections (open-file limit %d)", cap, files)
+        config = uvicorn.Config(
+            app,
+            http=protocol,
+            # log_config=None: uvicorn's loggers propagate to ours (JSON on stderr) instead of its defaults.
+            log_config=None,
+            log_level=settings.log_level.lower(),
+            timeout_keep_alive=max(1, math.ceil(settings.http_idle_timeout)),
+            # The peer address is what it is: X-Forwarded-For must not make a proxied request look local
+            # (http_auth lends the server's key by the real peer).
+            proxy_headers=False,
+            backlog=ACCEPT_BACKLOG,
+            timeout_graceful_shutdown=5,
+        )
+        uv = uvicorn.Server(config)
+        async with anyio.create_task_group() as tasks:
+            tasks.start_soon(uv.serve, [sock])
+            while not uv.started:
+                if uv.should_exit:
+                    return
+                await anyio.sleep(0.02)
+            if announce is not None:
+                path = "/sse" if transport == "sse" else "/mcp"
+                line = f"flora-mcp: MCP ({transport}) at {url_of(host, sock, path)}"
+                if sandbox_url is not None:
+                    line += f"; sandbox FLORA API at {sandbox_url}"
+                announce(line)
