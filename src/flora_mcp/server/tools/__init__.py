@@ -31,6 +31,4 @@ def build_tools(*, read_only: bool = False) -> list[Tool]:
     from flora_mcp.server.tools import published  # here, so `python -m` of it runs it cleanly
 
     schemas = published.load()
-    return [
-        build_tool(spec, schemas.get(spec.name)) for spec in tool_specs() if not (read_only and spec.starts_runs)
-    ]
+    return [build_tool(spec, schemas.get(spec.name)) for spec in tool_specs() if not (read_only and spec.starts_runs)]
