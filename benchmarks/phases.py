@@ -19,6 +19,9 @@ from typing import Any  # noqa: E402
 
 
 def _ours() -> tuple[float, Any]:
+    from flora_mcp import cli
+
+    cli._skip_httpx_command_line()  # as the stdio command does before its imports
     from flora_mcp.config import Settings
     from flora_mcp.server import create_server
     from flora_mcp.server.wire.transports import run_stdio  # noqa: F401  (the stdio command imports it too)
@@ -39,11 +42,11 @@ def main() -> None:
     imported, server = _ours() if which == "ours" else _bare()
     built = time.perf_counter()
     if which == "ours":
-        # flora-mcp's lifespan opens an httpx.AsyncClient before the first message is read; its
-        # TLS context (the CA bundle loaded) is on the cold-start path even though no FLORA call is.
-        import httpx
+        # flora-mcp's lifespan opens its FLORA client before the first message is read, the way
+        # flora_http builds it: the pool and its TLS context wait for the first FLORA call.
+        from flora_mcp.server.flora_http import flora_http_client
 
-        httpx.AsyncClient()
+        flora_http_client(trust_env=True)
     clients = time.perf_counter()
 
     import anyio

@@ -12,6 +12,7 @@ from typing import Any
 
 from benchmarks import targets
 from benchmarks.report_items import (
+    additions_section,
     coldstart_section,
     faults_section,
     latency_section,
@@ -46,6 +47,14 @@ def _machine(meta: dict[str, Any]) -> list[str]:
     return lines
 
 
+def _charts(results: dict[str, Any]) -> list[str]:
+    drawn = results.get("charts") or {}
+    if drawn.get("skipped"):
+        return [f"Charts: not drawn ({drawn['skipped']}).", ""]
+    titles = {"latency.png": "Latency per call, per peer and series", "throughput.png": "Throughput per level"}
+    return [line for name in drawn.get("files", []) for line in (f"![{titles.get(name, name)}]({name})", "")]
+
+
 def render(results: dict[str, Any]) -> str:
     meta = results.get("meta", {})
     out = [
@@ -67,6 +76,7 @@ def render(results: dict[str, Any]) -> str:
         "|---|---|---|---|---|",
         *targets.rows(results),
         "",
+        *_charts(results),
     ]
     errors = results.get("errors") or {}
     if errors:
@@ -80,6 +90,7 @@ def render(results: dict[str, Any]) -> str:
     out += memory_section(results, LABELS)
     out += polling_section(results)
     out += faults_section(results, LABELS)
+    out += additions_section(results)
     return "\n".join(out).rstrip() + "\n"
 
 

@@ -338,3 +338,44 @@ def faults_section(results: dict[str, Any], labels: Labels) -> list[str]:
             f"{item['posts']} | {flag}{told} |"
         )
     return [*out, ""]
+
+
+def additions_section(results: dict[str, Any]) -> list[str]:
+    found = results.get("additions")
+    if not found:
+        return []
+    out = [
+        "## 8. What this round's additions cost (in process)",
+        "",
+        "The state store's reserve + settle around one start (benchmarks/store_cost.py), a finished "
+        "1024x1024 image run's answer with and without previews (benchmarks/previews.py), and one "
+        "`start_generation_runs` call with 4 items against 4 `start_generation_run` calls on one server "
+        "with a fresh SQLite store.",
+        "",
+        *_head("measure", "median", "note"),
+    ]
+    for name, store in (found.get("store") or {}).items():
+        if "median_ms" in store:
+            added = f"{store['added_ms']:+.3f} ms over in-memory" if "added_ms" in store else "the baseline"
+            out.append(f"| store {name}: reserve + settle | {store['median_ms']:.3f} ms (n={store['n']}) | {added} |")
+        elif isinstance(store, dict) and store.get("not_measured"):
+            out.append(f"| store {name} | not measured | {store['not_measured']} |")
+    shown = found.get("previews") or {}
+    if "median_ms" in shown:
+        out.append(
+            f"| answer without / with previews | {shown['median_ms']['off']:.1f} / {shown['median_ms']['on']:.1f} ms "
+            f"(n={shown['repeats']}) | {shown['answer_bytes']['off']:,} → {shown['answer_bytes']['on']:,} B; "
+            f"PNG {shown['png_bytes']:,} B |"
+        )
+    elif shown.get("not_measured"):
+        out.append(f"| previews | not measured | {shown['not_measured']} |")
+    batch = found.get("batch") or {}
+    if "ratio" in batch:
+        out.append(
+            f"| 4 single starts / 1 batch of 4 | {batch['four_singles']['median_ms']:.1f} / "
+            f"{batch['one_batch_of_four']['median_ms']:.1f} ms (n={batch['four_singles']['n']}) | "
+            f"batch takes {batch['ratio']:.2f}x the time of 4 singles |"
+        )
+    elif batch.get("not_measured"):
+        out.append(f"| batch of 4 vs 4 singles | not measured | {batch['not_measured']} |")
+    return [*out, ""]

@@ -25,10 +25,10 @@ from functools import partial
 from pathlib import Path
 from typing import Any
 
-from benchmarks import coldstart, faults, latency, memory, peers, polling, surface, throughput
+from benchmarks import additions, charts, coldstart, faults, latency, memory, peers, polling, surface, throughput
 from benchmarks.machine import describe
 from benchmarks.official import OfficialServer, ensure_installed
-from benchmarks.report import render
+from benchmarks.report import LABELS, render
 from benchmarks.sandbox_proc import SandboxProcess
 from benchmarks.stats import Summary
 from benchmarks.work import RawFloor
@@ -49,11 +49,16 @@ class Profile:
     memory_calls: int
     official_memory_calls: int
     durations: tuple[float, ...]  # simulated run lengths for polling economy (item 6)
+    store_iterations: int = 300  # reserve + settle per store backend (item 8)
+    preview_repeats: int = 20  # finished runs read with and without previews (item 8)
+    batch_repeats: int = 10  # rounds of 4 single starts and one batch of 4 (item 8)
 
 
 PROFILES = {
-    "smoke": Profile("smoke", 1, 1, latency.Counts(5, 2, 2, 1, 0, 1), 0.4, 1, (1, 8), (1,), 100, 1, (1.0,)),
-    "quick": Profile("quick", 5, 1, latency.Counts(100, 30, 20, 5, 2, 2), 2.0, 2, (1, 8, 64), (1, 8), 2000, 5, (5, 30)),
+    "smoke": Profile("smoke", 1, 1, latency.Counts(5, 2, 2, 1, 0, 1), 0.4, 1, (1, 8), (1,), 100, 1, (1.0,), 20, 1, 1),
+    "quick": Profile(
+        "quick", 5, 1, latency.Counts(100, 30, 20, 5, 2, 2), 2.0, 2, (1, 8, 64), (1, 8), 2000, 5, (5, 30), 200, 5, 5
+    ),
     "default": Profile(
         "default", 15, 3, latency.Counts(500, 150, 100, 15, 5, 5), 4.0, 3, (1, 8, 64), (1, 8), 10_000, 20, (5, 30, 120)
     ),
@@ -164,6 +169,11 @@ class Runner:
         finally:
             shared.close()
         self.item("faults", "7 money under faults", lambda: faults.measure(self.peers_for, REPO_ROOT, self.log_dir))
+        self.item(
+            "additions",
+            "8 what the store, previews and batches cost",
+            lambda: additions.measure(p.store_iterations, p.preview_repeats, p.batch_repeats, REPO_ROOT),
+        )
         self.log("waiting for the polling runs to end...")
         polling_thread.join()
         return self.results
@@ -230,6 +240,7 @@ def main(argv: list[str] | None = None) -> int:
         "durations": list(profile.durations),
     }
     args.output.parent.mkdir(parents=True, exist_ok=True)
+    results["charts"] = charts.write(_jsonable(results), args.output.parent, LABELS)
     args.output.write_text(render(_jsonable(results)))
     json_path = args.json or args.output.with_suffix(".json")
     json_path.write_text(json.dumps(_jsonable(results), indent=1) + "\n")

@@ -34,6 +34,7 @@ def smoke(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Any]:
     assert output.exists(), f"the runner wrote no report (exit {done.returncode}):\n{done.stderr[-3000:]}"
     return {
         "exit": done.returncode,
+        "output": output,
         "stderr": done.stderr,
         "markdown": output.read_text(),
         "results": json.loads(output.with_suffix(".json").read_text()),
@@ -44,7 +45,7 @@ def test_the_smoke_run_measures_every_item_without_a_failure(smoke: dict[str, An
     results = smoke["results"]
     assert results["errors"] == {}, smoke["stderr"][-3000:]
     assert smoke["exit"] == 0
-    for item in (*ITEMS, "polling", "faults"):
+    for item in (*ITEMS, "polling", "faults", "additions"):
         assert results.get(item), f"{item} missing from the results"
 
 
@@ -86,11 +87,21 @@ def test_wait_for_run_follows_a_run_to_its_end_in_the_polling_item(smoke: dict[s
 
 def test_the_report_names_the_machine_the_date_and_judges_every_target(smoke: dict[str, Any]) -> None:
     markdown = smoke["markdown"]
-    for text in ("**Machine:**", "**Date:**", "## Targets at a glance", "cold start", "≤ 2 ms", "≤ 5 ms"):
+    for text in ("**Machine:**", "**Date:**", "## Targets at a glance", "cold start", "≤ 1.5 ms", "≤ 2.5 ms"):
         assert text in markdown, text
-    for number in range(1, 8):
+    for text in ("| 1 | cold start, flora-mcp / bare floor | ≤ 1.1x", "| 2 | tools/list bytes per tool", "≥ 0.7x"):
+        assert text in markdown, text
+    for number in range(1, 9):
         assert f"\n## {number}. " in markdown, f"section {number} missing"
     assert "| 7 | runs created by one start with a lost answer | 1 | 1" in markdown
+    assert "| 8 | store cost per start (reserve + settle), sqlite" in markdown
+
+
+def test_the_report_links_the_two_charts_it_drew(smoke: dict[str, Any]) -> None:
+    pytest.importorskip("matplotlib")
+    for name in ("latency.png", "throughput.png"):
+        assert f"]({name})" in smoke["markdown"], name
+        assert (smoke["output"].parent / name).read_bytes().startswith(b"\x89PNG"), name
 
 
 def test_the_official_server_is_measured_beside_ours_when_it_is_installed(smoke: dict[str, Any]) -> None:

@@ -143,3 +143,24 @@ async def test_another_callers_run_is_not_found_over_http(sandbox: Sandbox) -> N
         page = (await alice.read_resource(VIEWER_URI)).contents[0]
         media = done.structured_content["outputs"][0]["url"]
         assert json.dumps(page.meta).count(media.split("/media/")[0]) == 1
+
+
+async def test_reading_a_finished_run_again_shows_the_same_preview_without_downloading_it_again(
+    sandbox: Sandbox,
+) -> None:
+    media_gets: list[str] = []
+
+    async def count(request: httpx.Request) -> None:
+        if request.url.path.startswith("/media/"):
+            media_gets.append(str(request.url))
+
+    async with httpx.AsyncClient(transport=sandbox.transport(), event_hooks={"request": [count]}) as http:
+        server = create_server(Settings(), http_client=http, sandbox=sandbox)
+        async with Client(server) as connected:
+            done = await run_to_end(connected, IMAGE)
+            again = await connected.call_tool("get_run", {"run_id": done.structured_content["run_id"]})
+    first = [block.data for block in done.content if isinstance(block, ImageContent)]
+    second = [block.data for block in again.content if isinstance(block, ImageContent)]
+    assert len(first) == 1 and second == first
+    assert "A preview of output_1 is attached" in text_of(again)
+    assert len(media_gets) == 1, media_gets

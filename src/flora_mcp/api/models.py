@@ -139,7 +139,7 @@ CallbackUrl = Annotated[
 class RequestModel(BaseModel):
     """Base of every request: unknown fields are refused, not silently dropped."""
 
-    model_config = ConfigDict(extra="forbid", str_strip_whitespace=False)
+    model_config = ConfigDict(extra="forbid", str_strip_whitespace=False, defer_build=True)
 
 
 class GenerationRunRequest(RequestModel):
@@ -290,7 +290,7 @@ class GenerationListQuery(RequestModel):
 class ResponseModel(BaseModel):
     """Base of every answer: unknown fields are kept, so a new FLORA field never breaks a call."""
 
-    model_config = ConfigDict(extra="allow")
+    model_config = ConfigDict(extra="allow", defer_build=True)
 
 
 class ListPage(ResponseModel):

@@ -4,7 +4,8 @@ A preview is an MCP `image` content block small enough to sit in a tool result: 
 is at most 768 px and it is at most 150 KB, and callers add at most four to one result (see
 `PreviewBudget`), so a result stays well under the ~1 MiB clients accept. Images are decoded
 with Pillow; video frames with PyAV, which is the optional extra `flora-mcp[video]`. Both run
-in a worker thread, since decoding is CPU work that must not stall the event loop.
+in a worker thread, since decoding is CPU work that must not stall the event loop. Pillow is
+imported on the first preview, not with the module: a server start never pays for it.
 
 Everything here raises `PreviewError` with a one-line reason when a preview cannot be made;
 the caller keeps the link and shows the reason instead.
@@ -15,10 +16,13 @@ from __future__ import annotations
 import base64
 import io
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 import anyio
 from mcp_types import ImageContent
-from PIL import Image, UnidentifiedImageError
+
+if TYPE_CHECKING:
+    from PIL import Image
 
 MAX_SIDE = 768
 MAX_PREVIEW_BYTES = 150_000
@@ -83,6 +87,8 @@ def _encode(image: Image.Image, max_bytes: int) -> tuple[bytes, Image.Image]:
 
 def _flatten(image: Image.Image) -> Image.Image:
     """RGB, with any transparency composited on white (JPEG has no alpha)."""
+    from PIL import Image
+
     if image.mode in ("RGBA", "LA") or (image.mode == "P" and "transparency" in image.info):
         rgba = image.convert("RGBA")
         background = Image.new("RGB", rgba.size, (255, 255, 255))
@@ -92,6 +98,8 @@ def _flatten(image: Image.Image) -> Image.Image:
 
 
 def _preview_of(image: Image.Image, max_bytes: int) -> Preview:
+    from PIL import Image
+
     image = _flatten(image)
     image.thumbnail((MAX_SIDE, MAX_SIDE), Image.Resampling.LANCZOS, reducing_gap=2.0)
     data, final = _encode(image, max_bytes)
@@ -101,6 +109,8 @@ def _preview_of(image: Image.Image, max_bytes: int) -> Preview:
 
 def image_preview_sync(data: bytes, *, max_bytes: int = MAX_PREVIEW_BYTES) -> Preview:
     """A preview of an image file's bytes (any format Pillow reads); PreviewError if impossible."""
+    from PIL import Image, UnidentifiedImageError
+
     try:
         with Image.open(io.BytesIO(data)) as image:
             if image.width * image.height > MAX_SOURCE_PIXELS:
@@ -174,6 +184,8 @@ def _frames(container: object, stream: object, wanted: int) -> list[Image.Image]
 
 def _grid(stills: list[Image.Image]) -> Image.Image:
     """The frames in a grid of two columns (one row for two frames or fewer), 4 px gaps."""
+    from PIL import Image
+
     columns = 1 if len(stills) == 1 else 2
     rows = -(-len(stills) // columns)
     width = max(s.width for s in stills)

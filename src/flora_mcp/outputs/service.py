@@ -3,13 +3,16 @@
 `OutputService` is built once per server (the lifespan) and held on AppState. `present` is
 called with every run answer (get_run, get_technique_run, wait_for_run): it records the run as
 the caller's (for resources), and for a completed run fetches each output at most once to
-make a preview and save a file, as configured. Nothing here fails the tool: an output that
-cannot be fetched, previewed or saved keeps its link and gets one line saying why.
+make a preview and save a file, as configured. The previews made are kept (the latest
+KEPT_PREVIEWS), so reading a finished run again costs no download and no decoding. Nothing here
+fails the tool: an output that cannot be fetched, previewed or saved keeps its link and gets
+one line saying why.
 """
 
 from __future__ import annotations
 
 import logging
+from collections import OrderedDict
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -27,6 +30,10 @@ logger = logging.getLogger("flora_mcp.outputs")
 
 FETCH_TIMEOUT_SECONDS = 15.0
 _PREVIEWED = ("imageUrl", "videoUrl")
+# Previews kept for repeated reads: each is at most previews.MAX_PREVIEW_BYTES (a third more as
+# base64), so the cache stays within a few MiB. Agents reread the runs they just finished.
+KEPT_PREVIEWS = 16
+_Key = tuple[str, str, str | None]  # run_id, output_id, url
 
 
 @dataclass
@@ -51,6 +58,8 @@ class OutputService:
     max_bytes: int = 20 * 1024 * 1024
     fetch_timeout: float = FETCH_TIMEOUT_SECONDS
     _saved: dict[tuple[str, str], SavedFile] = field(default_factory=dict)
+    # (run_id, output_id, url) -> the preview made, or the one-line reason none could be.
+    _previews: OrderedDict[_Key, previews.Preview | str] = field(default_factory=OrderedDict)
 
     async def fetch(self, url: str, *, max_bytes: int | None = None) -> Fetched:
         return await fetch_output(
@@ -92,6 +101,9 @@ class OutputService:
         if refusal:
             shown.lines.append(f"No preview of {output.output_id}: {refusal}.")
             wants_preview = False
+        key = (run_id, output.output_id, output.url)
+        if wants_preview and self._show_kept(key, output, budget, shown):
+            wants_preview = False
         if not (wants_preview or wants_file):
             return
         try:
@@ -102,15 +114,47 @@ class OutputService:
         if wants_file:
             self._save(run_id, output, fetched.content, mime_type_for(output), shown)
         if wants_preview:
-            await self._preview(output, fetched.content, budget, shown)
+            await self._preview(key, output, fetched.content, budget, shown)
 
-    async def _preview(self, output: RunOutput, data: bytes, budget: previews.PreviewBudget, shown: Presented) -> None:
+    def _show_kept(self, key: _Key, output: RunOutput, budget: previews.PreviewBudget, shown: Presented) -> bool:
+        """Show the preview (or reason) kept from an earlier read; False when there is none that fits."""
+        kept = self._previews.get(key)
+        if kept is None or (isinstance(kept, previews.Preview) and kept.size > budget.cap()):
+            return False
+        self._previews.move_to_end(key)
+        if isinstance(kept, str):
+            shown.lines.append(f"No preview of {output.output_id}: {kept}.")
+        else:
+            self._attach(output, kept, budget, shown)
+        return True
+
+    def _keep(self, key: _Key, made: previews.Preview | str) -> None:
+        self._previews[key] = made
+        self._previews.move_to_end(key)
+        while len(self._previews) > KEPT_PREVIEWS:
+            self._previews.popitem(last=False)
+
+    async def _preview(
+        self,
+        key: _Key,
+        output: RunOutput,
+        data: bytes,
+        budget: previews.PreviewBudget,
+        shown: Presented,
+    ) -> None:
         make = previews.image_preview if output.type == "imageUrl" else previews.contact_sheet
         try:
             preview = await make(data, max_bytes=budget.cap())
         except previews.PreviewError as exc:
+            # The same bytes would fail the same way: kept, so a reread does not download them again.
+            self._keep(key, str(exc))
             shown.lines.append(f"No preview of {output.output_id}: {exc}.")
             return
+        self._keep(key, preview)
+        self._attach(output, preview, budget, shown)
+
+    @staticmethod
+    def _attach(output: RunOutput, preview: previews.Preview, budget: previews.PreviewBudget, shown: Presented) -> None:
         budget.spend(preview)
         what = "preview" if output.type == "imageUrl" else "contact sheet"
         shown.lines.append(f"A {what} of {output.output_id} is attached ({preview.describe()}).")

@@ -16,7 +16,7 @@ from typing import Any, Literal
 from urllib.parse import urlsplit
 
 from mcp_types import CallToolResult, ContentBlock, ResourceLink, TextContent
-from pydantic import BaseModel, Field
+from pydantic import BaseModel, ConfigDict, Field
 
 from flora_mcp.api.models import (
     GenerationItem,
@@ -31,7 +31,13 @@ from flora_mcp.api.urls import link_url, one_line
 from flora_mcp.outputs.saving import SavedFile
 
 
-class NextStep(BaseModel):
+class Result(BaseModel):
+    """Base of the shapes here: validators are built at first use, not at import (cold start)."""
+
+    model_config = ConfigDict(defer_build=True)
+
+
+class NextStep(Result):
     """The call an agent should make next."""
 
     tool: str = Field(description="Name of the tool to call next.")
@@ -39,7 +45,7 @@ class NextStep(BaseModel):
     after_seconds: float = Field(description="Seconds to wait before calling it (0 means now).")
 
 
-class StartResult(BaseModel):
+class StartResult(Result):
     """What a start tool returns."""
 
     outcome: Literal["started", "repeat", "recovered", "accepted_earlier"] = Field(
@@ -68,7 +74,7 @@ class StartResult(BaseModel):
     final: WaitResult | None = Field(default=None, description="Only in a finished task's result: the run's end.")
 
 
-class SpentRun(BaseModel):
+class SpentRun(Result):
     """One of your starts, as get_spend lists it."""
 
     run_id: str | None = None
@@ -85,7 +91,7 @@ class SpentRun(BaseModel):
     at: float = Field(description="When the start was booked, unix seconds.")
 
 
-class SpendResult(BaseModel):
+class SpendResult(Result):
     """get_spend's answer: your spend in the budget window, and your recent runs."""
 
     window: str = Field(description="FLORA_SPEND_WINDOW: 24h, 7d, 30d, all or process.")
@@ -100,7 +106,7 @@ class SpendResult(BaseModel):
     runs: list[SpentRun] = Field(description="Your latest starts, newest first.")
 
 
-class RunResult(BaseModel):
+class RunResult(Result):
     """A run's state as get_run, get_technique_run and wait_for_run return it."""
 
     run_id: str
@@ -132,40 +138,40 @@ class WaitResult(RunResult):
 StartResult.model_rebuild()
 
 
-class WorkspacesResult(BaseModel):
+class WorkspacesResult(Result):
     workspaces: list[Workspace]
     skipped: list[str] | None = Field(default=None, description="Items FLORA sent that could not be read.")
 
 
-class ProjectsResult(BaseModel):
+class ProjectsResult(Result):
     projects: list[Project]
     skipped: list[str] | None = Field(default=None, description="Items FLORA sent that could not be read.")
     next_cursor: str | None = Field(default=None, description="Pass as cursor for the next page; None at the end.")
 
 
-class ModelsResult(BaseModel):
+class ModelsResult(Result):
     models: list[Model]
     skipped: list[str] | None = Field(default=None, description="Items FLORA sent that could not be read.")
 
 
-class TechniquesResult(BaseModel):
+class TechniquesResult(Result):
     techniques: list[Technique]
     skipped: list[str] | None = Field(default=None, description="Items FLORA sent that could not be read.")
     next_cursor: str | None = Field(default=None, description="Pass as cursor for the next page; None at the end.")
 
 
-class TechniqueResult(BaseModel):
+class TechniqueResult(Result):
     technique: Technique
 
 
-class TechniqueRunsResult(BaseModel):
+class TechniqueRunsResult(Result):
     technique_runs: list[TechniqueRunItem]
     skipped: list[str] | None = Field(default=None, description="Items FLORA sent that could not be read.")
     next_cursor: str | None = Field(default=None, description="Pass as cursor for the next page; None at the end.")
     total_estimate: float | None = None
 
 
-class GenerationsResult(BaseModel):
+class GenerationsResult(Result):
     """list_generations' answer."""
 
     generations: list[GenerationItem]

@@ -24,5 +24,11 @@ def start_tool_names() -> frozenset[str]:
 
 
 def build_tools(*, read_only: bool = False) -> list[Tool]:
-    """The SDK tools; with `read_only`, none that can start (and so charge for) a run."""
-    return [build_tool(spec) for spec in tool_specs() if not (read_only and spec.starts_runs)]
+    """The SDK tools; with `read_only`, none that can start (and so charge for) a run.
+
+    Their schemas come from published_schemas.json (computed ahead, see published.py).
+    """
+    from flora_mcp.server.tools import published  # here, so `python -m` of it runs it cleanly
+
+    schemas = published.load()
+    return [build_tool(spec, schemas.get(spec.name)) for spec in tool_specs() if not (read_only and spec.starts_runs)]

@@ -1,9 +1,10 @@
 """Pydantic's JSON schemas, trimmed to what an agent needs, accepting exactly the same values.
 
 An agent reads every tool's schemas on each tools/list, and pydantic's output carries much
-that says nothing: a `title` per property (its name, title-cased), and in an output schema the
-model docstrings, `default` values, `additionalProperties: true` (the default anyway) and
-`anyOf: [X, {"type": "null"}]` wrappers. Everything removed here is an annotation or a
+that says nothing: a `title` per property (its name, title-cased), and in an output schema every
+`description` (no client hands an output schema's text to the model: it reads the result, and the
+tool's description says what comes back), `default` values, `additionalProperties: true` (the
+default anyway) and `anyOf: [X, {"type": "null"}]` wrappers. Everything removed here is an annotation or a
 spelling of the same constraint, so a trimmed schema accepts exactly the values the original
 accepts: the client-side check of structuredContent against outputSchema is unchanged.
 
@@ -92,13 +93,11 @@ def strip_titles(schema: Schema) -> Schema:
 
 
 def lean_output_schema(schema: Schema) -> Schema:
-    """A trimmed copy of an output schema: types, constraints and field descriptions only."""
+    """A trimmed copy of an output schema: types and constraints only, the same values accepted."""
     lean = copy.deepcopy(schema)
-    # Model docstrings (the root's and each definition's): the tool description says what it returns.
-    lean.pop("description", None)
-    for definition in (lean.get("$defs") or {}).values():
-        definition.pop("description", None)
     for node in walk(lean):
+        # Docstrings and field descriptions: about half of every tools/list, read by no model.
+        node.pop("description", None)
         node.pop("title", None)
         node.pop("default", None)  # an answer has values, not defaults
         if node.get("additionalProperties") is True:

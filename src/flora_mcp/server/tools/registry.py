@@ -97,7 +97,7 @@ def output_schema(model: type[BaseModel]) -> dict[str, Any]:
     return copy.deepcopy(schema)  # each tool its own, so no caller can change another's
 
 
-def _arguments_model(spec: ToolSpec) -> type[ArgModelBase]:
+def arguments_model(spec: ToolSpec) -> type[ArgModelBase]:
     model = create_model(f"{spec.name}_arguments", __base__=(spec.arguments, ArgModelBase))
     return cast(type[ArgModelBase], model)
 
@@ -123,9 +123,17 @@ def _entry_point(spec: ToolSpec, field_names: frozenset[str]) -> Callable[..., A
     return call
 
 
-def build_tool(spec: ToolSpec) -> Tool:
-    """The SDK's Tool for `spec` (see the module docstring for why it is built by hand)."""
-    arg_model = _arguments_model(spec)
+def build_tool(spec: ToolSpec, published: Mapping[str, Any] | None = None) -> Tool:
+    """The SDK's Tool for `spec` (see the module docstring for why it is built by hand).
+
+    `published`: its schemas as computed ahead ({"input": ..., "output": ...}, see published.py);
+    without them they are computed from the models here.
+    """
+    arg_model = arguments_model(spec)
+    if published is not None:
+        parameters, returns = published["input"], published["output"]
+    else:
+        parameters, returns = input_schema(arg_model), output_schema(spec.output)
     fn = _entry_point(spec, frozenset(spec.arguments.model_fields))
     resolved = find_resolved_parameters(fn)
     plans = build_resolver_plans(resolved, set(arg_model.model_fields)) if resolved else {}
@@ -136,11 +144,12 @@ def build_tool(spec: ToolSpec) -> Tool:
         name=spec.name,
         title=spec.title,
         description=spec.description,
-        parameters=input_schema(arg_model),
-        # The SDK still validates each result against `output` (the model); the schema only describes it.
-        fn_metadata=FuncMetadata(
-            arg_model=arg_model, output_model=spec.output, output_schema=output_schema(spec.output)
-        ),
+        parameters=parameters,
+        # No output_model: every body builds its structured result from an instance of `output`
+        # (results.tool_result dumps a model), so the SDK's second validation of that dump, per
+        # call, would check what pydantic already made. Clients still check it against the schema
+        # (mcp.Client does, in every test of a tool's answer).
+        fn_metadata=FuncMetadata(arg_model=arg_model, output_schema=returns),
         is_async=True,
         context_kwarg="ctx",
         annotations=spec.annotations,
