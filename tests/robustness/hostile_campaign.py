@@ -242,6 +242,32 @@ def _valid_strategies(generation_run: str, technique_run: str) -> dict[str, st.S
             {}, optional={"workspace_id": ws, "query": query, "limit": limit, "cursor": cursor}
         ),
         "get_technique": st.fixed_dictionaries({"technique_id": tech}),
+        "start_generation_runs": st.fixed_dictionaries(
+            {
+                "workspace_id": ws,
+                "project_id": prj,
+                "type": st.sampled_from(["image", "video", "audio", "text"]),
+                "items": st.lists(
+                    st.fixed_dictionaries({"prompt": text.filter(str.strip)}, optional={"name": key}),
+                    min_size=1,
+                    max_size=4,
+                ),
+            },
+            optional={"idempotency_key": key},
+        ),
+        "wait_for_runs": st.fixed_dictionaries(
+            {
+                "runs": st.lists(
+                    st.one_of(
+                        st.fixed_dictionaries({"run_id": st.just(generation_run)}),
+                        technique_and_run.map(lambda pair: {"technique_id": pair[0], "run_id": pair[1]}),
+                    ),
+                    min_size=1,
+                    max_size=3,
+                )
+            },
+            optional={"timeout_seconds": st.floats(1, 900)},
+        ),
     }
 
 
@@ -329,6 +355,13 @@ def _path_allowed(tool: str, args: dict[str, Any], path: str) -> bool | None:
         return path in (f"{API}/runs/generation", f"{API}/models")
     if tool == "start_technique_run":
         return path in (f"{API}/runs/technique", f"{API}/techniques/{_q(tech)}/runs", f"{API}/techniques/{_q(tech)}")
+    if tool == "start_generation_runs":
+        return path in (f"{API}/runs/generation", f"{API}/models")
+    if tool == "wait_for_runs":
+        runs = {_q(ref.get("run_id")) for ref in args.get("runs", []) if isinstance(ref, dict)}
+        parts = path.split("/")
+        nested = len(parts) == 7 and path.startswith(f"{API}/techniques/") and parts[5] == "runs"
+        return (path.startswith(f"{API}/runs/") and parts[-1] in runs) or (nested and parts[6] in runs)
     return None
 
 
@@ -336,6 +369,8 @@ def _query_ok(tool: str, validated: dict[str, Any], seen: Seen) -> bool:
     pairs = parse_qsl(seen.query, keep_blank_values=True)
     if tool == "start_generation_run" and seen.raw_path == f"{API}/models":
         return pairs == [("type", str(validated.get("type")))]
+    if tool == "start_generation_runs" and seen.raw_path == f"{API}/models":
+        return len(pairs) == 1 and pairs[0][0] == "type"  # the shared type, or an item's own
     if tool not in QUERY_TOOLS:
         return not pairs
     expected = {name: str(value) for name, value in validated.items() if value is not None}
