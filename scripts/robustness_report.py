@@ -14,6 +14,7 @@ from __future__ import annotations
 import argparse
 import datetime
 import logging
+import os
 import platform
 import socket
 import sys
@@ -478,6 +479,9 @@ def main(argv: list[str] | None = None) -> None:
         "--only-state", action="store_true", help=f"measure only '{STATE_HEADER[3:]}' and replace that section"
     )
     args = parser.parse_args(argv)
+    # Servers built without a sandbox default to the SQLite store in the user's state directory:
+    # the campaigns must neither read nor add to the person's real journal and budget.
+    os.environ["XDG_STATE_HOME"] = tempfile.mkdtemp(prefix="flora-report-state-")
     if args.only_state:
         logging.getLogger("flora_mcp").setLevel(logging.CRITICAL)
         rows = anyio.run(state_figures, Path(tempfile.mkdtemp(prefix="flora-state-report-")))
