@@ -190,3 +190,16 @@ async def test_cancelling_a_wait_between_polls_stops_it_at_once(
     with anyio.fail_after(5):
         await fake_time.cancelled.wait()
     assert sandbox.requests["GET /runs/{run_id}"] == polls
+
+
+async def test_waiting_again_on_a_run_just_seen_finished_answers_at_once(
+    client: Client, fake_time: FakeTime, sandbox: Sandbox
+) -> None:
+    run = await start(client)
+    fake_time.now += 60
+    await call_ok(client, "get_run", {"run_id": run["run_id"]})
+    sleeps_before, reads_before = len(fake_time.sleeps), sandbox.requests["GET /runs/{run_id}"]
+    waited = await call_ok(client, "wait_for_run", {"run_id": run["run_id"]})
+    assert (waited.structured_content or {})["status"] == "completed"
+    assert fake_time.sleeps[sleeps_before:] == [], "a run already seen ended is read at once, not after a pause"
+    assert sandbox.requests["GET /runs/{run_id}"] == reads_before + 1

@@ -4,8 +4,8 @@ Pure functions plus one small memory, so the rules an agent's experience depends
 to poll, what to call next, what progress to report) live in one place and test without I/O.
 
 Cadence rule (`next_read_in`). Reads (GETs of the run) are never less than 1 s apart (FLORA
-rate-limits) and a wait never pauses more than 10 s between reads (a finished run must not sit
-unseen). A run of expected length T may be noticed `tolerance(T) = max(0.2 T, 2 s)` after it
+rate-limits), except the one read that answers at once for a run already seen ended, and a wait
+never pauses more than 10 s between reads (a finished run must not sit unseen). A run of expected length T may be noticed `tolerance(T) = max(0.2 T, 2 s)` after it
 ends. Within those bounds, as few reads as that allows:
 
 - A run this process started, with estimated_seconds, is expected to end at start + estimate.
@@ -69,9 +69,11 @@ class RunFacts:
     polled_at: float | None = None  # when this process last read the run
     fraction: float | None = None  # its progress then, 0..1
     rate: float | None = None  # observed progress per second, from the last two reads that moved
+    finished: bool = False  # the last read showed a terminal status
 
-    def observe(self, at: float, fraction: float) -> None:
-        """Record a read of the run at clock time `at` showing `fraction` done."""
+    def observe(self, at: float, fraction: float, *, finished: bool = False) -> None:
+        """Record a read of the run at clock time `at` showing `fraction` done (and whether it had ended)."""
+        self.finished = finished
         moved = self.fraction is not None and fraction > self.fraction
         if moved and self.polled_at is not None and self.fraction is not None and at > self.polled_at:
             self.rate = (fraction - self.fraction) / (at - self.polled_at)
@@ -106,10 +108,10 @@ class RunMemory:
     def recall(self, run_id: str) -> RunFacts:
         return self._facts.get(run_id) or RunFacts()
 
-    def observe(self, run_id: str, at: float, fraction: float) -> RunFacts:
+    def observe(self, run_id: str, at: float, fraction: float, *, finished: bool = False) -> RunFacts:
         """Record a read of `run_id` (remembering the run if it was unknown); returns its facts."""
         facts = self.recall(run_id)
-        facts.observe(at, fraction)
+        facts.observe(at, fraction, finished=finished)
         self.remember(run_id, facts)
         return facts
 
@@ -134,8 +136,12 @@ def next_read_in(facts: RunFacts, now: float, *, reads: int) -> float:
     """Seconds from `now` until the run should next be read (0: now).
 
     `reads` is how many times the current wait has read it. Never less than 1 s after the last
-    read, never more than 10 s from now.
+    read, never more than 10 s from now; 0 for a run that had ended when last read.
     """
+    if facts.finished:
+        # It had ended when last read: nothing will change but a late charge, so one read now
+        # answers the caller, with no wait for the usual gap between reads.
+        return 0.0
     delay = min(_planned_delay(facts, now, reads), MAX_POLL_SECONDS)
     if facts.polled_at is not None:
         delay = max(delay, MIN_POLL_SECONDS - (now - facts.polled_at))

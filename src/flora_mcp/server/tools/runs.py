@@ -163,7 +163,7 @@ async def _read(ctx: Context[Any], tool: str, run_id: str, technique_id: str | N
         else:
             run = await client.get_run(run_id)
     await observed(ctx, state, run)
-    facts = state.memory.observe(run_id, state.clock(), hints.progress_fraction(run))
+    facts = state.memory.observe(run_id, state.clock(), hints.progress_fraction(run), finished=run.is_terminal)
     delay = hints.next_read_in(facts, state.clock(), reads=1)
     next_step = hints.while_running(run_id, technique_id, delay=delay, tool=tool)
     result = RunResult(**run_fields(run, technique_id=technique_id, next_step=next_step))
@@ -237,7 +237,7 @@ async def _follow(ctx: Context[Any], run_id: str, technique_id: str | None, time
         reads += 1
         await observed(ctx, state, run)
         fraction = hints.progress_fraction(run)
-        facts = state.memory.observe(run_id, now, fraction)
+        facts = state.memory.observe(run_id, now, fraction, finished=run.is_terminal)
         await ctx.report_progress(
             track.next_value(fraction),
             100,

@@ -214,7 +214,7 @@ async def wait_for_runs(ctx: Context[Any], args: WaitForRunsArguments) -> CallTo
         polls += 1
         entry.run, entry.reads = run, entry.reads + 1
         await observed(ctx, state, run)
-        entry.facts = state.memory.observe(entry.run_id, now, hints.progress_fraction(run))
+        entry.facts = state.memory.observe(entry.run_id, now, hints.progress_fraction(run), finished=run.is_terminal)
         entry.next_at = now + hints.next_read_in(entry.facts, now, reads=entry.reads)
 
     await report()
