@@ -6,7 +6,8 @@ to poll, what to call next, what progress to report) live in one place and test 
 Cadence rule (`next_read_in`). Reads (GETs of the run) are never less than 1 s apart (FLORA
 rate-limits), except the one read that answers at once for a run already seen ended, and a wait
 never pauses more than 10 s between reads (a finished run must not sit unseen). A run of
-expected length T may be noticed `tolerance(T) = max(0.2 T, 2 s)` after it ends. Within those bounds, as few reads as that allows:
+expected length T may be noticed `tolerance(T) = max(0.2 T, 2 s)` after it ends. Within those
+bounds, as few reads as that allows:
 
 - A run this process started, with estimated_seconds, is expected to end at start + estimate.
   Before then, reads are spread evenly so that the last lands on the expected end, at most
