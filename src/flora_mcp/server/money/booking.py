@@ -61,8 +61,10 @@ logger = logging.getLogger("flora_mcp.server")
 Send = Callable[[FloraClient, str], Awaitable["Started[Any] | AcceptedEarlier"]]
 Outcome = Literal["started", "repeat", "recovered", "accepted_earlier"]
 
-# How long a call waits for an identical call already in flight to learn its outcome.
-IN_FLIGHT_WAIT_SECONDS = 180.0
+# How long a call waits for an identical call already in flight to learn its outcome: under the
+# ~60 s many clients allow a call, so the re-sent call answers ("still being sent, call again")
+# before its own client gives up, even when FLORA is slow or the first sender's process died.
+IN_FLIGHT_WAIT_SECONDS = 45.0
 _IN_FLIGHT_POLL_SECONDS = 0.05
 WINDOWS = {"24h": 86400.0, "7d": 7 * 86400.0, "30d": 30 * 86400.0}
 PROMPT_SUMMARY_CHARS = 200
