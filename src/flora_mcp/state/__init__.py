@@ -9,6 +9,7 @@
 
 Unset, the store is the SQLite file `default_state_url()` names, in the user's state directory.
 The backends import their drivers lazily, so a server that never uses PostgreSQL never loads psycopg.
+The two database stores share their reads and record changes (sqlbase.py) and their SQL (sql.py).
 """
 
 from __future__ import annotations

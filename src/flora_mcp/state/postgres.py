@@ -21,17 +21,17 @@ import psycopg_pool
 from psycopg import AsyncConnection
 
 from . import migrations, rules, sql
-from .base import Store, StoreError
+from .base import StoreError
 from .records import (
     Existing,
     KeyConflict,
     Reserved,
     ReserveRequest,
     ReserveResult,
-    SpendSummary,
     StartRecord,
     TaskRecord,
 )
+from .sqlbase import SQLStore
 
 T = TypeVar("T")
 MIGRATION_LOCK = 0x466C6F72614D4350  # "FloraMCP": one lock id for every flora-mcp migrating this database
@@ -48,7 +48,7 @@ def caller_lock(caller: str) -> int:
     return int.from_bytes(hashlib.blake2b(caller.encode(), digest_size=8).digest(), "big", signed=True)
 
 
-class PostgresStore(Store):
+class PostgresStore(SQLStore):
     """The journal, ledger and tasks in a PostgreSQL database."""
 
     def __init__(self, url: str, *, secret: str | None = None) -> None:
@@ -212,95 +212,11 @@ class PostgresStore(Store):
 
         return await self._with(op, atomic=True, pipelined=True)
 
-    async def settle(
-        self,
-        key: str,
-        *,
-        status: str,
-        now: float,
-        run_id: str | None = None,
-        charged_usd: float | None = None,
-        model_id: str | None = None,
-        run_status: str | None = None,
-        run_finished: bool | None = None,
-        outputs: list[dict[str, Any]] | None = None,
-    ) -> StartRecord | None:
-        rules.next_status("in_flight", status)  # a bad status is an error before any I/O
-
-        def change(rec: StartRecord) -> StartRecord:
-            return rules.settled(
-                rec,
-                status=status,
-                now=now,
-                run_id=run_id,
-                charged_usd=charged_usd,
-                model_id=model_id,
-                run_status=run_status,
-                run_finished=run_finished,
-                outputs=outputs,
-            )
-
-        return await self._change(sql.SELECT_BY_KEY, (key,), change)
-
-    async def observe_run(
-        self,
-        caller: str,
-        run_id: str,
-        *,
-        now: float,
-        run_status: str | None,
-        finished: bool,
-        charged_usd: float | None,
-        outputs: list[dict[str, Any]] | None = None,
-    ) -> StartRecord | None:
-        return await self._change(
-            sql.SELECT_RUN,
-            (caller, run_id),
-            lambda rec: rules.observed(
-                rec, now=now, run_status=run_status, finished=finished, charged_usd=charged_usd, outputs=outputs
-            ),
-        )
-
-    async def get(self, key: str) -> StartRecord | None:
-        row = await self._fetchone(sql.SELECT_BY_KEY, (key,))
-        return sql.start_from_row(row) if row is not None else None
-
-    async def find_run(self, caller: str, run_id: str) -> StartRecord | None:
-        row = await self._fetchone(sql.SELECT_RUN, (caller, run_id))
-        return sql.start_from_row(row) if row is not None else None
-
     async def claimed_run_ids(self, run_ids: list[str]) -> set[str]:
         if not run_ids:
             return set()
         rows = await self._fetchall("SELECT DISTINCT run_id FROM starts WHERE run_id = ANY(?)", (list(run_ids),))
         return {row[0] for row in rows}
-
-    async def spend(self, caller: str, since: float | None) -> SpendSummary:
-        row = await self._fetchone(sql.SPEND, (caller, -math.inf if since is None else since))
-        return sql.summary_from_row(row)[0]
-
-    async def recent(self, caller: str, limit: int = 20) -> list[StartRecord]:
-        return await self.search(caller, limit=limit)
-
-    async def search(
-        self,
-        caller: str,
-        *,
-        text: str | None = None,
-        tool: str | None = None,
-        status: str | None = None,
-        since: float | None = None,
-        until: float | None = None,
-        limit: int = 20,
-    ) -> list[StartRecord]:
-        query, params = sql.search(caller, text=text, tool=tool, status=status, since=since, until=until, limit=limit)
-        return [sql.start_from_row(row) for row in await self._fetchall(query, params)]
-
-    async def needing_charge_recheck(
-        self, older_than: float, limit: int = 50, *, caller: str | None = None, created_since: float | None = None
-    ) -> list[StartRecord]:
-        rows = await self._fetchall(sql.RECHECK, sql.recheck_params(older_than, limit, caller, created_since))
-        return [sql.start_from_row(row) for row in rows]
 
     async def purge(self, older_than: float) -> int:
         async def op(conn: AsyncConnection) -> int:
@@ -320,13 +236,6 @@ class PostgresStore(Store):
             await self._with(op)
         except psycopg.errors.UniqueViolation as exc:
             raise ValueError(f"task id {task.task_id!r} is already in use") from exc
-
-    async def get_task(self, task_id: str, caller: str) -> TaskRecord | None:
-        row = await self._fetchone(sql.SELECT_TASK, (task_id,))
-        if row is None:
-            return None
-        task = sql.task_from_row(row)
-        return task if task.caller == caller else None
 
     async def update_task(
         self,

@@ -24,23 +24,23 @@ from typing import Any, TypeVar
 import anyio.to_thread
 
 from . import migrations, rules, sql
-from .base import Store, StoreError
+from .base import StoreError
 from .records import (
     Existing,
     KeyConflict,
     Reserved,
     ReserveRequest,
     ReserveResult,
-    SpendSummary,
     StartRecord,
     TaskRecord,
 )
+from .sqlbase import SQLStore
 
 T = TypeVar("T")
 BUSY_TIMEOUT_MS = 15_000
 
 
-class SQLiteStore(Store):
+class SQLiteStore(SQLStore):
     """The journal, ledger and tasks in one SQLite file."""
 
     def __init__(self, path: Path, *, secret: str | None = None) -> None:
@@ -169,103 +169,19 @@ class SQLiteStore(Store):
 
         return await self._run(lambda conn: self._atomic(conn, op))
 
-    async def settle(
-        self,
-        key: str,
-        *,
-        status: str,
-        now: float,
-        run_id: str | None = None,
-        charged_usd: float | None = None,
-        model_id: str | None = None,
-        run_status: str | None = None,
-        run_finished: bool | None = None,
-        outputs: list[dict[str, Any]] | None = None,
-    ) -> StartRecord | None:
-        rules.next_status("in_flight", status)  # a bad status is an error before any I/O
+    async def _fetchone(self, query: str, args: tuple[Any, ...] | list[Any]) -> Any:
+        return await self._run(lambda conn: conn.execute(query, args).fetchone())
 
-        def change(rec: StartRecord) -> StartRecord:
-            return rules.settled(
-                rec,
-                status=status,
-                now=now,
-                run_id=run_id,
-                charged_usd=charged_usd,
-                model_id=model_id,
-                run_status=run_status,
-                run_finished=run_finished,
-                outputs=outputs,
-            )
-
-        return await self._change(sql.SELECT_BY_KEY, (key,), change)
-
-    async def observe_run(
-        self,
-        caller: str,
-        run_id: str,
-        *,
-        now: float,
-        run_status: str | None,
-        finished: bool,
-        charged_usd: float | None,
-        outputs: list[dict[str, Any]] | None = None,
-    ) -> StartRecord | None:
-        return await self._change(
-            sql.SELECT_RUN,
-            (caller, run_id),
-            lambda rec: rules.observed(
-                rec, now=now, run_status=run_status, finished=finished, charged_usd=charged_usd, outputs=outputs
-            ),
-        )
-
-    async def _one(self, query: str, args: tuple[Any, ...]) -> StartRecord | None:
-        row = await self._run(lambda conn: conn.execute(query, args).fetchone())
-        return sql.start_from_row(row) if row is not None else None
-
-    async def _many(self, query: str, args: tuple[Any, ...] | list[Any]) -> list[StartRecord]:
-        rows = await self._run(lambda conn: conn.execute(query, args).fetchall())
-        return [sql.start_from_row(row) for row in rows]
-
-    async def get(self, key: str) -> StartRecord | None:
-        return await self._one(sql.SELECT_BY_KEY, (key,))
-
-    async def find_run(self, caller: str, run_id: str) -> StartRecord | None:
-        return await self._one(sql.SELECT_RUN, (caller, run_id))
+    async def _fetchall(self, query: str, args: tuple[Any, ...] | list[Any]) -> list[Any]:
+        return await self._run(lambda conn: conn.execute(query, args).fetchall())
 
     async def claimed_run_ids(self, run_ids: list[str]) -> set[str]:
         if not run_ids:
             return set()
         marks = ", ".join("?" * len(run_ids))
         query = f"SELECT DISTINCT run_id FROM starts WHERE run_id IN ({marks})"
-        rows = await self._run(lambda conn: conn.execute(query, tuple(run_ids)).fetchall())
+        rows = await self._fetchall(query, tuple(run_ids))
         return {row[0] for row in rows}
-
-    async def spend(self, caller: str, since: float | None) -> SpendSummary:
-        args = (caller, -math.inf if since is None else since)
-        row = await self._run(lambda conn: conn.execute(sql.SPEND, args).fetchone())
-        return sql.summary_from_row(row)[0]
-
-    async def recent(self, caller: str, limit: int = 20) -> list[StartRecord]:
-        return await self.search(caller, limit=limit)
-
-    async def search(
-        self,
-        caller: str,
-        *,
-        text: str | None = None,
-        tool: str | None = None,
-        status: str | None = None,
-        since: float | None = None,
-        until: float | None = None,
-        limit: int = 20,
-    ) -> list[StartRecord]:
-        query, params = sql.search(caller, text=text, tool=tool, status=status, since=since, until=until, limit=limit)
-        return await self._many(query, params)
-
-    async def needing_charge_recheck(
-        self, older_than: float, limit: int = 50, *, caller: str | None = None, created_since: float | None = None
-    ) -> list[StartRecord]:
-        return await self._many(sql.RECHECK, sql.recheck_params(older_than, limit, caller, created_since))
 
     async def purge(self, older_than: float) -> int:
         def op(conn: sqlite3.Connection) -> int:
@@ -284,13 +200,6 @@ class SQLiteStore(Store):
                 raise ValueError(f"task id {task.task_id!r} is already in use") from exc
 
         await self._run(op)
-
-    async def get_task(self, task_id: str, caller: str) -> TaskRecord | None:
-        row = await self._run(lambda conn: conn.execute(sql.SELECT_TASK, (task_id,)).fetchone())
-        if row is None:
-            return None
-        task = sql.task_from_row(row)
-        return task if task.caller == caller else None
 
     async def update_task(
         self,
