@@ -197,43 +197,38 @@ def total_of(quotes: list[Quote]) -> Quote:
 
 
 # --- resolvers (before the body; raw arguments, so a malformed call is left to validation) ------
-def _parsed(raw: dict[str, Any]) -> StartGenerationRunsArguments | None:
+async def batch_arguments(
+    ctx: Context[Any],
+    workspace_id: Any = None,
+    project_id: Any = None,
+    type: Any = None,
+    model: Any = None,
+    params: Any = None,
+    items: Any = None,
+    idempotency_key: Any = None,
+    repeat: Any = None,
+) -> StartGenerationRunsArguments | None:
+    """The batch's arguments as the model, parsed once per call for every resolver below (the SDK
+    memoizes a resolver within a call); None when they fail it, which the tool's own check reports."""
+    raw = dict(workspace_id=workspace_id, project_id=project_id, type=type, model=model, params=params, items=items)
+    raw |= {"idempotency_key": idempotency_key, "repeat": repeat}
     try:
         return StartGenerationRunsArguments.model_validate({k: v for k, v in raw.items() if v is not None})
     except ValidationError:
         return None
 
 
-async def batch_quote(
-    ctx: Context[Any],
-    workspace_id: Any = None,
-    project_id: Any = None,
-    type: Any = None,
-    model: Any = None,
-    params: Any = None,
-    items: Any = None,
-) -> Quote:
-    args = _parsed(
-        dict(workspace_id=workspace_id, project_id=project_id, type=type, model=model, params=params, items=items)
-    )
+Parsed = Annotated[StartGenerationRunsArguments | None, Resolve(batch_arguments)]
+
+
+async def batch_quote(ctx: Context[Any], args: Parsed) -> Quote:
     if args is None:
         return NOT_LOOKED_UP
     state = state_of(ctx)
     return total_of(await item_quotes(ctx, state, item_requests(args)))
 
 
-async def batch_checked(
-    ctx: Context[Any],
-    workspace_id: Any = None,
-    project_id: Any = None,
-    type: Any = None,
-    model: Any = None,
-    params: Any = None,
-    items: Any = None,
-) -> Checked:
-    args = _parsed(
-        dict(workspace_id=workspace_id, project_id=project_id, type=type, model=model, params=params, items=items)
-    )
+async def batch_checked(ctx: Context[Any], args: Parsed) -> Checked:
     if args is None:
         return Checked()
     state = state_of(ctx)
@@ -267,19 +262,10 @@ async def batch_checked(
 
 async def confirm_batch(
     ctx: Context[Any],
-    workspace_id: Any = None,
-    project_id: Any = None,
-    type: Any = None,
-    model: Any = None,
-    params: Any = None,
-    items: Any = None,
-    idempotency_key: Any = None,
-    repeat: Any = None,
+    args: Parsed,
     quote: Annotated[Quote, Resolve(batch_quote)] = NOT_LOOKED_UP,
     checked: Annotated[Checked, Resolve(batch_checked)] = UNCHECKED,  # mistakes refused before asking
 ) -> Elicit[ConfirmStart] | NotAsked:
-    raw = dict(workspace_id=workspace_id, project_id=project_id, type=type, model=model, params=params, items=items)
-    args = _parsed(raw | {"idempotency_key": idempotency_key, "repeat": repeat})
     if args is None:
         return NotAsked("the arguments are left to validation")
     state = state_of(ctx)
