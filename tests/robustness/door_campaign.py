@@ -27,7 +27,16 @@ import anyio
 import httpx
 from anyio.abc import SocketStream
 
-from .hostile_support import ACCEPT, LEGACY_VERSION, McpProcess, _stop, child_env, decode_answer, free_port
+from .hostile_support import (
+    ACCEPT,
+    LEGACY_VERSION,
+    McpProcess,
+    _stop,
+    child_env,
+    decode_answer,
+    free_port,
+    until_listening,
+)
 
 KINDS = ("idle", "slow-headers", "slow-body")
 CALL = {"jsonrpc": "2.0", "id": 1, "method": "tools/call", "params": {"name": "list_workspaces", "arguments": {}}}
@@ -73,17 +82,7 @@ async def door_process(env: dict[str, str], *flags: str, fd_limit: int | None = 
         process = await anyio.open_process(command, env=env, stdout=subprocess.DEVNULL, stderr=stderr)
         server = McpProcess(f"http://127.0.0.1:{port}/mcp", port, process, stderr)
         try:
-            with anyio.fail_after(30):
-                while True:
-                    if process.returncode is not None:
-                        raise RuntimeError(f"flora-mcp exited early:\n{server.log()}")
-                    try:
-                        stream = await anyio.connect_tcp("127.0.0.1", port)
-                    except OSError:
-                        await anyio.sleep(0.05)
-                        continue
-                    await stream.aclose()
-                    break
+            await until_listening(server, within=30)
             yield server
         finally:
             await _stop(process)

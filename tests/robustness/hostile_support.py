@@ -125,6 +125,21 @@ async def _stop(process: Process) -> None:
         await process.wait()
 
 
+async def until_listening(server: McpProcess, *, within: float) -> None:
+    """Wait until the server's port accepts a connection; a server that exits first fails with its log."""
+    with anyio.fail_after(within):
+        while True:
+            if server.process.returncode is not None:
+                raise RuntimeError(f"flora-mcp exited early:\n{server.log()}")
+            try:
+                stream = await anyio.connect_tcp("127.0.0.1", server.port)
+            except OSError:
+                await anyio.sleep(0.05)
+                continue
+            await stream.aclose()
+            return
+
+
 @asynccontextmanager
 async def mcp_process(
     env: dict[str, str], *flags: str, transport: str = "streamable-http"
@@ -139,17 +154,7 @@ async def mcp_process(
         path = "/sse" if transport == "sse" else "/mcp"
         server = McpProcess(f"http://127.0.0.1:{port}{path}", port, process, stderr)
         try:
-            with anyio.fail_after(20):
-                while True:
-                    if process.returncode is not None:
-                        raise RuntimeError(f"flora-mcp exited early:\n{server.log()}")
-                    try:
-                        stream = await anyio.connect_tcp("127.0.0.1", port)
-                    except OSError:
-                        await anyio.sleep(0.05)
-                        continue
-                    await stream.aclose()
-                    break
+            await until_listening(server, within=20)
             yield server
         finally:
             await _stop(process)
