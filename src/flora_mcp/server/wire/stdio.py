@@ -13,12 +13,14 @@ cannot be served is answered, with the request's id whenever it can be read from
   answered with invalid request, saying the limit;
 - a blank line is skipped without an answer (it carries no message to answer).
 
-Then the server reads the next line, as before. The SDK's transport still owns the process's
-stdout (it points fd 1 at stderr while serving, so a stray print cannot corrupt the wire).
+Then the server reads the next line, as before. While serving, fd 1 points at stderr (the SDK's
+transport does this, or pipes.divert_stdout when the wire is a pipe), so a stray print cannot
+corrupt the wire.
 """
 
 from __future__ import annotations
 
+import contextlib
 import json
 import re
 import sys
@@ -31,6 +33,8 @@ from mcp.server.stdio import stdio_server
 from mcp.shared.message import SessionMessage
 from mcp_types import INVALID_REQUEST, PARSE_ERROR, ErrorData, JSONRPCError
 from pydantic import ValidationError
+
+from flora_mcp.server.wire.pipes import PipeLineReader, PipeTextWriter, divert_stdout, is_pipe_or_socket, nonblocking
 
 # Far deeper than any tool call (arguments nest a few levels), far shallower than what would
 # strain a parser or a schema validator.
@@ -128,18 +132,22 @@ def _answer(code: int, message: str, request_id: RequestId | None) -> JSONRPCErr
 class BoundedLines:
     """An async iterator of stdin's lines as text: none longer than `limit` bytes, all UTF-8, none too deep.
 
-    A line refused here is replaced by a marker line, and its answer kept in `answers` for
-    AnsweringReadStream to send when the SDK reports the marker as undecodable.
+    `stream` is a binary file (read in a worker thread, like the SDK's own reader) or a
+    `PipeLineReader` (read on the event loop). A line refused here is replaced by a marker line,
+    and its answer kept in `answers` for AnsweringReadStream to send when the SDK reports the
+    marker as undecodable.
     """
 
-    def __init__(self, stream: BinaryIO, limit: int) -> None:
+    def __init__(self, stream: BinaryIO | PipeLineReader, limit: int) -> None:
         self._stream = stream
         self.limit = limit
         self.answers: dict[str, JSONRPCError] = {}
         self._refused = 0
 
     async def _readline(self, size: int) -> bytes:
-        # One blocking read in a worker thread, like the SDK's own reader; size bounds it.
+        # size bounds every read: a line over the limit is never held whole.
+        if isinstance(self._stream, PipeLineReader):
+            return await self._stream.readline(size)
         return await anyio.to_thread.run_sync(self._stream.readline, size)
 
     def __aiter__(self) -> BoundedLines:
@@ -254,14 +262,29 @@ class AnsweringReadStream:
 
 
 async def serve_stdio(server: MCPServer[Any], *, max_line_bytes: int, stdin: BinaryIO | None = None) -> None:
-    """Serve `server` over stdin/stdout until stdin closes (see the module docstring)."""
-    lines = BoundedLines(stdin or sys.stdin.buffer, max_line_bytes)
-    async with stdio_server(stdin=cast(Any, lines)) as (read_stream, write_stream):
-        # MCPServer.run("stdio") does exactly this with the SDK's own streams; it has no public
-        # way to serve given streams, hence the lowlevel server.
-        lowlevel = server._lowlevel_server
-        await lowlevel.run(
-            cast(Any, AnsweringReadStream(read_stream, write_stream, lines)),
-            write_stream,
-            lowlevel.create_initialization_options(),
-        )
+    """Serve `server` over stdin/stdout until stdin closes (see the module docstring).
+
+    The process's own stdin and stdout, when they are pipes or sockets (as MCP clients start
+    servers), are read and written on the event loop (see pipes.py); otherwise, or with an
+    explicit `stdin`, in worker threads as the SDK does.
+    """
+    with contextlib.ExitStack() as stack:
+        source: BinaryIO | PipeLineReader = stdin or sys.stdin.buffer
+        if stdin is None and is_pipe_or_socket(0):
+            stack.enter_context(nonblocking(0))
+            source = PipeLineReader(0)
+        sink: PipeTextWriter | None = None
+        if is_pipe_or_socket(1):
+            wire = stack.enter_context(divert_stdout())
+            stack.enter_context(nonblocking(wire))
+            sink = PipeTextWriter(wire)
+        lines = BoundedLines(source, max_line_bytes)
+        async with stdio_server(stdin=cast(Any, lines), stdout=cast(Any, sink)) as (read_stream, write_stream):
+            # MCPServer.run("stdio") does exactly this with the SDK's own streams; it has no public
+            # way to serve given streams, hence the lowlevel server.
+            lowlevel = server._lowlevel_server
+            await lowlevel.run(
+                cast(Any, AnsweringReadStream(read_stream, write_stream, lines)),
+                write_stream,
+                lowlevel.create_initialization_options(),
+            )
