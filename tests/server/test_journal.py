@@ -167,3 +167,28 @@ async def test_journal_rows_older_than_the_retention_are_removed_at_start(
     async with open_store(state_url) as store:
         assert await store.get("old-start-0001") is None
         assert await store.get("new-start-0001") is not None
+
+
+async def test_a_reading_already_in_the_journal_is_not_written_again_until_it_changes_or_ages(
+    live: Sandbox, http: httpx.AsyncClient, state_url: str
+) -> None:
+    clock = FakeTime()
+    async with Client(server_on(live, http, state_url, clock)) as client:
+        started = await call_ok(client, "start_generation_run", generation(prompt="a mug read often"))
+        run_id = (started.structured_content or {})["run_id"]
+        await call_ok(client, "get_run", {"run_id": run_id})
+        async with open_store(state_url) as store:
+            caller = store.fingerprint(live.config.api_key)
+            first = await store.find_run(caller, run_id)
+        assert first is not None and first.run_finished
+        for _ in range(3):
+            clock.now += 5
+            await call_ok(client, "get_run", {"run_id": run_id})
+        async with open_store(state_url) as store:
+            again = await store.find_run(caller, run_id)
+        assert again is not None and again.updated_at == first.updated_at, "the same reading, not written again"
+        clock.now += 61
+        await call_ok(client, "get_run", {"run_id": run_id})
+        async with open_store(state_url) as store:
+            aged = await store.find_run(caller, run_id)
+        assert aged is not None and aged.updated_at == clock.now, "written again once a minute has passed"

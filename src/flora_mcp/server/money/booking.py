@@ -45,6 +45,7 @@ from flora_mcp.server.money import texts
 from flora_mcp.server.money.keys import arguments_digest, derived_key, fresh_key
 from flora_mcp.server.money.quotes import Quote
 from flora_mcp.server.money.recovery import Recovery, find_lost_run
+from flora_mcp.server.money.seen import SeenReadings
 from flora_mcp.server.wire.http_auth import bearer_key, request_headers
 from flora_mcp.state import (
     CapRefused,
@@ -154,6 +155,7 @@ class Booking:
         self._server_api_key = server_api_key
         self._now = wall_clock
         self._process_started = wall_clock()
+        self._seen = SeenReadings()  # the journal writes of reads, so an unchanged reading is not written again
 
     # --- who and when ----------------------------------------------------------------------
     def caller(self, ctx: Context[Any] | ServerRequestContext[Any, Any]) -> str:
@@ -465,14 +467,21 @@ class Booking:
         """A read of a run: keep the caller's journal entry (status, outputs, charge) current."""
         try:
             outputs = [o.model_dump(mode="json") for o in run.outputs or []] or None
-            await self.store.observe_run(
-                self.caller(ctx),
+            caller, now = self.caller(ctx), self._now()
+            charged = charge_seen(run.charged_cost, run.is_terminal)
+            reading = self._seen.reading(run.status, run.is_terminal, charged, outputs)
+            if self._seen.already_written(caller, run.run_id, reading, now):
+                return
+            recorded = await self.store.observe_run(
+                caller,
                 run.run_id,
-                now=self._now(),
+                now=now,
                 run_status=run.status,
                 finished=run.is_terminal,
-                charged_usd=charge_seen(run.charged_cost, run.is_terminal),
+                charged_usd=charged,
                 outputs=outputs,
             )
+            if recorded is not None:  # a run outside the journal has nothing to keep current
+                self._seen.written(caller, run.run_id, reading, now)
         except Exception:  # the journal is an aid to the read, never a reason to fail it
             logger.warning("could not record a read of run %s in the state store", run.run_id, exc_info=True)
