@@ -94,14 +94,19 @@ async def ask_if_costly(
     their total: one question, and one cap decision, for all of them.
     """
     state = state_of(ctx)
+    threshold = state.confirm_above_usd
+    asks = threshold is not None and quote.usd is not None and quote.usd > threshold
     if batch is not None:
+        # Also the batch's one cap decision, asked or not: a batch over the cap is refused whole.
         needed = await state.booking.needs_batch_consent(ctx, batch, quote)
-    else:
+    elif asks:
+        # Only when there is a question: reserving the start checks the cap and the key anyway.
         needed = await state.booking.needs_consent(ctx, plan, quote)
+    else:
+        needed = True
     if not needed:
         return NotAsked("a retry or repeat of a start already booked")
-    threshold = state.confirm_above_usd
-    if threshold is None or quote.usd is None or quote.usd <= threshold:
+    if not asks or threshold is None:
         return NotAsked("no confirmation threshold applies")
     if not client_can_ask(ctx):
         logger.warning("refused a start above the confirmation threshold: the client cannot ask the user")

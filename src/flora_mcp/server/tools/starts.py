@@ -30,7 +30,7 @@ from flora_mcp.api.urls import one_line
 from flora_mcp.server import hints
 from flora_mcp.server.context import AppState, state_of
 from flora_mcp.server.errors import flora_errors
-from flora_mcp.server.money import preflight
+from flora_mcp.server.money import preflight, texts
 from flora_mcp.server.money.booking import Booked, StartPlan, finite_or_none
 from flora_mcp.server.money.consent import (
     Confirmation,
@@ -260,8 +260,8 @@ async def _full_answer(
     ctx: Context[Any], state: AppState, plan: StartPlan, booked: Booked, quote: Quote, *, kind: str, note: str | None
 ) -> CallToolResult:
     booking = state.booking
-    caller = booking.caller(ctx)
-    spend_line = await booking.spend_line(caller)
+    # The spend as the booking read it once the start was settled: no second read of the store.
+    spend_line = texts.spend_line(booked.spend, booking.cap_usd, booking.spend_window)
     technique_id = plan.technique_id if plan.kind == "technique" else None
     common: dict[str, Any] = {
         "idempotency_key": booked.key,
