@@ -21,7 +21,7 @@ from pathlib import Path
 from typing import Any
 
 import anyio
-import httpx
+import httpx2
 from mcp import Client
 
 from benchmarks import previews, store_cost
@@ -68,7 +68,7 @@ async def _batch(repeats: int, folder: str) -> dict[str, Any]:
     from flora_mcp.state import open_store
 
     sandbox = Sandbox(SandboxConfig(time_scale=0))
-    async with httpx.AsyncClient(transport=sandbox.transport()) as http:
+    async with httpx2.AsyncClient(transport=sandbox.transport()) as http:
         store = open_store(f"sqlite://{folder}/state.db")
         server = create_server(Settings(previews=False), http_client=http, sandbox=sandbox, store=store)
         async with Client(server) as client:

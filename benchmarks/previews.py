@@ -17,7 +17,7 @@ import time
 from typing import Any
 
 import anyio
-import httpx
+import httpx2
 from mcp import Client
 
 from flora_mcp.config import Settings
@@ -29,7 +29,7 @@ START = {"workspace_id": "ws_sandbox", "project_id": "prj_sandbox", "prompt": "a
 
 async def measure(repeats: int) -> dict[str, Any]:
     sandbox = Sandbox(SandboxConfig(time_scale=0, image_size=1024))
-    async with httpx.AsyncClient(transport=sandbox.transport()) as http:
+    async with httpx2.AsyncClient(transport=sandbox.transport()) as http:
         on = create_server(Settings(previews=True), http_client=http, sandbox=sandbox)
         off = create_server(Settings(previews=False), http_client=http, sandbox=sandbox)
         # The runs are started and finished by a third server, so each timed server reads each run
@@ -66,7 +66,7 @@ async def measure(repeats: int) -> dict[str, Any]:
 
 
 async def _png(sandbox: Sandbox, run_id: str) -> bytes:
-    async with httpx.AsyncClient(transport=sandbox.transport()) as http:
+    async with httpx2.AsyncClient(transport=sandbox.transport()) as http:
         return (await http.get(f"http://sandbox.test/media/{run_id}/output_1.png")).content
 
 

@@ -25,7 +25,7 @@ from pathlib import Path
 from typing import Any
 
 import anyio
-import httpx
+import httpx2
 from mcp import Client
 
 from flora_mcp import __version__
@@ -116,7 +116,7 @@ async def _refused_connection() -> tuple[str, str, str]:
     # Nothing listens there any more: every connection is refused.
     clock = VirtualTime()
     settings = campaign_settings(base_url=f"http://127.0.0.1:{port}/api/v1", api_key="sk-report-0000")
-    async with httpx.AsyncClient(trust_env=False) as http:
+    async with httpx2.AsyncClient(trust_env=False) as http:
         server = create_server(settings, http_client=http, sleep=clock.sleep, clock=clock.time)
         async with Client(server) as client:
             lines = text_of(await client.call_tool("start_generation_run", IMAGE)).splitlines()

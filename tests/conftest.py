@@ -2,7 +2,7 @@
 
 The tests must say the same thing in any shell. A developer who exported `FLORA_READ_ONLY=1`
 or an `HTTPS_PROXY` for their own work would otherwise see servers built with those settings
-(Settings reads `FLORA_*`, httpx reads the proxy and CA variables), and subprocesses started
+(Settings reads `FLORA_*`, httpx2 reads the proxy and CA variables), and subprocesses started
 without an explicit environment would inherit them. So those variables are removed twice:
 
 - once for the whole run, when pytest configures itself, so that collection, session- and
@@ -29,7 +29,7 @@ import pytest
 
 from postgres_server import PostgresServer, start_postgres
 
-# Read by httpx when trust_env is on (our FLORA client trusts it; see flora_http.py). SSLKEYLOGFILE
+# Read by httpx2 when trust_env is on (our FLORA client trusts it; see flora_http.py). SSLKEYLOGFILE
 # would write TLS secrets to a file; SSL_CERT_* to a missing path make every client fail at start.
 HTTP_VARIABLES = frozenset(
     {"HTTP_PROXY", "HTTPS_PROXY", "ALL_PROXY", "NO_PROXY", "SSL_CERT_FILE", "SSL_CERT_DIR", "SSLKEYLOGFILE"}
@@ -40,7 +40,7 @@ _STATE_HOME = pytest.StashKey[str | None]()
 
 
 def is_ambient(name: str) -> bool:
-    """True for a variable that changes what flora-mcp or httpx does: every FLORA_* setting, the proxies."""
+    """True for a variable that changes what flora-mcp or httpx2 does: every FLORA_* setting, the proxies."""
     upper = name.upper()
     # FLORA_TEST_* tell the test suite itself what to do (FLORA_TEST_REQUIRE_POSTGRES=1 in CI): kept.
     return (upper.startswith("FLORA_") and not upper.startswith("FLORA_TEST_")) or upper in HTTP_VARIABLES

@@ -308,21 +308,7 @@ def _print_spend(settings: Settings, days: float) -> None:
     sys.stdout.write(report + "\n")
 
 
-def _skip_httpx_command_line() -> None:
-    """Keep httpx from importing its own command line (click, rich, pygments) into the server.
-
-    `import httpx` tries `from httpx._main import main`, the `httpx` command, and pays about
-    30 ms of a 600 ms cold start for it (benchmarks item 1). The server never runs that command,
-    so its module is marked absent before httpx is first imported; httpx then falls back to the
-    stub it defines for installs without the command-line extra. Only this process, which is a
-    server we started, is affected; the `httpx` command itself runs in a process of its own.
-    """
-    if "httpx" not in sys.modules:
-        sys.modules.setdefault("httpx._main", None)  # type: ignore[arg-type]
-
-
 def _serve_mcp(args: argparse.Namespace, settings: Settings) -> None:
-    _skip_httpx_command_line()
     from flora_mcp.server.wire.transports import run_http, run_stdio
 
     _check_store(settings, sandbox=args.sandbox)

@@ -15,7 +15,7 @@ import tempfile
 from pathlib import Path
 from typing import Any, TextIO
 
-import httpx
+import httpx2
 from mcp import Client, StdioServerParameters
 from mcp_types import CallToolResult, ImageContent, ResourceLink, TextContent
 from PIL import Image
@@ -124,7 +124,7 @@ async def _session(out: TextIO, time_scale: str, output_dir: Path) -> None:
         links = [
             block for block in finished.content if isinstance(block, ResourceLink) and str(block.uri).startswith("http")
         ]
-        async with httpx.AsyncClient(trust_env=False) as http:
+        async with httpx2.AsyncClient(trust_env=False) as http:
             for link in links:
                 answer = await http.get(str(link.uri))
                 n.say(f"  {link.uri}")

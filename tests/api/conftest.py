@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import AsyncIterator
 from typing import Any
 
-import httpx
+import httpx2
 import pytest
 
 from flora_mcp.api import FloraClient, RetryPolicy
@@ -21,11 +21,11 @@ def anyio_backend() -> str:
 @pytest.fixture
 async def harness() -> AsyncIterator[MakeHarness]:
     """Factory: harness(*replies, **client_kwargs) -> Harness (HTTP clients closed afterwards)."""
-    http_clients: list[httpx.AsyncClient] = []
+    http_clients: list[httpx2.AsyncClient] = []
 
     def make(*replies: Reply, **kwargs: Any) -> Harness:
         flora = ScriptedFlora(*replies)
-        http = httpx.AsyncClient(transport=httpx.MockTransport(flora))
+        http = httpx2.AsyncClient(transport=httpx2.MockTransport(flora))
         http_clients.append(http)
         sleep = FakeSleep()
         kwargs.setdefault("api_key", CANARY_KEY)

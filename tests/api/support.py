@@ -1,6 +1,6 @@
-"""Helpers for the API client's tests: a scripted FLORA over httpx.MockTransport, a fake sleep.
+"""Helpers for the API client's tests: a scripted FLORA over httpx2.MockTransport, a fake sleep.
 
-The client is always given a real httpx.AsyncClient with an injected transport; nothing is
+The client is always given a real httpx2.AsyncClient with an injected transport; nothing is
 patched. The fake sleep records the waits the retry loop asks for, so no test really waits.
 """
 
@@ -10,7 +10,7 @@ import json
 from collections.abc import AsyncIterator, Callable
 from typing import Any
 
-import httpx
+import httpx2
 
 from flora_mcp.api import FloraClient, GenerationRunRequest
 
@@ -24,7 +24,7 @@ GENERATION = GenerationRunRequest(
     workspace_id="ws_abc123", project_id="prj_abc123", prompt="A ceramic mug", type="image"
 )
 
-Reply = httpx.Response | Exception | Callable[[httpx.Request], httpx.Response]
+Reply = httpx2.Response | Exception | Callable[[httpx2.Request], httpx2.Response]
 
 
 def envelope(code: str, message: str = "", fields: list[dict[str, str]] | None = None) -> dict[str, Any]:
@@ -52,14 +52,14 @@ class ScriptedFlora:
     def __init__(self, *replies: Reply) -> None:
         assert replies, "a script needs at least one reply"
         self.replies = list(replies)
-        self.requests: list[httpx.Request] = []
+        self.requests: list[httpx2.Request] = []
 
-    def __call__(self, request: httpx.Request) -> httpx.Response:
+    def __call__(self, request: httpx2.Request) -> httpx2.Response:
         self.requests.append(request)
         reply = self.replies.pop(0) if len(self.replies) > 1 else self.replies[0]
         if isinstance(reply, Exception):
             raise reply
-        if isinstance(reply, httpx.Response):
+        if isinstance(reply, httpx2.Response):
             return reply
         return reply(request)
 

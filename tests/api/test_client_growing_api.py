@@ -1,6 +1,6 @@
 """The client against a FLORA that grows: new enum values, nulls, bad list items, malformed errors, a retired route.
 
-All against a scripted upstream (httpx.MockTransport), never the sandbox: these are answers the
+All against a scripted upstream (httpx2.MockTransport), never the sandbox: these are answers the
 sandbox does not give.
 """
 
@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import logging
 
-import httpx
+import httpx2
 import pytest
 
 from flora_mcp.api import (
@@ -30,8 +30,8 @@ from .support import GENERATION, MakeHarness, run_state, start_answer
 pytestmark = pytest.mark.anyio
 
 
-def ok(body: object) -> httpx.Response:
-    return httpx.Response(200, json=body)
+def ok(body: object) -> httpx2.Response:
+    return httpx2.Response(200, json=body)
 
 
 async def test_unknown_statuses_output_types_and_nulls_are_kept_as_sent(harness: MakeHarness) -> None:
@@ -91,17 +91,17 @@ def test_only_idempotency_duplicate_is_a_duplicate_another_409_code_is_a_conflic
 
 
 async def test_a_409_with_another_code_is_raised_not_reported_as_accepted_earlier(harness: MakeHarness) -> None:
-    h = harness(httpx.Response(409, json={"error": {"code": "project_locked", "message": "locked"}}))
+    h = harness(httpx2.Response(409, json={"error": {"code": "project_locked", "message": "locked"}}))
     with pytest.raises(ConflictError):
         await h.client.start_generation_run(GENERATION)
-    h = harness(httpx.Response(409, json={"error": {"code": "idempotency_duplicate", "message": "dup"}}))
+    h = harness(httpx2.Response(409, json={"error": {"code": "idempotency_duplicate", "message": "dup"}}))
     assert isinstance(await h.client.start_generation_run(GENERATION), AcceptedEarlier)
 
 
 async def test_a_gone_generation_route_moves_to_generate_once_and_logs_it_once(
     harness: MakeHarness, caplog: pytest.LogCaptureFixture
 ) -> None:
-    gone = httpx.Response(404, text="<html>Not Found</html>", headers={"content-type": "text/html"})
+    gone = httpx2.Response(404, text="<html>Not Found</html>", headers={"content-type": "text/html"})
     h = harness(gone, ok(start_answer("run_1")), ok(start_answer("run_2")), ok(start_answer("run_3")))
     with caplog.at_level(logging.WARNING, logger="flora_mcp.api"):
         first = await h.client.start_generation_run(GENERATION, idempotency_key="same-key-0001")
@@ -117,7 +117,7 @@ async def test_a_gone_generation_route_moves_to_generate_once_and_logs_it_once(
 
 
 async def test_a_not_found_in_the_envelope_is_an_unknown_id_not_a_gone_route(harness: MakeHarness) -> None:
-    h = harness(httpx.Response(404, json={"error": {"code": "not_found", "message": "project not found"}}))
+    h = harness(httpx2.Response(404, json={"error": {"code": "not_found", "message": "project not found"}}))
     with pytest.raises(NotFoundError):
         await h.client.start_generation_run(GENERATION)
     assert [r.url.path for r in h.flora.requests] == ["/api/v1/runs/generation"]
@@ -125,7 +125,7 @@ async def test_a_not_found_in_the_envelope_is_an_unknown_id_not_a_gone_route(har
 
 
 async def test_a_410_without_an_envelope_is_also_a_gone_route(harness: MakeHarness) -> None:
-    h = harness(httpx.Response(410), ok(start_answer()))
+    h = harness(httpx2.Response(410), ok(start_answer()))
     assert isinstance(await h.client.start_generation_run(GENERATION), Started)
     assert h.flora.requests[-1].url.path == "/api/v1/generate"
 

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-import httpx
+import httpx2
 import pytest
 
 from .support import BASE_URL, CANARY_KEY, MakeHarness, run_state
@@ -10,8 +10,8 @@ from .support import BASE_URL, CANARY_KEY, MakeHarness, run_state
 pytestmark = pytest.mark.anyio
 
 
-def ok_state(request: httpx.Request) -> httpx.Response:
-    return httpx.Response(200, json=run_state(status="completed"))
+def ok_state(request: httpx2.Request) -> httpx2.Response:
+    return httpx2.Response(200, json=run_state(status="completed"))
 
 
 @pytest.mark.parametrize(

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import json
 
-import httpx
+import httpx2
 import pytest
 from pydantic import SecretStr
 
@@ -39,8 +39,8 @@ GENERATION = GenerationRunRequest(
 INPUTS = [TechniqueInput(id="subject", type="text", value="a mug")]
 
 
-def ok(body: object) -> httpx.Response:
-    return httpx.Response(200, json=body, headers={"request-id": "req_1"})
+def ok(body: object) -> httpx2.Response:
+    return httpx2.Response(200, json=body, headers={"request-id": "req_1"})
 
 
 async def test_every_request_carries_the_bearer_key_and_the_user_agent(harness: MakeHarness) -> None:
@@ -135,7 +135,7 @@ async def test_a_technique_start_with_a_callback_uses_the_nested_route(harness: 
 
 
 async def test_a_nested_start_answered_as_duplicate_is_accepted_earlier(harness: MakeHarness) -> None:
-    h = harness(httpx.Response(409, json=envelope("idempotency_duplicate")))
+    h = harness(httpx2.Response(409, json=envelope("idempotency_duplicate")))
     result = await h.client.start_nested_technique_run(
         "tech_abcd1234", NestedTechniqueRunRequest(inputs=INPUTS), idempotency_key="key-00000003"
     )
@@ -244,7 +244,7 @@ async def test_an_id_is_percent_encoded_into_exactly_one_path_segment(
     await h.client.get_run(run_id)
     sent = h.flora.requests[0]
     assert sent.url.raw_path == raw_path
-    assert sent.url.params == httpx.QueryParams()
+    assert sent.url.params == httpx2.QueryParams()
 
 
 @pytest.mark.parametrize("run_id", ["", ".", ".."])
@@ -316,14 +316,14 @@ async def test_with_api_key_shares_the_http_client_but_sends_the_other_key(harne
 
 
 async def test_from_settings_takes_base_url_key_and_retry_count() -> None:
-    flora = ScriptedFlora(httpx.Response(503))
+    flora = ScriptedFlora(httpx2.Response(503))
     settings = Settings(api_key=SecretStr(CANARY_KEY), base_url="http://127.0.0.1:9/api/v1/", max_retries=1)
     delays: list[float] = []
 
     async def sleep(seconds: float) -> None:
         delays.append(seconds)
 
-    async with httpx.AsyncClient(transport=httpx.MockTransport(flora)) as http:
+    async with httpx2.AsyncClient(transport=httpx2.MockTransport(flora)) as http:
         client = FloraClient.from_settings(settings, http, sleep=sleep)
         assert client.base_url == "http://127.0.0.1:9/api/v1"
         with pytest.raises(ServerError):
@@ -341,6 +341,6 @@ async def test_aclose_leaves_the_injected_http_client_open(harness: MakeHarness)
 
 @pytest.mark.parametrize("base_url", ["ftp://flora.test/api", "flora.test/api/v1", "https:///api/v1"])
 async def test_a_base_url_that_is_not_http_is_refused(base_url: str) -> None:
-    async with httpx.AsyncClient() as http:
+    async with httpx2.AsyncClient() as http:
         with pytest.raises(ValueError):
             FloraClient(http, base_url=base_url, api_key=CANARY_KEY)

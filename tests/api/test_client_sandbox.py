@@ -1,6 +1,6 @@
 """The client against the sandbox, in process and over a real socket: every endpoint, end to end.
 
-Each test runs twice: through `Sandbox().transport()` (httpx in process) and through uvicorn on
+Each test runs twice: through `Sandbox().transport()` (httpx2 in process) and through uvicorn on
 127.0.0.1 port 0 (a real socket, where a dropped connection is a real disconnect).
 """
 
@@ -9,7 +9,7 @@ from __future__ import annotations
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
 
-import httpx
+import httpx2
 import pytest
 
 from flora_mcp.api import (
@@ -54,7 +54,7 @@ class Setup:
     sandbox: Sandbox
     client: FloraClient
     sleep: FakeSleep
-    http: httpx.AsyncClient
+    http: httpx2.AsyncClient
 
 
 @pytest.fixture(params=["in_process", "socket"])
@@ -62,14 +62,14 @@ async def setup(request: pytest.FixtureRequest) -> AsyncIterator[Setup]:
     sandbox = Sandbox(SandboxConfig(api_key=KEY, time_scale=0))
     sleep = FakeSleep()
 
-    def client_for(http: httpx.AsyncClient, base_url: str) -> FloraClient:
+    def client_for(http: httpx2.AsyncClient, base_url: str) -> FloraClient:
         return FloraClient(http, base_url=base_url, api_key=KEY, sleep=sleep, random=lambda: 0.0, timeout=10)
 
     if request.param == "in_process":
-        async with httpx.AsyncClient(transport=sandbox.transport()) as http:
+        async with httpx2.AsyncClient(transport=sandbox.transport()) as http:
             yield Setup(sandbox, client_for(http, sandbox.base_url()), sleep, http)
     else:
-        async with sandbox.serving() as base_url, httpx.AsyncClient() as http:
+        async with sandbox.serving() as base_url, httpx2.AsyncClient() as http:
             assert base_url.startswith("http://127.0.0.1:")
             yield Setup(sandbox, client_for(http, base_url), sleep, http)
 

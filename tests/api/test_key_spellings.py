@@ -6,7 +6,7 @@ import json
 import logging
 import urllib.parse
 
-import httpx
+import httpx2
 import pytest
 
 from flora_mcp.api import FloraClient, FloraError, RetryPolicy
@@ -91,7 +91,7 @@ async def test_an_error_body_echoing_the_key_in_another_spelling_reaches_no_one(
     caplog.set_level(logging.DEBUG)
     echoed = SPELLINGS[spelling]
     body = json.dumps(envelope("invalid_api_key", "placeholder")).replace("placeholder", f"Key {echoed} is not valid")
-    h = harness(httpx.Response(401, content=body.encode(), headers={"content-type": "application/json"}))
+    h = harness(httpx2.Response(401, content=body.encode(), headers={"content-type": "application/json"}))
     with pytest.raises(FloraError) as caught:
         await h.client.get_run("run_abc123")
     for text in (str(caught.value), repr(caught.value), caplog.text):
@@ -105,7 +105,7 @@ async def test_a_key_the_http_library_cannot_send_never_appears_in_the_error(cap
     # (httpcore's own DEBUG trace quotes it too: flora_mcp.logs keeps that logger quiet and
     # scrubs Bearer tokens, see tests/cli/test_logs.py.)
     caplog.set_level(logging.DEBUG, logger="flora_mcp")
-    async with serving(Sandbox().app) as origin, httpx.AsyncClient(trust_env=False) as http:
+    async with serving(Sandbox().app) as origin, httpx2.AsyncClient(trust_env=False) as http:
         client = FloraClient(http, base_url=origin + "/api/v1", api_key=CANARY_KEY + "\n", retry=RetryPolicy())
         with pytest.raises(FloraError) as caught:
             await client.get_run("run_abc123")

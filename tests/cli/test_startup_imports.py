@@ -10,27 +10,18 @@ import sys
 PROBE = """
 import json, sys
 from flora_mcp import cli
-cli._skip_httpx_command_line()
 import flora_mcp.server, flora_mcp.server.wire.transports
 from flora_mcp.config import Settings
 flora_mcp.server.create_server(Settings(state_url="memory"))
-import httpx
-httpx.AsyncClient()  # httpx itself still works without its command line
-heavy = ("httpx._main", "pygments.lexers", "rich.syntax", "PIL.Image")
+heavy = ("httpx", "httpx2._main", "pygments.lexers", "rich.syntax", "PIL.Image")
 print(json.dumps(sorted(m for m in heavy if sys.modules.get(m))))
 """
 
 
-def test_a_server_start_leaves_out_httpx_command_line_and_pillow() -> None:
+def test_a_server_start_leaves_out_a_second_http_stack_httpx_command_line_and_pillow() -> None:
+    # One HTTP stack: FLORA is reached with the SDK's own httpx2, so httpx is never imported.
     done = subprocess.run([sys.executable, "-c", PROBE], capture_output=True, text=True, timeout=60, check=True)
     assert json.loads(done.stdout) == []
-
-
-def test_the_httpx_command_line_is_only_skipped_before_httpx_is_imported() -> None:
-    probe = "import httpx, sys\nfrom flora_mcp import cli\ncli._skip_httpx_command_line()\n"
-    probe += "print(sys.modules['httpx._main'])"
-    done = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True, timeout=60, check=True)
-    assert "module 'httpx._main'" in done.stdout
 
 
 def test_stdio_runs_on_uvloop_when_it_is_installed() -> None:

@@ -5,7 +5,6 @@ from __future__ import annotations
 from typing import Any
 
 import anyio
-import httpx
 import httpx2
 import pytest
 from mcp import Client
@@ -73,7 +72,7 @@ async def test_without_a_server_key_a_request_without_its_own_is_refused_with_40
     live_sandbox: LiveSandbox, spawn: Spawn
 ) -> None:
     server = await spawn("streamable-http", child_env(FLORA_BASE_URL=live_sandbox.base_url))
-    async with httpx.AsyncClient(trust_env=False) as http:
+    async with httpx2.AsyncClient(trust_env=False) as http:
         answer = await http.post(
             server.url,
             json={"jsonrpc": "2.0", "id": 1, "method": "tools/list"},
@@ -95,7 +94,7 @@ async def test_on_loopback_the_servers_key_serves_requests_that_bring_none(
 
 async def test_a_foreign_host_header_is_refused(live_sandbox: LiveSandbox, spawn: Spawn) -> None:
     server = await spawn("streamable-http", child_env(FLORA_BASE_URL=live_sandbox.base_url, FLORA_API_KEY=SERVER_KEY))
-    async with httpx.AsyncClient(trust_env=False) as http:
+    async with httpx2.AsyncClient(trust_env=False) as http:
         answer = await http.post(
             server.url,
             json={"jsonrpc": "2.0", "id": 1, "method": "tools/list"},
@@ -121,7 +120,7 @@ async def test_an_allowed_host_names_a_deployment_whose_callers_bring_their_own_
     # so the server's key must not serve the internet's requests.
     env = child_env(FLORA_BASE_URL=live_sandbox.base_url, FLORA_API_KEY=SERVER_KEY)
     server = await spawn("streamable-http", env, "--allowed-host", "mcp.example.com")
-    async with httpx.AsyncClient(trust_env=False) as http:
+    async with httpx2.AsyncClient(trust_env=False) as http:
         keyless = await http.post(server.url, json=TOOLS_LIST, headers=_list_tools("mcp.example.com"))
         own = await http.post(server.url, json=TOOLS_LIST, headers=_list_tools("mcp.example.com", ALICE))
     assert keyless.status_code == 401 and "this machine" in keyless.json()["message"]
@@ -134,7 +133,7 @@ async def test_a_proxied_request_on_loopback_is_refused_without_a_key(
 ) -> None:
     server = await spawn("streamable-http", child_env(FLORA_BASE_URL=live_sandbox.base_url, FLORA_API_KEY=SERVER_KEY))
     value = "for=203.0.113.7" if header == "Forwarded" else "203.0.113.7"
-    async with httpx.AsyncClient(trust_env=False) as http:
+    async with httpx2.AsyncClient(trust_env=False) as http:
         proxied = await http.post(server.url, json=TOOLS_LIST, headers=_list_tools("127.0.0.1", **{header: value}))
         local = await http.post(server.url, json=TOOLS_LIST, headers=_list_tools("127.0.0.1"))
     assert proxied.status_code == 401 and "proxy" in proxied.json()["message"]
@@ -150,7 +149,7 @@ async def test_the_operator_lends_the_key_behind_an_authenticating_proxy_only_wh
         env["FLORA_LEND_SERVER_KEY"] = "true"
     server = await spawn("streamable-http", env, "--allowed-host", "mcp.example.com", *opt_in)
     headers = _list_tools("mcp.example.com", **{"X-Forwarded-For": "203.0.113.7"})
-    async with httpx.AsyncClient(trust_env=False) as http:
+    async with httpx2.AsyncClient(trust_env=False) as http:
         answer = await http.post(server.url, json=TOOLS_LIST, headers=headers)
     assert answer.status_code == 200
 

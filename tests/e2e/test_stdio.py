@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import sys
 
-import httpx
+import httpx2
 import pytest
 from mcp import Client, StdioServerParameters
 from mcp_types import ResourceLink
@@ -51,7 +51,7 @@ async def test_the_sandbox_flag_serves_fetchable_outputs_without_any_key() -> No
         args=["-m", "flora_mcp", "--sandbox"],
         env=child_env(FLORA_SANDBOX_TIME_SCALE="0"),
     )
-    async with Client(params) as client, httpx.AsyncClient(trust_env=False) as http:
+    async with Client(params) as client, httpx2.AsyncClient(trust_env=False) as http:
         started = await client.call_tool(
             "start_generation_run",
             {"workspace_id": "ws_sandbox", "project_id": "prj_sandbox", "prompt": "a mug", "type": "image"},

@@ -12,7 +12,7 @@ import tomllib
 from pathlib import Path
 from typing import Any
 
-import httpx
+import httpx2
 import pytest
 from mcp import Client
 
@@ -64,7 +64,7 @@ def test_the_bundle_runs_the_packages_console_script_with_uv(manifest: dict[str,
 async def test_the_bundle_lists_exactly_the_tools_the_server_serves(manifest: dict[str, Any]) -> None:
     sandbox = Sandbox(SandboxConfig())
     async with (
-        httpx.AsyncClient(transport=sandbox.transport()) as http,
+        httpx2.AsyncClient(transport=sandbox.transport()) as http,
         Client(create_server(Settings(), http_client=http, sandbox=sandbox)) as client,
     ):
         served = {tool.name for tool in (await client.list_tools()).tools}

@@ -17,7 +17,7 @@ from pathlib import Path
 from types import ModuleType
 from typing import Any
 
-import httpx
+import httpx2
 import pytest
 from mcp import Client, StdioServerParameters
 from mcp.types import CallToolResult
@@ -47,7 +47,7 @@ def sandbox_config() -> SandboxConfig:
 @pytest.fixture
 async def connected(sandbox_config: SandboxConfig) -> AsyncIterator[Connected]:
     sandbox = Sandbox(sandbox_config)
-    async with httpx.AsyncClient(transport=sandbox.transport()) as http:
+    async with httpx2.AsyncClient(transport=sandbox.transport()) as http:
         server = create_server(Settings(), http_client=http, sandbox=sandbox)
         async with Client(server) as client:
             yield Connected(client, sandbox)
@@ -55,7 +55,7 @@ async def connected(sandbox_config: SandboxConfig) -> AsyncIterator[Connected]:
 
 async def test_with_an_output_dir_the_manifest_names_each_saved_file(pipeline: ModuleType, tmp_path: Path) -> None:
     sandbox = Sandbox(SandboxConfig(time_scale=0))
-    async with httpx.AsyncClient(transport=sandbox.transport()) as http:
+    async with httpx2.AsyncClient(transport=sandbox.transport()) as http:
         server = create_server(Settings(output_dir=tmp_path / "out"), http_client=http, sandbox=sandbox)
         async with Client(server) as client:
             jobs = [pipeline.Job("hero", "image", "A ceramic mug"), pipeline.Job("tagline", "text", "A tagline")]

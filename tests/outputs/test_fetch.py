@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-import httpx
+import httpx2
 import pytest
 from starlette.applications import Starlette
 from starlette.requests import Request
@@ -17,7 +17,7 @@ pytestmark = pytest.mark.anyio
 SANDBOX = "http://sandbox.test"
 
 
-async def completed_image(http: httpx.AsyncClient, sandbox: Sandbox) -> str:
+async def completed_image(http: httpx2.AsyncClient, sandbox: Sandbox) -> str:
     headers = {"Authorization": f"Bearer {sandbox.config.api_key}"}
     body = {"workspace_id": "ws_sandbox", "project_id": "prj_sandbox", "prompt": "a mug", "type": "image"}
     run = (await http.post(f"{SANDBOX}/api/v1/runs/generation", json=body, headers=headers)).json()
@@ -26,32 +26,32 @@ async def completed_image(http: httpx.AsyncClient, sandbox: Sandbox) -> str:
 
 
 @pytest.fixture
-async def sandbox_http() -> httpx.AsyncClient:
+async def sandbox_http() -> httpx2.AsyncClient:
     sandbox = Sandbox(SandboxConfig(time_scale=0))
-    http = httpx.AsyncClient(transport=sandbox.transport())
+    http = httpx2.AsyncClient(transport=sandbox.transport())
     http.sandbox = sandbox  # type: ignore[attr-defined]
     return http
 
 
-async def test_an_output_on_floras_own_origin_is_fetched_with_its_bytes(sandbox_http: httpx.AsyncClient) -> None:
+async def test_an_output_on_floras_own_origin_is_fetched_with_its_bytes(sandbox_http: httpx2.AsyncClient) -> None:
     url = await completed_image(sandbox_http, sandbox_http.sandbox)  # type: ignore[attr-defined]
     fetched = await fetch_output(sandbox_http, url, trusted_origin=SANDBOX, max_bytes=10**6, within_seconds=5)
     assert fetched.content.startswith(b"\x89PNG") and fetched.content_type == "image/png"
 
 
-async def test_the_same_url_is_refused_when_its_origin_is_not_floras(sandbox_http: httpx.AsyncClient) -> None:
+async def test_the_same_url_is_refused_when_its_origin_is_not_floras(sandbox_http: httpx2.AsyncClient) -> None:
     url = await completed_image(sandbox_http, sandbox_http.sandbox)  # type: ignore[attr-defined]
     with pytest.raises(FetchError, match=r"could not be resolved|not a public host"):
         await fetch_output(sandbox_http, url, trusted_origin="https://app.flora.ai", max_bytes=10**6, within_seconds=5)
 
 
-async def test_an_output_over_the_cap_is_refused(sandbox_http: httpx.AsyncClient) -> None:
+async def test_an_output_over_the_cap_is_refused(sandbox_http: httpx2.AsyncClient) -> None:
     url = await completed_image(sandbox_http, sandbox_http.sandbox)  # type: ignore[attr-defined]
     with pytest.raises(FetchError, match="cap"):
         await fetch_output(sandbox_http, url, trusted_origin=SANDBOX, max_bytes=100, within_seconds=5)
 
 
-async def test_a_missing_output_names_the_status(sandbox_http: httpx.AsyncClient) -> None:
+async def test_a_missing_output_names_the_status(sandbox_http: httpx2.AsyncClient) -> None:
     with pytest.raises(FetchError, match="HTTP 404"):
         await fetch_output(
             sandbox_http, f"{SANDBOX}/media/run_x/output_1.png", trusted_origin=SANDBOX, max_bytes=100, within_seconds=5
@@ -88,7 +88,7 @@ async def test_a_redirect_to_a_private_host_is_refused() -> None:
         return RedirectResponse("http://192.168.1.1/admin", status_code=302)
 
     media_host = Starlette(routes=[Route("/media/a.png", redirecting)])
-    http = httpx.AsyncClient(transport=httpx.ASGITransport(app=media_host))
+    http = httpx2.AsyncClient(transport=httpx2.ASGITransport(app=media_host))
     with pytest.raises(FetchError, match="not a public host"):
         await fetch_output(http, f"{SANDBOX}/media/a.png", trusted_origin=SANDBOX, max_bytes=100, within_seconds=5)
 

@@ -9,7 +9,7 @@ from collections.abc import AsyncIterator
 from pathlib import Path
 from typing import Any
 
-import httpx
+import httpx2
 import pytest
 from mcp import Client
 from mcp.shared.exceptions import MCPError
@@ -49,7 +49,7 @@ def sandbox() -> Sandbox:
 
 @pytest.fixture
 async def client(sandbox: Sandbox, tmp_path: Path) -> AsyncIterator[Client]:
-    async with httpx.AsyncClient(transport=sandbox.transport()) as http:
+    async with httpx2.AsyncClient(transport=sandbox.transport()) as http:
         server = create_server(Settings(output_dir=tmp_path / "out"), http_client=http, sandbox=sandbox)
         async with Client(server) as connected:
             yield connected
@@ -83,7 +83,7 @@ async def test_reading_the_output_resource_gives_the_bytes_behind_the_url(client
     read = await client.read_resource(uri)
     content = read.contents[0]
     assert isinstance(content, BlobResourceContents) and content.mime_type == "image/png"
-    async with httpx.AsyncClient(transport=sandbox.transport()) as http:
+    async with httpx2.AsyncClient(transport=sandbox.transport()) as http:
         assert base64.b64decode(content.blob) == (await http.get(url)).content
 
 
@@ -101,7 +101,7 @@ async def test_an_unknown_output_uri_is_not_found(client: Client) -> None:
 
 
 async def test_previews_off_gives_links_only(sandbox: Sandbox) -> None:
-    async with httpx.AsyncClient(transport=sandbox.transport()) as http:
+    async with httpx2.AsyncClient(transport=sandbox.transport()) as http:
         server = create_server(Settings(previews=False), http_client=http, sandbox=sandbox)
         async with Client(server) as client:
             done = await run_to_end(client, IMAGE)
@@ -150,11 +150,11 @@ async def test_reading_a_finished_run_again_shows_the_same_preview_without_downl
 ) -> None:
     media_gets: list[str] = []
 
-    async def count(request: httpx.Request) -> None:
+    async def count(request: httpx2.Request) -> None:
         if request.url.path.startswith("/media/"):
             media_gets.append(str(request.url))
 
-    async with httpx.AsyncClient(transport=sandbox.transport(), event_hooks={"request": [count]}) as http:
+    async with httpx2.AsyncClient(transport=sandbox.transport(), event_hooks={"request": [count]}) as http:
         server = create_server(Settings(), http_client=http, sandbox=sandbox)
         async with Client(server) as connected:
             done = await run_to_end(connected, IMAGE)

@@ -19,7 +19,7 @@ from dataclasses import dataclass
 from typing import Any
 
 import anyio
-import httpx
+import httpx2
 from mcp import Client
 from mcp_types import CallToolResult
 
@@ -92,12 +92,12 @@ class PricedFlora:
             model["estimated_credits"] = PRICE * 1000  # 0.001 USD per credit
         return model
 
-    async def __call__(self, request: httpx.Request) -> httpx.Response:
+    async def __call__(self, request: httpx2.Request) -> httpx2.Response:
         path = request.url.path.removeprefix("/api/v1")
         if request.method == "GET" and path == "/models":
             if self.listing == "down":
-                return httpx.Response(503, json={"error": {"code": "unavailable", "message": "down"}})
-            return httpx.Response(200, json={"models": [] if self.listing == "missing" else [self._model()]})
+                return httpx2.Response(503, json={"error": {"code": "unavailable", "message": "down"}})
+            return httpx2.Response(200, json={"models": [] if self.listing == "missing" else [self._model()]})
         if request.method == "POST" and path == "/runs/generation":
             await anyio.sleep(self.start_delay)  # concurrent starts overlap in flight
             run_id = f"run_priced{len(self.runs):04d}"
@@ -105,17 +105,17 @@ class PricedFlora:
             body = (
                 self.start_body or '{"run_id": "%s", "type": "generation", "charged_cost": %s, "estimated_seconds": 5}'
             )
-            return httpx.Response(200, content=(body % (run_id, PRICE)).encode(), headers=JSON)
+            return httpx2.Response(200, content=(body % (run_id, PRICE)).encode(), headers=JSON)
         if request.method == "GET" and path.startswith("/runs/"):
             run_id = path.rsplit("/", 1)[1]
             body = '{"run_id": "%s", "status": "running", "progress": 0.5, "charged_cost": %s}'
-            return httpx.Response(200, content=(body % (run_id, self.read_charge)).encode(), headers=JSON)
+            return httpx2.Response(200, content=(body % (run_id, self.read_charge)).encode(), headers=JSON)
         if request.method == "GET" and path == "/generations" and self.history_down:
-            return httpx.Response(503, json={"error": {"code": "unavailable", "message": "down"}})
+            return httpx2.Response(503, json={"error": {"code": "unavailable", "message": "down"}})
         if request.method == "GET" and path == "/generations":
             items = [{"run_id": r, "status": "running", "model": {"model_id": "t2i-priced"}} for r in self.runs]
-            return httpx.Response(200, json={"generations": items[::-1], "meta": {}})
-        return httpx.Response(404, json={"error": {"code": "not_found", "message": f"no route {path}"}})
+            return httpx2.Response(200, json={"generations": items[::-1], "meta": {}})
+        return httpx2.Response(404, json={"error": {"code": "not_found", "message": f"no route {path}"}})
 
 
 JSON = {"content-type": "application/json"}
@@ -133,7 +133,7 @@ async def priced_client(flora: PricedFlora, **settings: Any) -> AsyncIterator[Cl
         "max_spend_usd": CAP,
         "state_url": "memory",  # each case its own journal, whoever runs the campaign
     }
-    async with httpx.AsyncClient(transport=httpx.MockTransport(flora)) as http:
+    async with httpx2.AsyncClient(transport=httpx2.MockTransport(flora)) as http:
         server = create_server(
             campaign_settings(**(values | settings)), http_client=http, sleep=clock.sleep, clock=clock.time
         )

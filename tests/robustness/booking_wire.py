@@ -12,7 +12,6 @@ from __future__ import annotations
 import time
 
 import anyio
-import httpx
 import httpx2
 from mcp import Client
 from mcp.client.streamable_http import streamable_http_client
@@ -104,13 +103,13 @@ def _served_env(base_url: str, **extra: str) -> dict[str, str]:
 async def _resent_over_http(sandbox: Sandbox, url: str, tag: str, technique: bool, seen: list[str]) -> bool:
     """One start whose client gives up after 1 s and sends the very same tools/call again."""
     tool, arguments = ("start_technique_run", poster(tag)) if technique else ("start_generation_run", image(tag))
-    async with httpx.AsyncClient(timeout=1.0, trust_env=False) as impatient:
+    async with httpx2.AsyncClient(timeout=1.0, trust_env=False) as impatient:
         try:
             await rpc(impatient, url, "tools/call", tool_call(tool, arguments))
             timed_out = False
-        except httpx.TimeoutException:
+        except httpx2.TimeoutException:
             timed_out = True
-    async with httpx.AsyncClient(timeout=60.0, trust_env=False) as patient:
+    async with httpx2.AsyncClient(timeout=60.0, trust_env=False) as patient:
         again = decode_answer(await rpc(patient, url, "tools/call", tool_call(tool, arguments)))
     answer = again.get("result", {}).get("structuredContent") or {}
     made = _made(sandbox, tag)

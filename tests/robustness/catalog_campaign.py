@@ -17,7 +17,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
-import httpx
+import httpx2
 from mcp import Client
 from mcp_types import CallToolResult, ResourceLink, TextContent
 
@@ -152,7 +152,7 @@ async def run_mistakes() -> list[MistakeRow]:
     rows = [MistakeRow(m.name, None, 0, True) for m in MISTAKES]
     clock = FakeClock()
     sandbox = Sandbox(SandboxConfig(), clock=clock.time)
-    async with httpx.AsyncClient(transport=sandbox.transport()) as http:
+    async with httpx2.AsyncClient(transport=sandbox.transport()) as http:
         server = create_server(
             Settings(max_retries=0), http_client=http, sandbox=sandbox, sleep=clock.sleep, clock=clock.time
         )

@@ -24,7 +24,7 @@ from contextlib import asynccontextmanager
 from dataclasses import dataclass
 
 import anyio
-import httpx
+import httpx2
 from anyio.abc import SocketStream
 
 from .hostile_support import (
@@ -142,18 +142,18 @@ class Crowd:
 async def _normal_calls(url: str, calls: int, concurrency: int, figures: DoorFigures) -> None:
     limiter = anyio.Semaphore(concurrency)
 
-    async def one(http: httpx.AsyncClient) -> None:
+    async def one(http: httpx2.AsyncClient) -> None:
         async with limiter:
             figures.calls += 1
             try:
                 answer = await http.post(url, json=CALL, headers=HEADERS)
                 message = decode_answer(answer) if answer.status_code == 200 else {}
-            except (httpx.HTTPError, ValueError, AssertionError):
+            except (httpx2.HTTPError, ValueError, AssertionError):
                 return
             if (message.get("result") or {}).get("isError") is False:
                 figures.succeeded += 1
 
-    async with httpx.AsyncClient(trust_env=False, timeout=15) as http, anyio.create_task_group() as tasks:
+    async with httpx2.AsyncClient(trust_env=False, timeout=15) as http, anyio.create_task_group() as tasks:
         for _ in range(calls):
             tasks.start_soon(one, http)
 

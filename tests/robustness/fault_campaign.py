@@ -37,7 +37,7 @@ from collections import Counter
 from dataclasses import dataclass, field
 from typing import Any
 
-import httpx
+import httpx2
 from mcp import Client
 
 from flora_mcp.sandbox import Fault, Sandbox
@@ -250,7 +250,7 @@ async def _through_a_naive_client(plans: list[PlannedStart], figures: CampaignFi
     sandbox = new_sandbox(clock)
     base = sandbox.base_url()
     headers = {"Authorization": f"Bearer {sandbox.config.api_key}"}
-    async with httpx.AsyncClient(
+    async with httpx2.AsyncClient(
         transport=TimeoutTransport(sandbox.transport()), base_url=base, headers=headers
     ) as http:
         for plan in plans:
@@ -269,13 +269,13 @@ async def _through_a_naive_client(plans: list[PlannedStart], figures: CampaignFi
     figures.naive_extra_usd = round(figures.naive_extra_usd, 2)
 
 
-async def _naive_call(http: httpx.AsyncClient, plan: PlannedStart) -> str:
+async def _naive_call(http: httpx2.AsyncClient, plan: PlannedStart) -> str:
     """One SDK call: the POST and two retries, no idempotency key. "ok", "refused" or "retry"."""
     path, body = _naive_request(plan)
     for _ in range(1 + MAX_RETRIES):
         try:
             response = await http.post(path, json=body)
-        except httpx.TransportError:
+        except httpx2.TransportError:
             continue
         status = response.status_code
         if 200 <= status < 300:

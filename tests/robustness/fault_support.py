@@ -14,7 +14,7 @@ from dataclasses import dataclass
 from typing import Any
 
 import anyio
-import httpx
+import httpx2
 from mcp import Client
 from mcp_types import CallToolResult, TextContent
 
@@ -53,17 +53,17 @@ class VirtualTime:
         await self.sleep(seconds)
 
 
-class TimeoutTransport(httpx.AsyncBaseTransport):
+class TimeoutTransport(httpx2.AsyncBaseTransport):
     """The sandbox in process, where an answer slower than the timeout is the client's read timeout."""
 
-    def __init__(self, inner: httpx.AsyncBaseTransport) -> None:
+    def __init__(self, inner: httpx2.AsyncBaseTransport) -> None:
         self._inner = inner
 
-    async def handle_async_request(self, request: httpx.Request) -> httpx.Response:
+    async def handle_async_request(self, request: httpx2.Request) -> httpx2.Response:
         try:
             return await self._inner.handle_async_request(request)
         except VirtualTimeout:
-            raise httpx.ReadTimeout("timed out waiting for the answer", request=request) from None
+            raise httpx2.ReadTimeout("timed out waiting for the answer", request=request) from None
 
     async def aclose(self) -> None:
         await self._inner.aclose()
@@ -101,7 +101,7 @@ async def connected(
     sandbox: Sandbox, clock: VirtualTime, settings: Settings | None = None, **client_options: Any
 ) -> AsyncIterator[Client]:
     """An MCP client, in memory, to flora-mcp on `sandbox`, both on the virtual clock."""
-    async with httpx.AsyncClient(transport=TimeoutTransport(sandbox.transport())) as http:
+    async with httpx2.AsyncClient(transport=TimeoutTransport(sandbox.transport())) as http:
         server = create_server(
             settings or campaign_settings(),
             http_client=http,

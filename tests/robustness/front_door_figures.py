@@ -10,7 +10,7 @@ from __future__ import annotations
 import logging
 from dataclasses import dataclass, field
 
-import httpx
+import httpx2
 from starlette.types import Receive, Scope, Send
 
 from flora_mcp.config import Settings
@@ -51,8 +51,8 @@ async def _reached(app_hits: list[Scope], lending: KeyLending, headers: dict[str
         await send({"type": "http.response.start", "status": 200, "headers": []})
         await send({"type": "http.response.body", "body": b""})
 
-    transport = httpx.ASGITransport(app=BearerKeyGate(app, lending=lending), client=(peer, 4000))
-    async with httpx.AsyncClient(transport=transport, base_url="http://127.0.0.1") as http:
+    transport = httpx2.ASGITransport(app=BearerKeyGate(app, lending=lending), client=(peer, 4000))
+    async with httpx2.AsyncClient(transport=transport, base_url="http://127.0.0.1") as http:
         raw = [(k.encode(), v.encode("latin-1")) for k, v in headers.items()]
         return (await http.post("/mcp", headers=raw)).status_code == 200
 

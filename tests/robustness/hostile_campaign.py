@@ -32,7 +32,7 @@ import anyio
 import anyio.from_thread
 import anyio.lowlevel
 import anyio.to_thread
-import httpx
+import httpx2
 from hypothesis import HealthCheck, Phase, given, settings
 from hypothesis import seed as hypothesis_seed
 from hypothesis import strategies as st
@@ -460,7 +460,7 @@ async def hostile_harness() -> AsyncIterator[Harness]:
     sandbox = Sandbox(SandboxConfig(time_scale=0, credits_usd=1e12))
     log = log_requests(sandbox)
     fake = FakeTime()
-    async with httpx.AsyncClient(transport=sandbox.transport()) as http:
+    async with httpx2.AsyncClient(transport=sandbox.transport()) as http:
         server = create_server(
             Settings(max_retries=0),
             http_client=http,

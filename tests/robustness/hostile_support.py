@@ -21,7 +21,7 @@ from dataclasses import dataclass, field
 from typing import IO, Any
 
 import anyio
-import httpx
+import httpx2
 from anyio.abc import Process
 from anyio.streams.buffered import BufferedByteReceiveStream
 from starlette.types import ASGIApp, Receive, Scope, Send
@@ -160,7 +160,7 @@ async def mcp_process(
             await _stop(process)
 
 
-def decode_answer(response: httpx.Response) -> dict[str, Any]:
+def decode_answer(response: httpx2.Response) -> dict[str, Any]:
     """The JSON-RPC message in an HTTP answer, sent as JSON or as one SSE event."""
     if response.headers.get("content-type", "").startswith("text/event-stream"):
         data = [line[5:].strip() for line in response.text.splitlines() if line.startswith("data:")]
@@ -172,7 +172,7 @@ def decode_answer(response: httpx.Response) -> dict[str, Any]:
 
 
 async def rpc(
-    http: httpx.AsyncClient,
+    http: httpx2.AsyncClient,
     url: str,
     method: str,
     params: dict[str, Any] | None = None,
@@ -180,7 +180,7 @@ async def rpc(
     key: str | None = None,
     request_id: int = 1,
     headers: dict[str, str] | None = None,
-) -> httpx.Response:
+) -> httpx2.Response:
     """POST one JSON-RPC request (stateless, 2025-11-25 era: no handshake needed)."""
     sent = {"Accept": ACCEPT, "MCP-Protocol-Version": LEGACY_VERSION, **(headers or {})}
     if key:

@@ -1,10 +1,10 @@
-"""A scripted FLORA that is not the sandbox: an httpx.MockTransport handler with FLORA's routes.
+"""A scripted FLORA that is not the sandbox: an httpx2.MockTransport handler with FLORA's routes.
 
 It answers from data a test sets (models, a technique, the states a run goes through, list
 pages), records every request, and can play what the sandbox never does: statuses, output
 types, run types and model types FLORA may add, nulls in documented fields, malformed list
 items, a retired /runs/generation route. The server reaches it through its real FLORA client
-(an httpx.AsyncClient with this handler as transport) and is driven through a real mcp.Client.
+(an httpx2.AsyncClient with this handler as transport) and is driven through a real mcp.Client.
 """
 
 from __future__ import annotations
@@ -15,7 +15,7 @@ from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
 from typing import Any
 
-import httpx
+import httpx2
 from mcp import Client
 
 from flora_mcp.config import Settings
@@ -81,40 +81,40 @@ class ScriptedFlora:
     technique_runs: dict[str, Any] = field(default_factory=lambda: {"technique_runs": [], "meta": {}})
     generations: dict[str, Any] = field(default_factory=lambda: {"generations": [], "meta": {}})
     generation_route_gone: bool = False
-    start_reply: httpx.Response | None = None  # answers every start POST instead of `start`/`nested`
+    start_reply: httpx2.Response | None = None  # answers every start POST instead of `start`/`nested`
     models_status: int = 200
-    requests: list[httpx.Request] = field(default_factory=list)
+    requests: list[httpx2.Request] = field(default_factory=list)
 
-    def __call__(self, request: httpx.Request) -> httpx.Response:
+    def __call__(self, request: httpx2.Request) -> httpx2.Response:
         self.requests.append(request)
         method, path = request.method, request.url.path.removeprefix(API)
         parts = path.strip("/").split("/")
         if method == "GET" and path == "/models":
             if self.models_status != 200:
-                return httpx.Response(self.models_status, json={"error": {"code": "unknown_error", "message": "x"}})
+                return httpx2.Response(self.models_status, json={"error": {"code": "unknown_error", "message": "x"}})
             kind = request.url.params.get("type")
             listed = [m for m in self.models if kind is None or _type_of(m) in (None, kind)]
-            return httpx.Response(200, json={"models": listed})
+            return httpx2.Response(200, json={"models": listed})
         if method == "GET" and len(parts) == 2 and parts[0] == "techniques":
-            return httpx.Response(200, json=self.technique)
+            return httpx2.Response(200, json=self.technique)
         if method == "POST" and self.start_reply is not None:
             return self.start_reply
         if method == "POST" and path == "/runs/generation" and self.generation_route_gone:
-            return httpx.Response(404, text="<html>Not Found</html>", headers={"content-type": "text/html"})
+            return httpx2.Response(404, text="<html>Not Found</html>", headers={"content-type": "text/html"})
         if method == "POST" and path in ("/runs/generation", "/generate", "/runs/technique"):
-            return httpx.Response(200, json=self.start)
+            return httpx2.Response(200, json=self.start)
         if method == "POST" and len(parts) == 3 and parts[0] == "techniques":
-            return httpx.Response(200, json=self.nested)
+            return httpx2.Response(200, json=self.nested)
         if method == "GET" and (parts[0] == "runs" or (parts[0] == "techniques" and len(parts) == 4)):
             state = self.reads.pop(0) if len(self.reads) > 1 else self.reads[0]
-            return httpx.Response(200, json=state)
+            return httpx2.Response(200, json=state)
         if method == "GET" and path == "/technique-runs":
-            return httpx.Response(200, json=self.technique_runs)
+            return httpx2.Response(200, json=self.technique_runs)
         if method == "GET" and path == "/generations":
-            return httpx.Response(200, json=self.generations)
-        return httpx.Response(404, json={"error": {"code": "not_found", "message": f"no route {method} {path}"}})
+            return httpx2.Response(200, json=self.generations)
+        return httpx2.Response(404, json={"error": {"code": "not_found", "message": f"no route {method} {path}"}})
 
-    def sent(self, method: str | None = None) -> list[httpx.Request]:
+    def sent(self, method: str | None = None) -> list[httpx2.Request]:
         return [r for r in self.requests if method is None or r.method == method]
 
     def starts(self) -> int:
@@ -146,7 +146,7 @@ class FakeClock:
 async def scripted_client(flora: ScriptedFlora, **settings: Any) -> AsyncIterator[Client]:
     """An in-memory mcp.Client to a flora-mcp server whose FLORA is `flora`."""
     clock = FakeClock()
-    async with httpx.AsyncClient(transport=httpx.MockTransport(flora)) as http:
+    async with httpx2.AsyncClient(transport=httpx2.MockTransport(flora)) as http:
         server = create_server(
             Settings(api_key="sk-scripted-key-0001", base_url=BASE, max_retries=0, **settings),
             http_client=http,

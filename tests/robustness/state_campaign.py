@@ -20,7 +20,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 import anyio
-import httpx
+import httpx2
 from mcp import Client, StdioServerParameters
 from mcp_types import ElicitResult, TextContent
 from starlette.requests import Request
@@ -86,7 +86,7 @@ class FleetFigures:
 async def fleet_starts(store_url: str, starts: int = STARTS) -> FleetFigures:
     """`starts` parallel starts (distinct scenes), alternating between two processes on one store."""
     answers: list[dict[str, Any]] = [{} for _ in range(starts)]
-    async with fleet(store_url) as (sandbox, servers), httpx.AsyncClient(trust_env=False, timeout=60) as http:
+    async with fleet(store_url) as (sandbox, servers), httpx2.AsyncClient(trust_env=False, timeout=60) as http:
 
         async def start(i: int) -> None:
             call = tool_call("start_technique_run", storyboard(f"scene {i}"))
@@ -106,7 +106,7 @@ class RoundRobin:
     def __init__(self, backends: list[str]) -> None:
         self.backends = backends
         self.calls: list[int] = []
-        self._http = httpx.AsyncClient(trust_env=False, timeout=60)
+        self._http = httpx2.AsyncClient(trust_env=False, timeout=60)
 
     async def __call__(self, scope: Any, receive: Any, send: Any) -> None:
         if scope["type"] != "http":

@@ -10,7 +10,7 @@ import json
 import time
 
 import anyio
-import httpx
+import httpx2
 import pytest
 from starlette.types import Receive, Scope, Send
 
@@ -61,7 +61,7 @@ def _head(port: int, length: int) -> bytes:
 
 
 async def _served(server: McpProcess) -> bool:
-    async with httpx.AsyncClient(trust_env=False, timeout=10) as http:
+    async with httpx2.AsyncClient(trust_env=False, timeout=10) as http:
         answer = await rpc(http, server.url, "tools/call", tool_call("list_workspaces", {}))
     return answer.status_code == 200 and decode_answer(answer)["result"]["isError"] is False
 
@@ -136,10 +136,10 @@ async def test_past_the_concurrency_limit_requests_wait_then_get_503() -> None:
         await send({"type": "http.response.body", "body": b"ok"})
 
     app = ConcurrencyLimit(slow_app, max_concurrency=1, queue_timeout=0.3)
-    transport = httpx.ASGITransport(app=app)
-    async with httpx.AsyncClient(transport=transport, base_url="http://127.0.0.1") as http:
+    transport = httpx2.ASGITransport(app=app)
+    async with httpx2.AsyncClient(transport=transport, base_url="http://127.0.0.1") as http:
         async with anyio.create_task_group() as tasks:
-            first: list[httpx.Response] = []
+            first: list[httpx2.Response] = []
 
             async def hold() -> None:
                 first.append(await http.post("/mcp", content=b"{}"))

@@ -7,7 +7,6 @@ from collections.abc import AsyncIterator
 from typing import Any
 
 import anyio
-import httpx
 import httpx2
 import pytest
 from mcp import Client
@@ -38,8 +37,8 @@ def _door(allowed_hosts: list[str] | None = None) -> HostOriginCheck:
     return HostOriginCheck(_ok, allowed_hosts=security.allowed_hosts, allowed_origins=security.allowed_origins)
 
 
-async def _send(app: Any, method: str, path: str, headers: dict[str, str], content: bytes = b"") -> httpx.Response:
-    async with httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://127.0.0.1:8000") as http:
+async def _send(app: Any, method: str, path: str, headers: dict[str, str], content: bytes = b"") -> httpx2.Response:
+    async with httpx2.AsyncClient(transport=httpx2.ASGITransport(app=app), base_url="http://127.0.0.1:8000") as http:
         return await http.request(method, path, headers=headers, content=content)
 
 
@@ -130,7 +129,7 @@ async def test_a_body_over_the_limit_gets_413_by_its_declared_length_or_as_it_st
             yield b"y" * 100
 
     assert (await _send(limited, "POST", "/mcp", {}, b"x" * 1001)).status_code == 413
-    async with httpx.AsyncClient(transport=httpx.ASGITransport(app=limited), base_url="http://127.0.0.1") as http:
+    async with httpx2.AsyncClient(transport=httpx2.ASGITransport(app=limited), base_url="http://127.0.0.1") as http:
         streamed = await http.post("/mcp", content=chunked(5000))
     assert streamed.status_code == 413 and streamed.json()["error"] == "request_too_large"
     assert "1000 bytes" in streamed.json()["message"] and "FLORA_MAX_REQUEST_BYTES" in streamed.json()["message"]
@@ -141,21 +140,21 @@ async def test_a_body_over_the_limit_gets_413_by_its_declared_length_or_as_it_st
 
 
 @pytest.fixture
-async def keyed_sandbox() -> AsyncIterator[tuple[Sandbox, RequestLog, httpx.AsyncClient]]:
+async def keyed_sandbox() -> AsyncIterator[tuple[Sandbox, RequestLog, httpx2.AsyncClient]]:
     sandbox = Sandbox(SandboxConfig(time_scale=0, extra_api_keys=(ALICE,)))
     log = log_requests(sandbox)
-    async with httpx.AsyncClient(transport=sandbox.transport()) as http:
+    async with httpx2.AsyncClient(transport=sandbox.transport()) as http:
         yield sandbox, log, http
 
 
 async def test_on_a_non_loopback_bind_a_request_without_a_key_gets_401_though_the_server_has_one(
-    keyed_sandbox: tuple[Sandbox, RequestLog, httpx.AsyncClient],
+    keyed_sandbox: tuple[Sandbox, RequestLog, httpx2.AsyncClient],
 ) -> None:
     sandbox, log, flora_http = keyed_sandbox
     server = create_server(Settings(), http_client=flora_http, sandbox=sandbox)  # the sandbox's key is its own
     # Served on 127.0.0.1 but configured as bound to every interface, as `--host 0.0.0.0` is.
     app = http_app(server, host="0.0.0.0", transport="streamable-http")
-    async with serving(app, lifespan=True) as origin, httpx.AsyncClient(trust_env=False) as http:
+    async with serving(app, lifespan=True) as origin, httpx2.AsyncClient(trust_env=False) as http:
         refused = await rpc(http, origin + "/mcp", "tools/call", call_of("list_workspaces", {}))
         served = await rpc(http, origin + "/mcp", "tools/call", call_of("list_workspaces", {}), key=ALICE)
 
@@ -166,12 +165,12 @@ async def test_on_a_non_loopback_bind_a_request_without_a_key_gets_401_though_th
 
 
 async def test_on_a_loopback_bind_the_servers_key_serves_a_request_without_one(
-    keyed_sandbox: tuple[Sandbox, RequestLog, httpx.AsyncClient],
+    keyed_sandbox: tuple[Sandbox, RequestLog, httpx2.AsyncClient],
 ) -> None:
     sandbox, log, flora_http = keyed_sandbox
     server = create_server(Settings(), http_client=flora_http, sandbox=sandbox)
     app = http_app(server, host="127.0.0.1", transport="streamable-http")
-    async with serving(app, lifespan=True) as origin, httpx.AsyncClient(trust_env=False) as http:
+    async with serving(app, lifespan=True) as origin, httpx2.AsyncClient(trust_env=False) as http:
         served = await rpc(http, origin + "/mcp", "tools/call", call_of("list_workspaces", {}))
     assert served.status_code == 200
     assert [request.key for request in log.seen] == [sandbox.config.api_key]

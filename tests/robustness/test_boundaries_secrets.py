@@ -17,7 +17,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
-import httpx
+import httpx2
 import pytest
 from mcp import Client
 from mcp_types import CallToolResult
@@ -108,7 +108,7 @@ async def test_in_process_no_result_error_or_log_line_shows_the_servers_key(capl
     sandbox = Sandbox(SandboxConfig(api_key=CANARY, time_scale=0))
     log = log_requests(sandbox)
     answers: list[str] = []
-    async with httpx.AsyncClient(transport=sandbox.transport()) as http:
+    async with httpx2.AsyncClient(transport=sandbox.transport()) as http:
         settings = Settings(api_key=CANARY, base_url=sandbox.base_url(), max_retries=0, log_level="DEBUG")
         server = create_server(settings, http_client=http)
         async with Client(server) as client:
@@ -162,7 +162,7 @@ async def test_over_http_no_answer_and_no_log_line_shows_a_clients_key() -> None
     log = log_requests(sandbox)
     answers: list[str] = []
 
-    def keep(response: httpx.Response) -> None:
+    def keep(response: httpx2.Response) -> None:
         answers.append(f"{response.status_code} {dict(response.headers)} {response.text}")
 
     async with sandbox.serving() as base_url:
@@ -173,7 +173,7 @@ async def test_over_http_no_answer_and_no_log_line_shows_a_clients_key() -> None
             FLORA_TIMEOUT="0.3",
             FLORA_MAX_REQUEST_BYTES="4096",
         )
-        async with mcp_process(env) as server, httpx.AsyncClient(trust_env=False, timeout=30) as http:
+        async with mcp_process(env) as server, httpx2.AsyncClient(trust_env=False, timeout=30) as http:
             for path in [*PATHS, SLOW]:
                 path.arrange(sandbox)
                 keep(await rpc(http, server.url, "tools/call", tool_call(path.tool, path.arguments), key=CANARY))

@@ -10,7 +10,7 @@ import json
 from collections.abc import AsyncIterator
 from dataclasses import dataclass, field
 
-import httpx
+import httpx2
 import pytest
 from mcp import Client
 from mcp_types import TextContent
@@ -35,13 +35,13 @@ class Sent:
 
 
 @dataclass
-class Recording(httpx.AsyncBaseTransport):
-    """An httpx transport that records each request, then hands it to the sandbox."""
+class Recording(httpx2.AsyncBaseTransport):
+    """An httpx2 transport that records each request, then hands it to the sandbox."""
 
-    inner: httpx.AsyncBaseTransport
+    inner: httpx2.AsyncBaseTransport
     sent: list[Sent] = field(default_factory=list)
 
-    async def handle_async_request(self, request: httpx.Request) -> httpx.Response:
+    async def handle_async_request(self, request: httpx2.Request) -> httpx2.Response:
         auth = request.headers.get("authorization")
         self.sent.append(Sent(request.method, str(request.url), auth, request.content))
         return await self.inner.handle_async_request(request)
@@ -58,7 +58,7 @@ class World:
 async def world() -> AsyncIterator[World]:
     sandbox = Sandbox(SandboxConfig(time_scale=0))
     recording = Recording(sandbox.transport())
-    async with httpx.AsyncClient(transport=recording) as http:
+    async with httpx2.AsyncClient(transport=recording) as http:
         server = create_server(Settings(max_retries=0), http_client=http, sandbox=sandbox)
         async with Client(server) as client:
             yield World(client, sandbox, recording)

@@ -6,7 +6,7 @@ answer, a 409 with another code, a retired generation route, credits priced agai
 
 from __future__ import annotations
 
-import httpx
+import httpx2
 import pytest
 from mcp_types import CallToolResult
 
@@ -68,7 +68,7 @@ async def test_the_default_model_is_learnt_from_the_start_answer_then_checked() 
 
 
 async def test_a_409_with_another_code_is_not_started_and_never_called_accepted() -> None:
-    locked = httpx.Response(409, json={"error": {"code": "project_locked", "message": "The project is locked."}})
+    locked = httpx2.Response(409, json={"error": {"code": "project_locked", "message": "The project is locked."}})
     flora = ScriptedFlora(start_reply=locked)
     async with scripted_client(flora) as client:
         result = await client.call_tool("start_generation_run", {**IMAGE, "params": {"quality": "hd"}})

@@ -12,7 +12,7 @@ from contextlib import asynccontextmanager
 from typing import Any
 
 import anyio
-import httpx
+import httpx2
 import pytest
 from mcp import Client
 from starlette.types import Receive, Scope, Send
@@ -34,7 +34,7 @@ async def over_the_network(base_url: str, *, api_key: str = "sk-sandbox", **sett
     """flora-mcp talking to `base_url` over real sockets; its backoff sleeps are virtual."""
     clock = VirtualTime()
     config = campaign_settings(base_url=base_url, api_key=api_key, **settings)
-    async with httpx.AsyncClient(trust_env=False) as http:
+    async with httpx2.AsyncClient(trust_env=False) as http:
         server = create_server(config, http_client=http, sleep=clock.sleep, clock=clock.time, wall_clock=clock.time)
         async with Client(server) as client:
             yield client

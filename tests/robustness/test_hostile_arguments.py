@@ -10,7 +10,7 @@ from __future__ import annotations
 from collections.abc import Awaitable, Callable
 from urllib.parse import quote, unquote
 
-import httpx
+import httpx2
 import pytest
 from hypothesis import strategies as st
 
@@ -67,7 +67,7 @@ async def test_the_client_keeps_any_id_inside_its_own_path_segment() -> None:
     """Below the tool schemas (which refuse such ids), the client still cannot be steered."""
     sandbox = Sandbox(SandboxConfig(time_scale=0))
     log = log_requests(sandbox)
-    async with httpx.AsyncClient(transport=sandbox.transport()) as http:
+    async with httpx2.AsyncClient(transport=sandbox.transport()) as http:
         client = FloraClient(http, base_url=sandbox.base_url(), api_key=sandbox.config.api_key)
 
         async def check(ids: tuple[str, str]) -> None:

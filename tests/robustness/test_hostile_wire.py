@@ -11,7 +11,7 @@ import sys
 from collections.abc import AsyncIterator
 from typing import Any
 
-import httpx
+import httpx2
 import pytest
 from mcp_types import INVALID_PARAMS, INVALID_REQUEST, METHOD_NOT_FOUND, PARSE_ERROR
 
@@ -132,7 +132,7 @@ async def test_over_http_broken_and_oversized_bodies_get_error_answers_and_the_s
     async with (
         # The limit by flag here (by environment over stdio above).
         mcp_process(child_env(FLORA_SANDBOX_TIME_SCALE="0"), "--sandbox", "--max-request-bytes", str(LIMIT)) as server,
-        httpx.AsyncClient(trust_env=False, timeout=30) as http,
+        httpx2.AsyncClient(trust_env=False, timeout=30) as http,
     ):
         for i, (headers, body, status, code) in enumerate(BROKEN_BODIES):
             content = _chunks(4 * LIMIT) if body == "chunked" else body

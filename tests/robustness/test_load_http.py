@@ -14,7 +14,6 @@ from contextlib import asynccontextmanager
 from typing import Any
 
 import anyio
-import httpx
 import httpx2
 import pytest
 from mcp import Client
@@ -105,7 +104,7 @@ async def http_client(url: str, mode: str = "auto") -> AsyncIterator[Client]:
 @pytest.fixture
 async def sandbox_server() -> AsyncIterator[tuple[str, Sandbox, str]]:
     sandbox = Sandbox(SandboxConfig(time_scale=0, credits_usd=1e6))
-    async with httpx.AsyncClient(transport=sandbox.transport()) as flora_http:
+    async with httpx2.AsyncClient(transport=sandbox.transport()) as flora_http:
         server = create_server(Settings(), http_client=flora_http, sandbox=sandbox)
         app = http_app(server, host="127.0.0.1", transport="streamable-http")
         async with serving(app, lifespan=True) as origin:

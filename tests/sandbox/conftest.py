@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from collections.abc import AsyncIterator
 
-import httpx
+import httpx2
 import pytest
 
 from flora_mcp.sandbox import Sandbox, SandboxConfig
@@ -33,8 +33,8 @@ def sandbox(config: SandboxConfig, clock: FakeClock) -> Sandbox:
 
 
 @pytest.fixture
-async def client(sandbox: Sandbox) -> AsyncIterator[httpx.AsyncClient]:
-    async with httpx.AsyncClient(
+async def client(sandbox: Sandbox) -> AsyncIterator[httpx2.AsyncClient]:
+    async with httpx2.AsyncClient(
         transport=sandbox.transport(),
         base_url=sandbox.base_url(),
         headers={"Authorization": f"Bearer {KEY}"},

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-import httpx
+import httpx2
 import pytest
 
 from flora_mcp.api.models import (
@@ -20,13 +20,13 @@ from .helpers import FakeClock, generation_body, nested_body
 pytestmark = pytest.mark.anyio
 
 
-async def test_workspaces_list_the_sandbox_workspace(client: httpx.AsyncClient) -> None:
+async def test_workspaces_list_the_sandbox_workspace(client: httpx2.AsyncClient) -> None:
     workspaces = WorkspaceList.model_validate((await client.get("/workspaces")).json())
 
     assert [(w.workspace_id, w.name) for w in workspaces.workspaces] == [("ws_sandbox", "Sandbox workspace")]
 
 
-async def test_projects_of_the_workspace_page_with_an_opaque_cursor(client: httpx.AsyncClient) -> None:
+async def test_projects_of_the_workspace_page_with_an_opaque_cursor(client: httpx2.AsyncClient) -> None:
     first = ProjectList.model_validate(
         (await client.get("/projects", params={"workspace_id": "ws_sandbox", "limit": 2})).json()
     )
@@ -47,7 +47,7 @@ async def test_projects_of_the_workspace_page_with_an_opaque_cursor(client: http
     assert all(p.workspace_id == "ws_sandbox" for p in first.projects)
 
 
-async def test_projects_can_be_searched_by_name(client: httpx.AsyncClient) -> None:
+async def test_projects_can_be_searched_by_name(client: httpx2.AsyncClient) -> None:
     found = ProjectList.model_validate(
         (await client.get("/projects", params={"workspace_id": "ws_sandbox", "query": "mood"})).json()
     )
@@ -55,21 +55,21 @@ async def test_projects_can_be_searched_by_name(client: httpx.AsyncClient) -> No
     assert [p.name for p in found.projects] == ["Moodboard"]
 
 
-async def test_projects_need_a_workspace_id(client: httpx.AsyncClient) -> None:
+async def test_projects_need_a_workspace_id(client: httpx2.AsyncClient) -> None:
     response = await client.get("/projects")
 
     assert response.status_code == 400
     assert response.json()["error"]["fields"] == [{"field": "workspace_id", "message": "Required"}]
 
 
-async def test_projects_of_a_workspace_the_key_cannot_see_are_not_found(client: httpx.AsyncClient) -> None:
+async def test_projects_of_a_workspace_the_key_cannot_see_are_not_found(client: httpx2.AsyncClient) -> None:
     response = await client.get("/projects", params={"workspace_id": "ws_someoneelse"})
 
     assert response.status_code == 404
     assert response.json()["error"]["code"] == "not_found"
 
 
-async def test_models_list_one_model_per_type_with_their_params(client: httpx.AsyncClient) -> None:
+async def test_models_list_one_model_per_type_with_their_params(client: httpx2.AsyncClient) -> None:
     models = ModelList.model_validate((await client.get("/models")).json())
 
     assert {m.type: m.model_id for m in models.models} == {
@@ -87,13 +87,13 @@ async def test_models_list_one_model_per_type_with_their_params(client: httpx.As
     assert video.params is not None and (video.params[0].min, video.params[0].max) == (2, 10)
 
 
-async def test_models_filter_by_type(client: httpx.AsyncClient) -> None:
+async def test_models_filter_by_type(client: httpx2.AsyncClient) -> None:
     models = ModelList.model_validate((await client.get("/models", params={"type": "audio"})).json())
 
     assert [m.model_id for m in models.models] == ["t2a-sandbox-audio"]
 
 
-async def test_techniques_list_and_search(client: httpx.AsyncClient) -> None:
+async def test_techniques_list_and_search(client: httpx2.AsyncClient) -> None:
     everything = TechniqueList.model_validate((await client.get("/techniques")).json())
     captions = TechniqueList.model_validate((await client.get("/techniques", params={"query": "caption"})).json())
 
@@ -106,7 +106,7 @@ async def test_techniques_list_and_search(client: httpx.AsyncClient) -> None:
     assert [t.slug for t in captions.techniques] == ["caption-writer"]
 
 
-async def test_a_technique_is_found_by_id_or_slug_with_its_inputs_and_cost(client: httpx.AsyncClient) -> None:
+async def test_a_technique_is_found_by_id_or_slug_with_its_inputs_and_cost(client: httpx2.AsyncClient) -> None:
     by_id = Technique.model_validate((await client.get("/techniques/tech_sandboxclip")).json())
     by_slug = Technique.model_validate((await client.get("/techniques/product-clip")).json())
 
@@ -120,7 +120,7 @@ async def test_a_technique_is_found_by_id_or_slug_with_its_inputs_and_cost(clien
     assert by_id.outputs is not None and by_id.outputs[0].type == "videoUrl"
 
 
-async def test_an_unknown_technique_is_not_found(client: httpx.AsyncClient) -> None:
+async def test_an_unknown_technique_is_not_found(client: httpx2.AsyncClient) -> None:
     response = await client.get("/techniques/no-such-thing")
 
     assert response.status_code == 404
@@ -128,7 +128,7 @@ async def test_an_unknown_technique_is_not_found(client: httpx.AsyncClient) -> N
 
 
 async def test_technique_runs_are_listed_newest_first_with_their_technique(
-    client: httpx.AsyncClient, clock: FakeClock
+    client: httpx2.AsyncClient, clock: FakeClock
 ) -> None:
     first = (await client.post("/techniques/poster-maker/runs", json=nested_body("one"))).json()["run_id"]
     clock.advance(1)
@@ -146,7 +146,7 @@ async def test_technique_runs_are_listed_newest_first_with_their_technique(
 
 
 async def test_technique_run_pages_neither_repeat_nor_skip_when_runs_start_while_paging(
-    client: httpx.AsyncClient,
+    client: httpx2.AsyncClient,
 ) -> None:
     started = [
         (await client.post("/techniques/poster-maker/runs", json=nested_body())).json()["run_id"] for _ in range(5)
@@ -166,7 +166,7 @@ async def test_technique_run_pages_neither_repeat_nor_skip_when_runs_start_while
     assert seen == list(reversed(started))
 
 
-async def test_technique_runs_filter_by_technique_slug_and_status(client: httpx.AsyncClient, clock: FakeClock) -> None:
+async def test_technique_runs_filter_by_technique_slug_and_status(client: httpx2.AsyncClient, clock: FakeClock) -> None:
     caption = (
         await client.post(
             "/techniques/caption-writer/runs",
@@ -186,21 +186,21 @@ async def test_technique_runs_filter_by_technique_slug_and_status(client: httpx.
     assert completed.technique_runs == []
 
 
-async def test_a_bad_status_filter_is_a_field_error(client: httpx.AsyncClient) -> None:
+async def test_a_bad_status_filter_is_a_field_error(client: httpx2.AsyncClient) -> None:
     response = await client.get("/technique-runs", params={"status": "done"})
 
     assert response.status_code == 400
     assert response.json()["error"]["fields"][0]["field"] == "status"
 
 
-async def test_a_forged_cursor_is_a_field_error(client: httpx.AsyncClient) -> None:
+async def test_a_forged_cursor_is_a_field_error(client: httpx2.AsyncClient) -> None:
     response = await client.get("/technique-runs", params={"cursor": "not-a-cursor"})
 
     assert response.status_code == 400
     assert response.json()["error"]["fields"][0]["field"] == "cursor"
 
 
-async def test_generations_list_generation_runs_only_newest_first(client: httpx.AsyncClient) -> None:
+async def test_generations_list_generation_runs_only_newest_first(client: httpx2.AsyncClient) -> None:
     image = (await client.post("/runs/generation", json=generation_body())).json()["run_id"]
     text = (await client.post("/generate", json=generation_body(type="text"))).json()["run_id"]
     await client.post("/techniques/poster-maker/runs", json=nested_body())

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-import httpx
+import httpx2
 import pytest
 
 from flora_mcp.api.models import ErrorEnvelope, RunState
@@ -15,7 +15,7 @@ from .helpers import FakeClock, generation_body, nested_body
 pytestmark = pytest.mark.anyio
 
 
-def error_of(response: httpx.Response) -> tuple[int, str, list[str]]:
+def error_of(response: httpx2.Response) -> tuple[int, str, list[str]]:
     error = ErrorEnvelope.model_validate(response.json()).error
     assert error.message
     return response.status_code, error.code, [f.field for f in error.fields or ()]
@@ -36,7 +36,7 @@ def error_of(response: httpx.Response) -> tuple[int, str, list[str]]:
     ],
 )
 async def test_a_bad_generation_body_names_every_bad_field(
-    client: httpx.AsyncClient, sandbox: Sandbox, body: dict[str, Any], fields: list[str]
+    client: httpx2.AsyncClient, sandbox: Sandbox, body: dict[str, Any], fields: list[str]
 ) -> None:
     response = await client.post("/runs/generation", json={**generation_body(), **body})
 
@@ -47,7 +47,7 @@ async def test_a_bad_generation_body_names_every_bad_field(
     assert sandbox.credits_usd == 100
 
 
-async def test_a_missing_prompt_reads_like_the_documented_example(client: httpx.AsyncClient) -> None:
+async def test_a_missing_prompt_reads_like_the_documented_example(client: httpx2.AsyncClient) -> None:
     body = generation_body()
     del body["prompt"]
 
@@ -74,7 +74,7 @@ async def test_a_missing_prompt_reads_like_the_documented_example(client: httpx.
     ],
 )
 async def test_a_bad_top_level_technique_body_is_a_field_error(
-    client: httpx.AsyncClient, body: dict[str, Any], field: str
+    client: httpx2.AsyncClient, body: dict[str, Any], field: str
 ) -> None:
     base = {"technique_id": "tech_sandboxposter", "workspace_id": "ws_sandbox", "inputs": {"subject": "a fox"}}
 
@@ -94,14 +94,14 @@ async def test_a_bad_top_level_technique_body_is_a_field_error(
     ],
 )
 async def test_a_bad_nested_technique_body_is_a_field_error(
-    client: httpx.AsyncClient, body: dict[str, Any], field: str
+    client: httpx2.AsyncClient, body: dict[str, Any], field: str
 ) -> None:
     response = await client.post("/techniques/poster-maker/runs", json={**nested_body(), **body})
 
     assert error_of(response) == (400, "input_validation_error", [field])
 
 
-async def test_an_image_input_must_be_a_url(client: httpx.AsyncClient) -> None:
+async def test_an_image_input_must_be_a_url(client: httpx2.AsyncClient) -> None:
     response = await client.post(
         "/techniques/caption-writer/runs",
         json={"inputs": [{"id": "image", "type": "imageUrl", "value": "a photo"}], "mode": "async"},
@@ -110,7 +110,7 @@ async def test_an_image_input_must_be_a_url(client: httpx.AsyncClient) -> None:
     assert error_of(response) == (400, "input_validation_error", ["inputs.image"])
 
 
-async def test_a_nested_start_on_an_unknown_technique_is_not_found(client: httpx.AsyncClient) -> None:
+async def test_a_nested_start_on_an_unknown_technique_is_not_found(client: httpx2.AsyncClient) -> None:
     response = await client.post("/techniques/tech_nosuchthing/runs", json=nested_body())
 
     assert error_of(response)[:2] == (404, "not_found")
@@ -118,7 +118,7 @@ async def test_a_nested_start_on_an_unknown_technique_is_not_found(client: httpx
 
 @pytest.mark.parametrize(("field", "value"), [("workspace_id", "ws_elsewhere"), ("project_id", "prj_elsewhere")])
 async def test_a_workspace_or_project_the_key_cannot_see_is_not_found(
-    client: httpx.AsyncClient, sandbox: Sandbox, field: str, value: str
+    client: httpx2.AsyncClient, sandbox: Sandbox, field: str, value: str
 ) -> None:
     response = await client.post("/runs/generation", json=generation_body(**{field: value}))
 
@@ -127,7 +127,7 @@ async def test_a_workspace_or_project_the_key_cannot_see_is_not_found(
 
 
 @pytest.mark.parametrize("raw", [b"{not json", b"", b"[1, 2]"])
-async def test_a_body_that_is_not_a_json_object_is_invalid_json(client: httpx.AsyncClient, raw: bytes) -> None:
+async def test_a_body_that_is_not_a_json_object_is_invalid_json(client: httpx2.AsyncClient, raw: bytes) -> None:
     response = await client.post("/runs/generation", content=raw, headers={"Content-Type": "application/json"})
 
     assert error_of(response)[:2] == (400, "invalid_json")
@@ -136,7 +136,7 @@ async def test_a_body_that_is_not_a_json_object_is_invalid_json(client: httpx.As
 @pytest.mark.parametrize("authorization", [None, "Bearer sk-wrong", "Basic sk-sandbox", "sk-sandbox"])
 async def test_a_missing_or_wrong_key_is_unauthorized_everywhere(sandbox: Sandbox, authorization: str | None) -> None:
     headers = {"Authorization": authorization} if authorization else {}
-    async with httpx.AsyncClient(transport=sandbox.transport(), base_url=sandbox.base_url(), headers=headers) as anon:
+    async with httpx2.AsyncClient(transport=sandbox.transport(), base_url=sandbox.base_url(), headers=headers) as anon:
         answers = [
             await anon.post("/runs/generation", json=generation_body()),
             await anon.get("/workspaces"),
@@ -150,7 +150,7 @@ async def test_a_missing_or_wrong_key_is_unauthorized_everywhere(sandbox: Sandbo
 
 @pytest.mark.parametrize("config", [SandboxConfig(extra_api_keys=("sk-second",))])
 async def test_extra_keys_are_accepted_too(sandbox: Sandbox) -> None:
-    async with httpx.AsyncClient(
+    async with httpx2.AsyncClient(
         transport=sandbox.transport(), base_url=sandbox.base_url(), headers={"Authorization": "Bearer sk-second"}
     ) as second:
         response = await second.get("/workspaces")
@@ -160,7 +160,7 @@ async def test_extra_keys_are_accepted_too(sandbox: Sandbox) -> None:
 
 @pytest.mark.parametrize("config", [SandboxConfig(credits_usd=0.1)])
 async def test_a_start_the_credits_do_not_cover_is_refused_with_402_and_creates_no_run(
-    client: httpx.AsyncClient, sandbox: Sandbox
+    client: httpx2.AsyncClient, sandbox: Sandbox
 ) -> None:
     answers = [await client.post("/runs/generation", json=generation_body()) for _ in range(3)]
 
@@ -171,7 +171,7 @@ async def test_a_start_the_credits_do_not_cover_is_refused_with_402_and_creates_
 
 
 @pytest.mark.parametrize("config", [SandboxConfig(credits_usd=1.0)])
-async def test_credits_cover_exactly_their_amount(client: httpx.AsyncClient, sandbox: Sandbox) -> None:
+async def test_credits_cover_exactly_their_amount(client: httpx2.AsyncClient, sandbox: Sandbox) -> None:
     answers = [await client.post("/runs/generation", json=generation_body()) for _ in range(26)]
 
     assert [r.status_code for r in answers].count(200) == 25
@@ -179,7 +179,7 @@ async def test_credits_cover_exactly_their_amount(client: httpx.AsyncClient, san
     assert sandbox.credits_usd == 0
 
 
-async def test_an_unknown_path_is_not_found_in_the_envelope(client: httpx.AsyncClient) -> None:
+async def test_an_unknown_path_is_not_found_in_the_envelope(client: httpx2.AsyncClient) -> None:
     response = await client.get("/no/such/route")
 
     assert error_of(response)[:2] == (404, "not_found")
@@ -187,7 +187,7 @@ async def test_an_unknown_path_is_not_found_in_the_envelope(client: httpx.AsyncC
 
 # --- idempotency -----------------------------------------------------------------------------
 async def test_an_idempotency_key_reused_on_a_start_answers_409_without_a_second_run(
-    client: httpx.AsyncClient, sandbox: Sandbox
+    client: httpx2.AsyncClient, sandbox: Sandbox
 ) -> None:
     headers = {"Idempotency-Key": "key-0001"}
     first = await client.post("/runs/generation", json=generation_body(), headers=headers)
@@ -199,7 +199,7 @@ async def test_an_idempotency_key_reused_on_a_start_answers_409_without_a_second
     assert sandbox.credits_usd == pytest.approx(100 - 0.04)
 
 
-async def test_an_idempotency_key_is_shared_by_every_mutating_route(client: httpx.AsyncClient) -> None:
+async def test_an_idempotency_key_is_shared_by_every_mutating_route(client: httpx2.AsyncClient) -> None:
     headers = {"Idempotency-Key": "key-0002"}
     await client.post("/runs/generation", json=generation_body(), headers=headers)
 
@@ -214,7 +214,7 @@ async def test_an_idempotency_key_is_shared_by_every_mutating_route(client: http
 
 
 async def test_an_idempotency_key_is_forgotten_after_two_hours(
-    client: httpx.AsyncClient, clock: FakeClock, sandbox: Sandbox
+    client: httpx2.AsyncClient, clock: FakeClock, sandbox: Sandbox
 ) -> None:
     headers = {"Idempotency-Key": "key-0003"}
     await client.post("/runs/generation", json=generation_body(), headers=headers)
@@ -227,7 +227,9 @@ async def test_an_idempotency_key_is_forgotten_after_two_hours(
     assert len(sandbox.runs) == 2
 
 
-async def test_a_refused_start_does_not_use_up_its_idempotency_key(client: httpx.AsyncClient, sandbox: Sandbox) -> None:
+async def test_a_refused_start_does_not_use_up_its_idempotency_key(
+    client: httpx2.AsyncClient, sandbox: Sandbox
+) -> None:
     headers = {"Idempotency-Key": "key-0004"}
     refused = await client.post("/runs/generation", json=generation_body(prompt=""), headers=headers)
     accepted = await client.post("/runs/generation", json=generation_body(), headers=headers)
@@ -236,7 +238,7 @@ async def test_a_refused_start_does_not_use_up_its_idempotency_key(client: httpx
 
 
 async def test_a_repeated_nested_body_key_answers_the_existing_run_before_the_header_rule(
-    client: httpx.AsyncClient, sandbox: Sandbox, clock: FakeClock
+    client: httpx2.AsyncClient, sandbox: Sandbox, clock: FakeClock
 ) -> None:
     body = nested_body(idempotency_key="body-key-1")
     headers = {"Idempotency-Key": "body-key-1"}
@@ -255,7 +257,7 @@ async def test_a_repeated_nested_body_key_answers_the_existing_run_before_the_he
     assert sandbox.credits_usd == pytest.approx(100 - 0.12)
 
 
-async def test_a_nested_start_with_a_new_body_key_but_a_used_header_key_is_409(client: httpx.AsyncClient) -> None:
+async def test_a_nested_start_with_a_new_body_key_but_a_used_header_key_is_409(client: httpx2.AsyncClient) -> None:
     await client.post("/techniques/poster-maker/runs", json=nested_body(), headers={"Idempotency-Key": "hdr-key-1"})
 
     again = await client.post(
@@ -270,7 +272,7 @@ async def test_a_nested_start_with_a_new_body_key_but_a_used_header_key_is_409(c
 # --- rate limiting ---------------------------------------------------------------------------
 @pytest.mark.parametrize("config", [SandboxConfig(rate_limit_per_second=2)])
 async def test_requests_over_the_rate_limit_answer_429_with_retry_after(
-    client: httpx.AsyncClient, clock: FakeClock
+    client: httpx2.AsyncClient, clock: FakeClock
 ) -> None:
     answers = [await client.get("/workspaces") for _ in range(3)]
     clock.advance(0.5)
@@ -285,9 +287,9 @@ async def test_requests_over_the_rate_limit_answer_429_with_retry_after(
 
 
 @pytest.mark.parametrize("config", [SandboxConfig(rate_limit_per_second=1, extra_api_keys=("sk-second",))])
-async def test_the_rate_limit_is_per_key(client: httpx.AsyncClient, sandbox: Sandbox) -> None:
+async def test_the_rate_limit_is_per_key(client: httpx2.AsyncClient, sandbox: Sandbox) -> None:
     await client.get("/workspaces")
-    async with httpx.AsyncClient(
+    async with httpx2.AsyncClient(
         transport=sandbox.transport(), base_url=sandbox.base_url(), headers={"Authorization": "Bearer sk-second"}
     ) as second:
         other_key = await second.get("/workspaces")
@@ -296,7 +298,7 @@ async def test_the_rate_limit_is_per_key(client: httpx.AsyncClient, sandbox: San
     assert (other_key.status_code, same_key.status_code) == (200, 429)
 
 
-async def test_every_answer_carries_a_request_id(client: httpx.AsyncClient) -> None:
+async def test_every_answer_carries_a_request_id(client: httpx2.AsyncClient) -> None:
     answers = [
         await client.get("/workspaces"),
         await client.get("/runs/run_missing"),

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import json
 
-import httpx
+import httpx2
 import pytest
 
 from flora_mcp.api.models import ErrorEnvelope, StartResponse
@@ -18,7 +18,7 @@ START = "POST /runs/generation"
 
 
 async def test_a_status_fault_answers_that_status_in_the_envelope_once(
-    client: httpx.AsyncClient, sandbox: Sandbox
+    client: httpx2.AsyncClient, sandbox: Sandbox
 ) -> None:
     sandbox.faults.push(START, Fault.status_(503))
 
@@ -33,7 +33,7 @@ async def test_a_status_fault_answers_that_status_in_the_envelope_once(
     assert sandbox.requests[START] == 2
 
 
-async def test_a_fault_can_repeat_and_carry_extra_headers(client: httpx.AsyncClient, sandbox: Sandbox) -> None:
+async def test_a_fault_can_repeat_and_carry_extra_headers(client: httpx2.AsyncClient, sandbox: Sandbox) -> None:
     sandbox.faults.push(START, Fault("status", status=502, headers=(("x-should-retry", "false"),)), times=2)
 
     answers = [await client.post("/runs/generation", json=generation_body()) for _ in range(3)]
@@ -42,7 +42,7 @@ async def test_a_fault_can_repeat_and_carry_extra_headers(client: httpx.AsyncCli
     assert answers[0].headers["x-should-retry"] == "false"
 
 
-async def test_a_rate_limited_fault_gives_both_retry_hints(client: httpx.AsyncClient, sandbox: Sandbox) -> None:
+async def test_a_rate_limited_fault_gives_both_retry_hints(client: httpx2.AsyncClient, sandbox: Sandbox) -> None:
     sandbox.faults.push("GET /workspaces", Fault.rate_limited(retry_after=2.5))
 
     response = await client.get("/workspaces")
@@ -53,11 +53,11 @@ async def test_a_rate_limited_fault_gives_both_retry_hints(client: httpx.AsyncCl
 
 
 async def test_a_drop_fault_is_a_transport_error_and_nothing_happens(
-    client: httpx.AsyncClient, sandbox: Sandbox
+    client: httpx2.AsyncClient, sandbox: Sandbox
 ) -> None:
     sandbox.faults.push(START, Fault.dropped())
 
-    with pytest.raises(httpx.RemoteProtocolError):
+    with pytest.raises(httpx2.RemoteProtocolError):
         await client.post("/runs/generation", json=generation_body())
 
     assert sandbox.runs == []
@@ -66,11 +66,11 @@ async def test_a_drop_fault_is_a_transport_error_and_nothing_happens(
 
 
 async def test_a_drop_after_create_fault_loses_the_answer_but_the_run_exists_and_is_charged(
-    client: httpx.AsyncClient, sandbox: Sandbox
+    client: httpx2.AsyncClient, sandbox: Sandbox
 ) -> None:
     sandbox.faults.push(START, Fault.dropped_after_create())
 
-    with pytest.raises(httpx.RemoteProtocolError):
+    with pytest.raises(httpx2.RemoteProtocolError):
         await client.post("/runs/generation", json=generation_body(), headers={"Idempotency-Key": "lost-0001"})
     retried = await client.post("/runs/generation", json=generation_body(), headers={"Idempotency-Key": "lost-0001"})
 
@@ -87,7 +87,7 @@ async def test_a_slow_fault_waits_then_answers_normally(clock: FakeClock) -> Non
 
     sandbox = Sandbox(clock=clock, sleep=sleep)
     sandbox.faults.push(START, Fault.slow(7.5))
-    async with httpx.AsyncClient(
+    async with httpx2.AsyncClient(
         transport=sandbox.transport(), base_url=sandbox.base_url(), headers={"Authorization": f"Bearer {KEY}"}
     ) as client:
         response = await client.post("/runs/generation", json=generation_body())
@@ -105,7 +105,7 @@ async def test_a_slow_fault_waits_then_answers_normally(clock: FakeClock) -> Non
     ],
 )
 async def test_a_raw_body_fault_answers_exactly_those_bytes(
-    client: httpx.AsyncClient, sandbox: Sandbox, status: int, body: bytes, content_type: str
+    client: httpx2.AsyncClient, sandbox: Sandbox, status: int, body: bytes, content_type: str
 ) -> None:
     sandbox.faults.push(START, Fault.raw(status, body, content_type))
 
@@ -117,7 +117,7 @@ async def test_a_raw_body_fault_answers_exactly_those_bytes(
     assert sandbox.runs == []
 
 
-async def test_a_star_fault_hits_the_next_api_route_but_not_media(client: httpx.AsyncClient, sandbox: Sandbox) -> None:
+async def test_a_star_fault_hits_the_next_api_route_but_not_media(client: httpx2.AsyncClient, sandbox: Sandbox) -> None:
     sandbox.faults.push("*", Fault.status_(500))
 
     media = await client.get("http://sandbox.test/media/run_x/output_1.png")
@@ -126,7 +126,7 @@ async def test_a_star_fault_hits_the_next_api_route_but_not_media(client: httpx.
     assert (media.status_code, api.status_code) == (404, 500)
 
 
-async def test_a_route_own_fault_comes_before_a_star_fault(client: httpx.AsyncClient, sandbox: Sandbox) -> None:
+async def test_a_route_own_fault_comes_before_a_star_fault(client: httpx2.AsyncClient, sandbox: Sandbox) -> None:
     sandbox.faults.push("*", Fault.status_(500))
     sandbox.faults.push("GET /api/v1/models", Fault.status_(503))
 
@@ -136,7 +136,7 @@ async def test_a_route_own_fault_comes_before_a_star_fault(client: httpx.AsyncCl
 
 
 async def test_faults_can_be_scripted_and_inspected_through_the_control_routes(
-    client: httpx.AsyncClient, sandbox: Sandbox
+    client: httpx2.AsyncClient, sandbox: Sandbox
 ) -> None:
     origin = "http://sandbox.test"
     pushed = await client.post(
@@ -157,7 +157,7 @@ async def test_faults_can_be_scripted_and_inspected_through_the_control_routes(
     assert state["faults_pending"] == 1
 
 
-async def test_reset_forgets_runs_keys_counts_and_faults(client: httpx.AsyncClient, sandbox: Sandbox) -> None:
+async def test_reset_forgets_runs_keys_counts_and_faults(client: httpx2.AsyncClient, sandbox: Sandbox) -> None:
     await client.post("/runs/generation", json=generation_body(), headers={"Idempotency-Key": "reset-0001"})
     sandbox.faults.push(START, Fault.status_(503))
 
@@ -173,7 +173,7 @@ async def test_reset_forgets_runs_keys_counts_and_faults(client: httpx.AsyncClie
 
 
 async def test_control_routes_need_the_key(sandbox: Sandbox) -> None:
-    async with httpx.AsyncClient(transport=sandbox.transport(), base_url="http://sandbox.test") as anon:
+    async with httpx2.AsyncClient(transport=sandbox.transport(), base_url="http://sandbox.test") as anon:
         answers = [
             await anon.get("/_sandbox/state"),
             await anon.post("/_sandbox/reset"),
@@ -184,7 +184,7 @@ async def test_control_routes_need_the_key(sandbox: Sandbox) -> None:
     assert sandbox.faults.pending() == 0
 
 
-async def test_a_bad_fault_request_names_its_fields(client: httpx.AsyncClient) -> None:
+async def test_a_bad_fault_request_names_its_fields(client: httpx2.AsyncClient) -> None:
     response = await client.post("http://sandbox.test/_sandbox/faults", json={"route": "", "kind": "explode"})
 
     assert response.status_code == 400

@@ -7,7 +7,7 @@ import struct
 import wave
 import zlib
 
-import httpx
+import httpx2
 import pytest
 
 from flora_mcp.api.models import RunState
@@ -19,7 +19,7 @@ from .helpers import generation_body
 pytestmark = pytest.mark.anyio
 
 
-async def completed_output(client: httpx.AsyncClient, kind: str) -> tuple[str, str]:
+async def completed_output(client: httpx2.AsyncClient, kind: str) -> tuple[str, str]:
     run_id = (await client.post("/runs/generation", json=generation_body(type=kind))).json()["run_id"]
     state = RunState.model_validate((await client.get(f"/runs/{run_id}")).json())
     assert state.outputs is not None
@@ -43,10 +43,10 @@ def png_chunks(data: bytes) -> dict[bytes, bytes]:
 
 @pytest.mark.parametrize("config", [SandboxConfig(time_scale=0)])
 async def test_an_image_output_is_a_png_that_decodes_and_needs_no_key(
-    client: httpx.AsyncClient, sandbox: Sandbox
+    client: httpx2.AsyncClient, sandbox: Sandbox
 ) -> None:
     kind, url = await completed_output(client, "image")
-    async with httpx.AsyncClient(transport=sandbox.transport()) as no_key:
+    async with httpx2.AsyncClient(transport=sandbox.transport()) as no_key:
         response = await no_key.get(url)
 
     assert kind == "imageUrl"
@@ -61,7 +61,7 @@ async def test_an_image_output_is_a_png_that_decodes_and_needs_no_key(
 
 
 @pytest.mark.parametrize("config", [SandboxConfig(time_scale=0)])
-async def test_an_audio_output_is_a_wav_that_opens(client: httpx.AsyncClient) -> None:
+async def test_an_audio_output_is_a_wav_that_opens(client: httpx2.AsyncClient) -> None:
     kind, url = await completed_output(client, "audio")
     response = await client.get(url)
 
@@ -73,7 +73,7 @@ async def test_an_audio_output_is_a_wav_that_opens(client: httpx.AsyncClient) ->
 
 
 @pytest.mark.parametrize("config", [SandboxConfig(time_scale=0)])
-async def test_a_video_output_is_an_mp4_container(client: httpx.AsyncClient) -> None:
+async def test_a_video_output_is_an_mp4_container(client: httpx2.AsyncClient) -> None:
     kind, url = await completed_output(client, "video")
     response = await client.get(url)
 
@@ -90,7 +90,7 @@ async def test_a_video_output_is_an_mp4_container(client: httpx.AsyncClient) -> 
     assert boxes == [b"ftyp", b"moov", b"mdat"]
 
 
-async def test_media_of_a_run_that_has_not_completed_is_not_found(client: httpx.AsyncClient) -> None:
+async def test_media_of_a_run_that_has_not_completed_is_not_found(client: httpx2.AsyncClient) -> None:
     run_id = (await client.post("/runs/generation", json=generation_body())).json()["run_id"]
 
     response = await client.get(f"http://sandbox.test/media/{run_id}/output_1.png")
@@ -99,7 +99,7 @@ async def test_media_of_a_run_that_has_not_completed_is_not_found(client: httpx.
 
 
 @pytest.mark.parametrize("config", [SandboxConfig(time_scale=0)])
-async def test_images_differ_between_runs(client: httpx.AsyncClient, sandbox: Sandbox) -> None:
+async def test_images_differ_between_runs(client: httpx2.AsyncClient, sandbox: Sandbox) -> None:
     _, first = await completed_output(client, "image")
     _, second = await completed_output(client, "image")
 

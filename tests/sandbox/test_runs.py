@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-import httpx
+import httpx2
 import pytest
 
 from flora_mcp.api.models import RunState, StartResponse
@@ -14,7 +14,7 @@ pytestmark = pytest.mark.anyio
 
 
 async def test_a_generation_start_answers_a_start_response_that_charges_the_model_cost(
-    client: httpx.AsyncClient, sandbox: Sandbox
+    client: httpx2.AsyncClient, sandbox: Sandbox
 ) -> None:
     response = await client.post("/runs/generation", json=generation_body())
 
@@ -32,7 +32,7 @@ async def test_a_generation_start_answers_a_start_response_that_charges_the_mode
 
 
 async def test_the_current_generate_route_takes_the_same_body_and_answers_the_same_shape(
-    client: httpx.AsyncClient,
+    client: httpx2.AsyncClient,
 ) -> None:
     response = await client.post("/generate", json=generation_body(type="video", model="t2v-sandbox-video"))
 
@@ -43,7 +43,7 @@ async def test_the_current_generate_route_takes_the_same_body_and_answers_the_sa
 
 
 async def test_a_run_goes_from_pending_to_running_to_completed_with_rising_progress(
-    client: httpx.AsyncClient, clock: FakeClock
+    client: httpx2.AsyncClient, clock: FakeClock
 ) -> None:
     run_id = (await client.post("/runs/generation", json=generation_body())).json()["run_id"]
 
@@ -68,7 +68,7 @@ async def test_a_run_goes_from_pending_to_running_to_completed_with_rising_progr
     assert done.outputs[0].url.startswith("http://sandbox.test/media/")
 
 
-async def test_timestamps_are_unix_milliseconds(client: httpx.AsyncClient, clock: FakeClock) -> None:
+async def test_timestamps_are_unix_milliseconds(client: httpx2.AsyncClient, clock: FakeClock) -> None:
     run_id = (await client.post("/runs/generation", json=generation_body())).json()["run_id"]
 
     state = RunState.model_validate((await client.get(f"/runs/{run_id}")).json())
@@ -77,7 +77,7 @@ async def test_timestamps_are_unix_milliseconds(client: httpx.AsyncClient, clock
 
 
 @pytest.mark.parametrize("config", [SandboxConfig(time_scale=0)])
-async def test_with_time_scale_zero_a_run_is_completed_on_first_read(client: httpx.AsyncClient) -> None:
+async def test_with_time_scale_zero_a_run_is_completed_on_first_read(client: httpx2.AsyncClient) -> None:
     run_id = (await client.post("/runs/generation", json=generation_body(type="text"))).json()["run_id"]
 
     state = RunState.model_validate((await client.get(f"/runs/{run_id}")).json())
@@ -89,7 +89,7 @@ async def test_with_time_scale_zero_a_run_is_completed_on_first_read(client: htt
 
 
 async def test_a_prompt_with_the_fail_marker_fails_with_provider_error(
-    client: httpx.AsyncClient, clock: FakeClock
+    client: httpx2.AsyncClient, clock: FakeClock
 ) -> None:
     run_id = (await client.post("/runs/generation", json=generation_body(prompt="a mug [fail]"))).json()["run_id"]
     clock.advance(60)
@@ -104,7 +104,7 @@ async def test_a_prompt_with_the_fail_marker_fails_with_provider_error(
 
 
 async def test_a_top_level_technique_start_answers_a_technique_start_response(
-    client: httpx.AsyncClient,
+    client: httpx2.AsyncClient,
 ) -> None:
     response = await client.post(
         "/runs/technique",
@@ -120,7 +120,7 @@ async def test_a_top_level_technique_start_answers_a_technique_start_response(
 
 
 async def test_the_nested_technique_start_accepts_a_slug_and_answers_a_run_state(
-    client: httpx.AsyncClient,
+    client: httpx2.AsyncClient,
 ) -> None:
     response = await client.post("/techniques/poster-maker/runs", json=nested_body())
 
@@ -132,7 +132,7 @@ async def test_the_nested_technique_start_accepts_a_slug_and_answers_a_run_state
 
 
 async def test_a_technique_run_is_read_by_technique_id_or_slug_and_its_poll_url_works(
-    client: httpx.AsyncClient, clock: FakeClock
+    client: httpx2.AsyncClient, clock: FakeClock
 ) -> None:
     started = RunState.model_validate((await client.post("/techniques/poster-maker/runs", json=nested_body())).json())
     clock.advance(25)
@@ -145,7 +145,7 @@ async def test_a_technique_run_is_read_by_technique_id_or_slug_and_its_poll_url_
     assert by_poll_url.json() == by_slug.json()
 
 
-async def test_a_technique_run_read_under_another_technique_is_not_found(client: httpx.AsyncClient) -> None:
+async def test_a_technique_run_read_under_another_technique_is_not_found(client: httpx2.AsyncClient) -> None:
     run_id = (await client.post("/techniques/poster-maker/runs", json=nested_body())).json()["run_id"]
 
     response = await client.get(f"/techniques/caption-writer/runs/{run_id}")
@@ -155,7 +155,7 @@ async def test_a_technique_run_read_under_another_technique_is_not_found(client:
 
 
 async def test_a_technique_input_with_the_fail_marker_fails_the_run(
-    client: httpx.AsyncClient, clock: FakeClock
+    client: httpx2.AsyncClient, clock: FakeClock
 ) -> None:
     run_id = (await client.post("/techniques/poster-maker/runs", json=nested_body("[fail] fox"))).json()["run_id"]
     clock.advance(120)
@@ -175,7 +175,7 @@ async def test_a_technique_input_with_the_fail_marker_fails_the_run(
     ],
 )
 async def test_each_technique_completes_with_its_documented_output_type(
-    client: httpx.AsyncClient, technique: str, inputs: dict[str, str], output_type: str
+    client: httpx2.AsyncClient, technique: str, inputs: dict[str, str], output_type: str
 ) -> None:
     start = (
         await client.post(
@@ -190,7 +190,7 @@ async def test_each_technique_completes_with_its_documented_output_type(
 
 
 @pytest.mark.parametrize("config", [SandboxConfig(time_scale=0.5)])
-async def test_time_scale_shortens_runs_and_their_estimates(client: httpx.AsyncClient, clock: FakeClock) -> None:
+async def test_time_scale_shortens_runs_and_their_estimates(client: httpx2.AsyncClient, clock: FakeClock) -> None:
     start = StartResponse.model_validate((await client.post("/runs/generation", json=generation_body())).json())
     clock.advance(3)
 
@@ -201,7 +201,7 @@ async def test_time_scale_shortens_runs_and_their_estimates(client: httpx.AsyncC
 
 
 async def test_poll_urls_are_on_the_origin_the_request_came_in_on(sandbox: Sandbox) -> None:
-    async with httpx.AsyncClient(
+    async with httpx2.AsyncClient(
         transport=sandbox.transport(),
         base_url=sandbox.base_url("http://elsewhere.test:8123"),
         headers={"Authorization": "Bearer sk-sandbox"},
@@ -211,7 +211,7 @@ async def test_poll_urls_are_on_the_origin_the_request_came_in_on(sandbox: Sandb
     assert start["poll_url"].startswith("http://elsewhere.test:8123/api/v1/runs/")
 
 
-async def test_an_unknown_run_is_not_found(client: httpx.AsyncClient) -> None:
+async def test_an_unknown_run_is_not_found(client: httpx2.AsyncClient) -> None:
     response = await client.get("/runs/run_doesnotexist")
 
     assert response.status_code == 404

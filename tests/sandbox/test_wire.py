@@ -7,7 +7,7 @@ import sys
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
-import httpx
+import httpx2
 import pytest
 
 from flora_mcp.api.models import RunState, StartResponse
@@ -19,11 +19,11 @@ pytestmark = pytest.mark.anyio
 
 
 @asynccontextmanager
-async def served(sandbox: Sandbox) -> AsyncIterator[tuple[str, httpx.AsyncClient]]:
+async def served(sandbox: Sandbox) -> AsyncIterator[tuple[str, httpx2.AsyncClient]]:
     """`sandbox` on a real socket, and a client of it that sends the key."""
     async with (
         sandbox.serving() as base_url,
-        httpx.AsyncClient(base_url=base_url, headers={"Authorization": f"Bearer {KEY}"}) as client,
+        httpx2.AsyncClient(base_url=base_url, headers={"Authorization": f"Bearer {KEY}"}) as client,
     ):
         yield base_url, client
 
@@ -33,7 +33,7 @@ async def test_over_a_socket_a_dropped_answer_is_a_transport_error_while_the_run
     sandbox.faults.push("POST /runs/generation", Fault.dropped_after_create())
 
     async with served(sandbox) as (_, client):
-        with pytest.raises(httpx.TransportError):
+        with pytest.raises(httpx2.TransportError):
             await client.post("/runs/generation", json=generation_body())
         assert len(sandbox.runs) == 1
         state = RunState.model_validate((await client.get(f"/runs/{sandbox.runs[0].run_id}")).json())
@@ -63,7 +63,7 @@ async def test_over_a_socket_a_drop_before_anything_is_a_transport_error_and_no_
     sandbox.faults.push("*", Fault.dropped())
 
     async with served(sandbox) as (_, client):
-        with pytest.raises(httpx.TransportError):
+        with pytest.raises(httpx2.TransportError):
             await client.post("/runs/generation", json=generation_body())
         after = await client.get("/workspaces")
 
@@ -77,7 +77,7 @@ def test_a_served_sandbox_reports_its_base_url_and_takes_faults_through_its_cont
     try:
         assert process.stdout is not None
         base_url = process.stdout.readline().strip()
-        with httpx.Client(base_url=base_url, headers={"Authorization": f"Bearer {KEY}"}, timeout=10) as client:
+        with httpx2.Client(base_url=base_url, headers={"Authorization": f"Bearer {KEY}"}, timeout=10) as client:
             client.post("/_sandbox/faults", json={"route": "GET /models", "kind": "status", "status": 503})
             faulted = client.get("/models")
             normal = client.get("/models")

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from collections.abc import AsyncIterator
 
-import httpx
+import httpx2
 import pytest
 from mcp import Client
 from mcp.server import MCPServer
@@ -38,7 +38,7 @@ def sandbox(sandbox_config: SandboxConfig, fake_time: FakeTime) -> Sandbox:
 
 @pytest.fixture
 async def server(sandbox: Sandbox, fake_time: FakeTime) -> AsyncIterator[MCPServer]:
-    async with httpx.AsyncClient(transport=sandbox.transport()) as http:
+    async with httpx2.AsyncClient(transport=sandbox.transport()) as http:
         yield create_server(
             Settings(max_retries=2),
             http_client=http,

@@ -6,7 +6,7 @@ from collections.abc import AsyncIterator
 from typing import Any
 
 import anyio
-import httpx
+import httpx2
 import pytest
 from mcp import Client
 from mcp.server import MCPServer
@@ -123,15 +123,15 @@ async def test_wait_for_runs_refuses_a_run_listed_twice(client: Client) -> None:
     assert result.is_error and "listed twice" in text_of(result)
 
 
-class CountingTransport(httpx.AsyncBaseTransport):
+class CountingTransport(httpx2.AsyncBaseTransport):
     """The sandbox's transport, counting the run reads in flight at once (each takes a real moment)."""
 
-    def __init__(self, inner: httpx.AsyncBaseTransport) -> None:
+    def __init__(self, inner: httpx2.AsyncBaseTransport) -> None:
         self.inner = inner
         self.reading = 0
         self.most = 0
 
-    async def handle_async_request(self, request: httpx.Request) -> httpx.Response:
+    async def handle_async_request(self, request: httpx2.Request) -> httpx2.Response:
         read = request.method == "GET" and "/runs/" in request.url.path
         if read:
             self.reading += 1
@@ -147,7 +147,7 @@ class CountingTransport(httpx.AsyncBaseTransport):
 @pytest.fixture
 async def counted(sandbox: Sandbox, fake_time: FakeTime) -> AsyncIterator[tuple[MCPServer, CountingTransport]]:
     transport = CountingTransport(sandbox.transport())
-    async with httpx.AsyncClient(transport=transport) as http:
+    async with httpx2.AsyncClient(transport=transport) as http:
         server = create_server(
             Settings(max_retries=2), http_client=http, sandbox=sandbox, sleep=fake_time.sleep, clock=fake_time.time
         )
@@ -168,7 +168,7 @@ async def test_reads_of_many_runs_never_exceed_three_at_once(
 
 
 async def test_the_cap_holds_for_the_batch_as_a_whole(sandbox: Sandbox, fake_time: FakeTime) -> None:
-    async with httpx.AsyncClient(transport=sandbox.transport()) as http:
+    async with httpx2.AsyncClient(transport=sandbox.transport()) as http:
         server = create_server(
             Settings(max_retries=2, max_spend_usd=0.1),
             http_client=http,

@@ -1,4 +1,4 @@
-"""The HTTP client to FLORA: nothing built before the first call, proxies honoured as httpx does."""
+"""The HTTP client to FLORA: nothing built before the first call, proxies honoured as httpx2 does."""
 
 from __future__ import annotations
 
@@ -10,7 +10,7 @@ from typing import Any
 import anyio
 import anyio.lowlevel
 import certifi
-import httpx
+import httpx2
 import pytest
 
 from flora_mcp.server import flora_http
@@ -67,16 +67,16 @@ def no_proxy_in_env(monkeypatch: pytest.MonkeyPatch) -> None:
         monkeypatch.delenv(name.lower(), raising=False)
 
 
-class CountingTransport(httpx.AsyncBaseTransport):
+class CountingTransport(httpx2.AsyncBaseTransport):
     built = 0
     closed = 0
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         type(self).built += 1
 
-    async def handle_async_request(self, request: httpx.Request) -> httpx.Response:
+    async def handle_async_request(self, request: httpx2.Request) -> httpx2.Response:
         await anyio.lowlevel.checkpoint()
-        return httpx.Response(200, text=request.url.path)
+        return httpx2.Response(200, text=request.url.path)
 
     async def aclose(self) -> None:
         type(self).closed += 1
@@ -92,7 +92,7 @@ async def test_the_real_transport_is_built_at_the_first_request_once_and_closed_
     counting: type[CountingTransport],
 ) -> None:
     lazy = TransportOnFirstUse(counting)
-    async with httpx.AsyncClient(transport=lazy, base_url="http://flora.test") as client:
+    async with httpx2.AsyncClient(transport=lazy, base_url="http://flora.test") as client:
         assert counting.built == 0
         paths: list[str] = []
 
@@ -108,7 +108,7 @@ async def test_the_real_transport_is_built_at_the_first_request_once_and_closed_
 
 
 async def test_a_client_that_never_sends_builds_and_closes_nothing(counting: type[CountingTransport]) -> None:
-    async with httpx.AsyncClient(transport=TransportOnFirstUse(counting)):
+    async with httpx2.AsyncClient(transport=TransportOnFirstUse(counting)):
         pass
     assert (counting.built, counting.closed) == (0, 0)
 
@@ -118,13 +118,13 @@ async def test_without_a_proxy_the_client_sets_up_its_pool_only_when_it_first_ca
     monkeypatch: pytest.MonkeyPatch, recorder: Recorder
 ) -> None:
     built: list[bool] = []
-    real = httpx.AsyncHTTPTransport
+    real = httpx2.AsyncHTTPTransport
 
-    def spy(**kwargs: Any) -> httpx.AsyncHTTPTransport:
+    def spy(**kwargs: Any) -> httpx2.AsyncHTTPTransport:
         built.append(kwargs["trust_env"])
         return real(**kwargs)
 
-    monkeypatch.setattr(flora_http.httpx, "AsyncHTTPTransport", spy)
+    monkeypatch.setattr(flora_http.httpx2, "AsyncHTTPTransport", spy)
     monkeypatch.setenv("SSL_CERT_FILE", certifi.where())  # a CA bundle that is there: still lazy
     async with flora_http_client(trust_env=True) as client:
         assert built == []
@@ -142,7 +142,7 @@ async def test_a_proxy_in_the_environment_carries_the_requests(
     async with flora_http_client(trust_env=True) as client:
         response = await client.get("http://flora.invalid/api/v1/runs/r1")
     assert response.text == "ok"
-    # The proxy saw the absolute URL: the request went through it, as httpx sends proxied requests.
+    # The proxy saw the absolute URL: the request went through it, as httpx2 sends proxied requests.
     assert recorder.targets == ["http://flora.invalid/api/v1/runs/r1"]
 
 

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-import httpx
+import httpx2
 import pytest
 from starlette.types import Receive, Scope, Send
 
@@ -49,9 +49,9 @@ LOCAL = KeyLending(has_server_key=True, local_door=True)
 
 async def _get(
     gate: BearerKeyGate, headers: dict[str, str], client: tuple[str, int] = ("127.0.0.1", 5000)
-) -> httpx.Response:
-    transport = httpx.ASGITransport(app=gate, client=client)
-    async with httpx.AsyncClient(transport=transport, base_url="http://127.0.0.1") as http:
+) -> httpx2.Response:
+    transport = httpx2.ASGITransport(app=gate, client=client)
+    async with httpx2.AsyncClient(transport=transport, base_url="http://127.0.0.1") as http:
         return await http.get("/mcp", headers=headers)
 
 
@@ -109,8 +109,8 @@ async def test_without_a_server_key_there_is_nothing_to_lend_even_when_asked() -
 @pytest.mark.parametrize("value", ["Bearer", "Bearer a b", "Bearer sk-\u00e9t\u00e9"])
 async def test_a_malformed_bearer_key_is_refused_and_never_replaced_by_the_servers(value: str) -> None:
     headers = [("authorization", value.encode("latin-1"))]
-    transport = httpx.ASGITransport(app=BearerKeyGate(_ok, lending=LOCAL), client=("127.0.0.1", 1))
-    async with httpx.AsyncClient(transport=transport, base_url="http://127.0.0.1") as http:
+    transport = httpx2.ASGITransport(app=BearerKeyGate(_ok, lending=LOCAL), client=("127.0.0.1", 1))
+    async with httpx2.AsyncClient(transport=transport, base_url="http://127.0.0.1") as http:
         answer = await http.get("/mcp", headers=headers)
     assert answer.status_code == 401 and "malformed" in answer.json()["message"]
     token = value.partition(" ")[2]

@@ -7,7 +7,7 @@ from pathlib import Path
 from typing import Any
 
 import anyio
-import httpx
+import httpx2
 import pytest
 from mcp import Client
 
@@ -34,7 +34,7 @@ def live() -> Sandbox:
     return Sandbox(SandboxConfig(time_scale=0))
 
 
-def server_on(live: Sandbox, http: httpx.AsyncClient, url: str, clock: FakeTime, **settings: Any) -> Any:
+def server_on(live: Sandbox, http: httpx2.AsyncClient, url: str, clock: FakeTime, **settings: Any) -> Any:
     return create_server(
         Settings(state_url=url, **settings),
         http_client=http,
@@ -46,13 +46,13 @@ def server_on(live: Sandbox, http: httpx.AsyncClient, url: str, clock: FakeTime,
 
 
 @pytest.fixture
-async def http(live: Sandbox) -> AsyncIterator[httpx.AsyncClient]:
-    async with httpx.AsyncClient(transport=live.transport()) as client:
+async def http(live: Sandbox) -> AsyncIterator[httpx2.AsyncClient]:
+    async with httpx2.AsyncClient(transport=live.transport()) as client:
         yield client
 
 
 async def test_find_runs_finds_past_starts_by_prompt_words_tool_status_and_date(
-    live: Sandbox, http: httpx.AsyncClient, state_url: str
+    live: Sandbox, http: httpx2.AsyncClient, state_url: str
 ) -> None:
     clock = FakeTime()
     async with Client(server_on(live, http, state_url, clock)) as client:
@@ -85,7 +85,7 @@ async def test_find_runs_finds_past_starts_by_prompt_words_tool_status_and_date(
 
 
 async def test_find_runs_refuses_an_unreadable_date_naming_the_field(
-    live: Sandbox, http: httpx.AsyncClient, state_url: str
+    live: Sandbox, http: httpx2.AsyncClient, state_url: str
 ) -> None:
     async with Client(server_on(live, http, state_url, FakeTime())) as client:
         text = await call_error(client, "find_runs", {"since": "yesterday"})
@@ -99,7 +99,7 @@ def test_dates_and_ages_read_as_unix_times() -> None:
     assert when_to_unix("1970-01-01T01:00:00+01:00", 0.0) == 0.0
 
 
-async def test_another_caller_never_finds_your_runs(live: Sandbox, http: httpx.AsyncClient, state_url: str) -> None:
+async def test_another_caller_never_finds_your_runs(live: Sandbox, http: httpx2.AsyncClient, state_url: str) -> None:
     clock = FakeTime()
     async with Client(server_on(live, http, state_url, clock)) as client:
         await call_ok(client, "start_generation_run", generation(prompt="secret mug"))
@@ -114,7 +114,7 @@ async def _record(store: Store, key: str) -> Any:
 
 
 async def test_a_charge_settled_after_the_end_is_read_again_and_reaches_the_ledger(
-    live: Sandbox, http: httpx.AsyncClient, state_url: str
+    live: Sandbox, http: httpx2.AsyncClient, state_url: str
 ) -> None:
     clock = FakeTime()
     async with Client(server_on(live, http, state_url, clock)) as client:
@@ -138,7 +138,7 @@ async def test_a_charge_settled_after_the_end_is_read_again_and_reaches_the_ledg
 
 
 async def test_runs_older_than_the_recheck_horizon_are_not_read_again(
-    live: Sandbox, http: httpx.AsyncClient, state_url: str
+    live: Sandbox, http: httpx2.AsyncClient, state_url: str
 ) -> None:
     clock = FakeTime()
     async with Client(server_on(live, http, state_url, clock)) as client:
@@ -151,7 +151,7 @@ async def test_runs_older_than_the_recheck_horizon_are_not_read_again(
 
 
 async def test_journal_rows_older_than_the_retention_are_removed_at_start(
-    live: Sandbox, http: httpx.AsyncClient, state_url: str
+    live: Sandbox, http: httpx2.AsyncClient, state_url: str
 ) -> None:
     clock = FakeTime()
     async with open_store(state_url) as store:
@@ -170,7 +170,7 @@ async def test_journal_rows_older_than_the_retention_are_removed_at_start(
 
 
 async def test_a_reading_already_in_the_journal_is_not_written_again_until_it_changes_or_ages(
-    live: Sandbox, http: httpx.AsyncClient, state_url: str
+    live: Sandbox, http: httpx2.AsyncClient, state_url: str
 ) -> None:
     clock = FakeTime()
     async with Client(server_on(live, http, state_url, clock)) as client:

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-import httpx
+import httpx2
 import pytest
 from mcp import Client
 from mcp.shared.exceptions import MCPError
@@ -38,7 +38,7 @@ async def test_prompts_answer_method_not_found_rather_than_an_empty_promise(clie
 
 @pytest.mark.parametrize("mode", ["auto", "legacy"], ids=["2026-07-28", "2025-11-25"])
 async def test_a_read_only_server_says_starts_are_disabled_and_what_still_works(sandbox: Sandbox, mode: str) -> None:
-    async with httpx.AsyncClient(transport=sandbox.transport()) as http:
+    async with httpx2.AsyncClient(transport=sandbox.transport()) as http:
         server = create_server(Settings(read_only=True), http_client=http, sandbox=sandbox)
         async with Client(server, mode=mode) as client:
             instructions = client.instructions or ""

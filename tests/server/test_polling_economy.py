@@ -12,7 +12,7 @@ from __future__ import annotations
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
-import httpx
+import httpx2
 import pytest
 from mcp import Client
 
@@ -66,7 +66,7 @@ async def follow_a_run(client: Client, sandbox: Sandbox, fake_time: FakeTime, *,
 @asynccontextmanager
 async def another_server(sandbox: Sandbox, fake_time: FakeTime) -> AsyncIterator[Client]:
     """A second server process on the same FLORA (and clock): it remembers none of the first's runs."""
-    async with httpx.AsyncClient(transport=sandbox.transport()) as http:
+    async with httpx2.AsyncClient(transport=sandbox.transport()) as http:
         server = create_server(
             Settings(max_retries=2),
             http_client=http,

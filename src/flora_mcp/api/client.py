@@ -24,7 +24,7 @@ from dataclasses import dataclass
 from typing import Any, Generic, Protocol, TypeVar
 
 import anyio
-import httpx
+import httpx2
 from pydantic import BaseModel, TypeAdapter, ValidationError
 
 from flora_mcp.api.errors import FloraAPIError, IdempotencyDuplicateError, UnexpectedResponseError, quote_body
@@ -204,7 +204,7 @@ def nested_inputs(request: StartTechniqueRun) -> list[NestedTechniqueInput]:
 
 
 class FloraClient:
-    """Async client for FLORA's public API over an httpx.AsyncClient its owner provides.
+    """Async client for FLORA's public API over an httpx2.AsyncClient its owner provides.
 
     It never builds or closes an HTTP client: the owner (the server's lifespan, a test) does.
     Every error raised by a call is a `flora_mcp.api.errors.FloraError`; arguments that can
@@ -213,7 +213,7 @@ class FloraClient:
 
     def __init__(
         self,
-        http_client: httpx.AsyncClient,
+        http_client: httpx2.AsyncClient,
         *,
         base_url: str,
         api_key: str | None,
@@ -242,7 +242,7 @@ class FloraClient:
         )
 
     @classmethod
-    def from_settings(cls, settings: Settings, http_client: httpx.AsyncClient, **kw: Any) -> FloraClient:
+    def from_settings(cls, settings: Settings, http_client: httpx2.AsyncClient, **kw: Any) -> FloraClient:
         """A client configured by `settings`; keyword arguments override (e.g. a sandbox's URL and key)."""
         kw.setdefault("base_url", settings.base_url)
         kw.setdefault("api_key", settings.api_key_value())

@@ -21,7 +21,7 @@ RETRYABLE_STATUSES = frozenset({408, 429})
 
 
 def _header(headers: Mapping[str, str] | None, name: str) -> str | None:
-    """Case-insensitive header lookup that works on httpx.Headers and on a plain dict."""
+    """Case-insensitive header lookup that works on httpx2.Headers and on a plain dict."""
     if headers is None:
         return None
     value = headers.get(name)

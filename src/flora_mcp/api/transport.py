@@ -3,7 +3,7 @@
 `Transport.request` sends one logical call: it adds auth and identification headers, sends,
 reads the body with a size cap, retries what `RetryPolicy` says to retry (re-sending the very
 same request, so a POST keeps its Idempotency-Key), and turns every failure into a FloraError.
-httpx exceptions never leave this module.
+httpx2 exceptions never leave this module.
 
 The API key lives in one attribute and goes into one header. Every message built here is
 passed through `redact`, and every answer body through the same scrubber (flora_mcp.keys: every
@@ -22,7 +22,7 @@ from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
-import httpx
+import httpx2
 
 from flora_mcp import __version__
 from flora_mcp.api.errors import (
@@ -44,9 +44,14 @@ MISSING_KEY_MESSAGE = "No FLORA API key: set FLORA_API_KEY (or pass --sandbox to
 __all__ = ["REDACTED", "Answer", "Transport"]  # REDACTED: re-exported for callers
 
 # Failures where the request may never have reached FLORA, or its answer was lost on the way:
-# worth another attempt. Other httpx errors (unsupported scheme, an invalid request) would only
+# worth another attempt. Other httpx2 errors (unsupported scheme, an invalid request) would only
 # fail the same way again.
-_RETRYABLE_TRANSPORT_ERRORS = (httpx.TimeoutException, httpx.NetworkError, httpx.RemoteProtocolError, httpx.ProxyError)
+_RETRYABLE_TRANSPORT_ERRORS = (
+    httpx2.TimeoutException,
+    httpx2.NetworkError,
+    httpx2.RemoteProtocolError,
+    httpx2.ProxyError,
+)
 
 
 @dataclass(frozen=True)
@@ -54,7 +59,7 @@ class Answer:
     """A 2xx answer, fully read."""
 
     status: int
-    headers: httpx.Headers
+    headers: httpx2.Headers
     body: bytes
     request_id: str | None
     attempts: int
@@ -65,7 +70,7 @@ class _Failure:
     """How one attempt failed: the error to raise if it is the last, and what retrying needs."""
 
     error: FloraError
-    headers: httpx.Headers | None = None
+    headers: httpx2.Headers | None = None
     transport_retryable: bool = True
     # Whether FLORA may have received and acted on this attempt (see FloraError).
     may_have_landed: bool = True
@@ -80,7 +85,7 @@ class Transport:
 
     def __init__(
         self,
-        http_client: httpx.AsyncClient,
+        http_client: httpx2.AsyncClient,
         *,
         api_key: str | None,
         retry: RetryPolicy,
@@ -149,7 +154,7 @@ class Transport:
             params=clean_params or None,
             json=json_body,
             headers=headers,
-            timeout=httpx.Timeout(self.timeout),
+            timeout=httpx2.Timeout(self.timeout),
         )
         started = time.perf_counter()
         attempts = 0
@@ -198,12 +203,12 @@ class Transport:
             return False
         return self.retry.should_retry(error.status, failure.headers)
 
-    async def _attempt(self, request: httpx.Request, route: str, attempt: int) -> Answer | _Failure:
+    async def _attempt(self, request: httpx2.Request, route: str, attempt: int) -> Answer | _Failure:
         """One send. Returns the 2xx answer, or the error it ended with (to raise or retry)."""
         try:
             # Redirects are never followed: nothing but FLORA's own routes is ever fetched.
             response = await self._http.send(request, stream=True, follow_redirects=False)
-        except httpx.HTTPError as exc:
+        except httpx2.HTTPError as exc:
             return self._transport_error(exc, route, attempt)
         try:
             status = response.status_code
@@ -219,7 +224,7 @@ class Transport:
                     attempts=attempt,
                 )
                 return _Failure(error, headers)
-            except httpx.DecodingError as exc:
+            except httpx2.DecodingError as exc:
                 error = UnexpectedResponseError(
                     self.redact(f"FLORA's answer to {route} (HTTP {status}) could not be decoded: {exc}"),
                     status=status,
@@ -227,7 +232,7 @@ class Transport:
                     attempts=attempt,
                 )
                 return _Failure(error, headers)
-            except httpx.HTTPError as exc:
+            except httpx2.HTTPError as exc:
                 return self._transport_error(exc, route, attempt)
         finally:
             await response.aclose()
@@ -252,7 +257,7 @@ class Transport:
         """`body` with every spelling of the API key replaced."""
         return self._scrubber.bytes(body) if self._scrubber else body
 
-    async def _read_capped(self, response: httpx.Response) -> bytes:
+    async def _read_capped(self, response: httpx2.Response) -> bytes:
         # Stop reading as soon as the cap is passed: an answer we will refuse anyway must not
         # be buffered whole.
         declared = response.headers.get("content-length", "")
@@ -267,13 +272,13 @@ class Transport:
             chunks.append(chunk)
         return b"".join(chunks)
 
-    def _transport_error(self, exc: httpx.HTTPError, route: str, attempt: int) -> _Failure:
+    def _transport_error(self, exc: httpx2.HTTPError, route: str, attempt: int) -> _Failure:
         host = exc.request.url.host if _has_request(exc) else "FLORA"
-        if isinstance(exc, httpx.TimeoutException):
+        if isinstance(exc, httpx2.TimeoutException):
             message = f"FLORA ({host}) did not answer {route} within {_seconds(self.timeout)}"
             error: FloraConnectionError = FloraTimeoutError(self.redact(message), attempts=attempt)
-        elif isinstance(exc, httpx.LocalProtocolError | httpx.UnsupportedProtocol):
-            # The request could not even be built. httpx's text here quotes the offending header
+        elif isinstance(exc, httpx2.LocalProtocolError | httpx2.UnsupportedProtocol):
+            # The request could not even be built. httpx2's text here quotes the offending header
             # ("Illegal header value b'Bearer ...'"), so it is never passed on; nothing was sent.
             message = (
                 f"flora-mcp could not send {route} to FLORA ({host}): the request was refused before sending "
@@ -284,11 +289,11 @@ class Transport:
             detail = str(exc) or "connection failed"
             message = f"Could not reach FLORA ({host}) for {route}: {type(exc).__name__}: {detail}"
             error = FloraConnectionError(self.redact(message), attempts=attempt)
-        # The httpx exception is not chained: its text is outside our control, and what it says
+        # The httpx2 exception is not chained: its text is outside our control, and what it says
         # is already in the (redacted) message.
         # Only a connection that was never made proves the request was not received.
         never_sent = isinstance(
-            exc, httpx.ConnectError | httpx.ConnectTimeout | httpx.PoolTimeout | httpx.LocalProtocolError
+            exc, httpx2.ConnectError | httpx2.ConnectTimeout | httpx2.PoolTimeout | httpx2.LocalProtocolError
         )
         return _Failure(error, None, isinstance(exc, _RETRYABLE_TRANSPORT_ERRORS), may_have_landed=not never_sent)
 
@@ -315,9 +320,9 @@ def _final(error: FloraError, attempts: int) -> FloraError:
     return error
 
 
-def _has_request(exc: httpx.HTTPError) -> bool:
+def _has_request(exc: httpx2.HTTPError) -> bool:
     try:
-        exc.request  # noqa: B018 - httpx raises RuntimeError when no request is attached
+        exc.request  # noqa: B018 - httpx2 raises RuntimeError when no request is attached
     except RuntimeError:
         return False
     return True

@@ -13,7 +13,7 @@ import socket
 import unicodedata
 from urllib.parse import quote, unquote, urlsplit
 
-import httpx
+import httpx2
 import idna
 
 DEFAULT_PORTS = {"http": 80, "https": 443}
@@ -27,27 +27,27 @@ def path_segment(value: str, what: str) -> str:
     return quote(value, safe="")
 
 
-def parse_base_url(base_url: str) -> httpx.URL:
+def parse_base_url(base_url: str) -> httpx2.URL:
     """The API base URL without a trailing slash; ValueError unless http(s) with a host."""
     try:
-        base = httpx.URL(base_url.strip().rstrip("/"))
-    except httpx.InvalidURL as exc:
+        base = httpx2.URL(base_url.strip().rstrip("/"))
+    except httpx2.InvalidURL as exc:
         raise ValueError(f"base_url is not a URL: {exc}") from None
     if base.scheme not in DEFAULT_PORTS or not base.host or base.query or base.fragment:
         raise ValueError("base_url must be an http:// or https:// URL with a host and no query")
     return base
 
 
-def _port(url: httpx.URL) -> int | None:
+def _port(url: httpx2.URL) -> int | None:
     return url.port or DEFAULT_PORTS.get(url.scheme)
 
 
-def _segments(url: httpx.URL) -> list[str]:
+def _segments(url: httpx2.URL) -> list[str]:
     raw = url.raw_path.split(b"?", 1)[0].decode("ascii", "replace")
     return [unquote(s) for s in raw.split("/")]
 
 
-def url_inside(url: str, base: httpx.URL) -> str | None:
+def url_inside(url: str, base: httpx2.URL) -> str | None:
     """`url` (without its fragment) when it lies inside `base`, else None.
 
     Inside means: the same scheme, host and port, no user info, and a path strictly below the
@@ -55,8 +55,8 @@ def url_inside(url: str, base: httpx.URL) -> str | None:
     path once the server decodes it).
     """
     try:
-        parsed = httpx.URL(url)
-    except (httpx.InvalidURL, TypeError):
+        parsed = httpx2.URL(url)
+    except (httpx2.InvalidURL, TypeError):
         return None
     if parsed.scheme != base.scheme or parsed.host != base.host or _port(parsed) != _port(base):
         return None
@@ -187,15 +187,15 @@ def link_url(value: str | None) -> str | None:
     """`value` when it is a valid absolute http(s) URI safe to offer as a link, else None.
 
     No control characters, spaces or other characters a URI cannot hold unescaped, a host, and
-    a form httpx can parse: such a URL can neither break a line of text nor smuggle another.
+    a form httpx2 can parse: such a URL can neither break a line of text nor smuggle another.
     """
     if not value or len(value) > 8192:
         return None
     if any(ord(c) <= 0x20 or ord(c) == 0x7F or c in '"<>\\^`{|}' for c in value) or not value.isascii():
         return None
     try:
-        parsed = httpx.URL(value)
-    except (httpx.InvalidURL, TypeError):
+        parsed = httpx2.URL(value)
+    except (httpx2.InvalidURL, TypeError):
         return None
     if parsed.scheme not in DEFAULT_PORTS or not parsed.host:
         return None

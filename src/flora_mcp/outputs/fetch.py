@@ -14,7 +14,7 @@ import socket
 from dataclasses import dataclass
 
 import anyio
-import httpx
+import httpx2
 
 from flora_mcp.api.models import check_public_https_url
 
@@ -34,13 +34,13 @@ class Fetched:
 
 def origin_of(url: str) -> str:
     """scheme://host[:port] of `url`, with the default port left out."""
-    parsed = httpx.URL(url)
+    parsed = httpx2.URL(url)
     default = {"http": 80, "https": 443}.get(parsed.scheme)
     port = f":{parsed.port}" if parsed.port and parsed.port != default else ""
     return f"{parsed.scheme}://{parsed.host}{port}"
 
 
-async def _check_public(url: httpx.URL) -> None:
+async def _check_public(url: httpx2.URL) -> None:
     # The written form first (loopback names, private literals, 2130706433-style hosts). The
     # helper is for https callback URLs, so it is handed the same host on https.
     try:
@@ -68,11 +68,11 @@ def _is_ip(host: str) -> bool:
     return True
 
 
-async def check_url(url: str, *, trusted_origin: str | None) -> httpx.URL:
+async def check_url(url: str, *, trusted_origin: str | None) -> httpx2.URL:
     """`url` parsed, when flora-mcp may fetch it; FetchError saying why not otherwise."""
     try:
-        parsed = httpx.URL(url)
-    except (httpx.InvalidURL, TypeError):
+        parsed = httpx2.URL(url)
+    except (httpx2.InvalidURL, TypeError):
         raise FetchError("the output URL is not a valid URL") from None
     if parsed.scheme not in ("http", "https") or not parsed.host:
         raise FetchError("the output URL is not an http(s) URL")
@@ -84,7 +84,7 @@ async def check_url(url: str, *, trusted_origin: str | None) -> httpx.URL:
 
 
 async def fetch_output(
-    http: httpx.AsyncClient,
+    http: httpx2.AsyncClient,
     url: str,
     *,
     trusted_origin: str | None,
@@ -115,7 +115,7 @@ async def fetch_output(
                         if len(body) > max_bytes:
                             raise FetchError(f"the output is over the {max_bytes:,}-byte cap")
                     return Fetched(str(parsed), bytes(body), answer.headers.get("content-type"))
-            except httpx.HTTPError as exc:
+            except httpx2.HTTPError as exc:
                 raise FetchError(f"the output could not be downloaded ({type(exc).__name__})") from None
         raise FetchError(f"the output URL redirected more than {MAX_REDIRECTS} times")
     assert scope.cancelled_caught

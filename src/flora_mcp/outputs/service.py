@@ -16,7 +16,7 @@ from collections import OrderedDict
 from dataclasses import dataclass, field
 from pathlib import Path
 
-import httpx
+import httpx2
 from mcp_types import ContentBlock, ResourceLink
 
 from flora_mcp.api.models import RunOutput
@@ -50,7 +50,7 @@ class Presented:
 class OutputService:
     """Fetching, previewing, saving and indexing run outputs for one server (see module docstring)."""
 
-    http: httpx.AsyncClient  # never carries the FLORA key: media URLs are public (FLORA's docs)
+    http: httpx2.AsyncClient  # never carries the FLORA key: media URLs are public (FLORA's docs)
     index: RunIndex
     trusted_origin: str | None  # FLORA_BASE_URL's origin, the one non-public origin allowed
     previews_on: bool = True

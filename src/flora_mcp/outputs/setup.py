@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-import httpx
+import httpx2
 
 from flora_mcp.config import Settings
 from flora_mcp.outputs.fetch import origin_of
@@ -13,7 +13,7 @@ from flora_mcp.state import Store
 
 def build_output_service(
     settings: Settings,
-    http: httpx.AsyncClient,
+    http: httpx2.AsyncClient,
     store: Store,
     *,
     base_url: str,

@@ -1,7 +1,7 @@
 """The Sandbox: an in-memory, FLORA-compatible API as one ASGI app.
 
     sandbox = Sandbox(SandboxConfig(time_scale=0), clock=fake_clock)
-    async with httpx.AsyncClient(transport=sandbox.transport(), base_url=sandbox.base_url()) as http:
+    async with httpx2.AsyncClient(transport=sandbox.transport(), base_url=sandbox.base_url()) as http:
         ...
 
 Layout of the app: the API under /api/v1 (runs.py, catalog.py), run outputs under /media/
@@ -18,7 +18,7 @@ from contextlib import AbstractAsyncContextManager
 from typing import Any
 
 import anyio
-import httpx
+import httpx2
 from starlette.applications import Starlette
 from starlette.exceptions import HTTPException
 from starlette.requests import Request
@@ -123,8 +123,8 @@ class Sandbox:
     def base_url(self, origin: str = DEFAULT_ORIGIN) -> str:
         return origin.rstrip("/") + render.API_PREFIX
 
-    def transport(self) -> httpx.AsyncBaseTransport:
-        """An in-process httpx transport to this sandbox (dropped connections raise like a socket's)."""
+    def transport(self) -> httpx2.AsyncBaseTransport:
+        """An in-process httpx2 transport to this sandbox (dropped connections raise like a socket's)."""
         return SandboxTransport(self.app)
 
     def serving(self, host: str = "127.0.0.1", port: int = 0) -> AbstractAsyncContextManager[str]:

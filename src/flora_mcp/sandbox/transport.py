@@ -2,11 +2,11 @@
 
 A fault that drops the connection raises nothing a client could read as an answer:
 
-- under uvicorn, the request's socket is aborted before a byte is written, so httpx sees the
-  server disconnect (httpx.RemoteProtocolError), exactly as when a proxy or network drops it;
+- under uvicorn, the request's socket is aborted before a byte is written, so httpx2 sees the
+  server disconnect (httpx2.RemoteProtocolError), exactly as when a proxy or network drops it;
 - anywhere else, the response is started and then broken off with `ConnectionDropped`; the
-  in-process `SandboxTransport` (an httpx.ASGITransport wrapper) turns that into
-  httpx.RemoteProtocolError, and a real server closes the half-sent response.
+  in-process `SandboxTransport` (an httpx2.ASGITransport wrapper) turns that into
+  httpx2.RemoteProtocolError, and a real server closes the half-sent response.
 """
 
 from __future__ import annotations
@@ -14,7 +14,7 @@ from __future__ import annotations
 import logging
 
 import anyio
-import httpx
+import httpx2
 from starlette.types import ASGIApp, Receive, Send
 
 logger = logging.getLogger("flora_mcp.sandbox")
@@ -48,17 +48,17 @@ async def drop_connection(receive: Receive, raw_send: Send) -> None:
     raise ConnectionDropped(DROP_MESSAGE)
 
 
-class SandboxTransport(httpx.AsyncBaseTransport):
-    """httpx.ASGITransport for a sandbox app, with dropped connections as transport errors."""
+class SandboxTransport(httpx2.AsyncBaseTransport):
+    """httpx2.ASGITransport for a sandbox app, with dropped connections as transport errors."""
 
     def __init__(self, app: ASGIApp) -> None:
-        self._inner = httpx.ASGITransport(app=app)
+        self._inner = httpx2.ASGITransport(app=app)
 
-    async def handle_async_request(self, request: httpx.Request) -> httpx.Response:
+    async def handle_async_request(self, request: httpx2.Request) -> httpx2.Response:
         try:
             return await self._inner.handle_async_request(request)
         except ConnectionDropped:
-            raise httpx.RemoteProtocolError(DROP_MESSAGE, request=request) from None
+            raise httpx2.RemoteProtocolError(DROP_MESSAGE, request=request) from None
 
     async def aclose(self) -> None:
         await self._inner.aclose()

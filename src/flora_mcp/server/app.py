@@ -21,7 +21,7 @@ from contextlib import AsyncExitStack, asynccontextmanager
 from typing import TYPE_CHECKING, Any
 
 import anyio
-import httpx
+import httpx2
 from mcp.server import MCPServer
 from mcp.server.context import ServerRequestContext
 from mcp.server.lowlevel.helper_types import ReadResourceContents
@@ -199,7 +199,7 @@ class StoreRequestStateCodec:
 def create_server(
     settings: Settings,
     *,
-    http_client: httpx.AsyncClient | None = None,
+    http_client: httpx2.AsyncClient | None = None,
     sandbox: Sandbox | None = None,
     store: Store | None = None,
     sandbox_url: str | None = None,
@@ -210,11 +210,11 @@ def create_server(
 ) -> MCPServer[AppState]:
     """The flora-mcp MCP server.
 
-    - `http_client`: the httpx client to reach FLORA with (owned by the caller, not closed
+    - `http_client`: the httpx2 client to reach FLORA with (owned by the caller, not closed
       here); by default the lifespan opens and closes its own.
     - `sandbox`: talk to this sandbox instead of FLORA, with its key. Without `http_client` the
       lifespan serves it on a loopback port, so the output URLs it returns can be fetched;
-      with one (e.g. `httpx.AsyncClient(transport=sandbox.transport())`) it is reached in process.
+      with one (e.g. `httpx2.AsyncClient(transport=sandbox.transport())`) it is reached in process.
     - `store`: the state store (unopened or open); by default the one FLORA_STATE_URL names,
       or, on a sandbox, an in-memory one (the sandbox's runs end with the process too).
     - `sleep`, `clock`: how wait_for_run waits and measures time (tests pass fakes);

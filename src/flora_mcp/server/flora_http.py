@@ -1,14 +1,17 @@
-"""The httpx client the server reaches FLORA with, built so that it costs nothing until used.
+"""The httpx2 client the server reaches FLORA with, built so that it costs nothing until used.
 
-An `httpx.AsyncClient()` builds its connection pool at construction: it imports httpcore and
-loads the CA bundle into a TLS context, about 25 ms that used to sit on every cold start
+httpx2 is the MCP SDK's own HTTP client (the same API as httpx): one HTTP stack in the server
+instead of two. It trusts the system's certificate store (or SSL_CERT_FILE / SSL_CERT_DIR).
+
+An `httpx2.AsyncClient()` builds its connection pool at construction: it imports httpcore2 and
+loads the CA certificates into a TLS context, about 25 ms that used to sit on every cold start
 before the first tools/list, although listing tools sends nothing to FLORA. Here the client
-gets a transport that builds that same pool (`httpx.AsyncHTTPTransport`, with httpx's own
+gets a transport that builds that same pool (`httpx2.AsyncHTTPTransport`, with httpx2's own
 defaults) at the first request instead.
 
-With a proxy configured in the environment (HTTP_PROXY, HTTPS_PROXY, ALL_PROXY), httpx routes
+With a proxy configured in the environment (HTTP_PROXY, HTTPS_PROXY, ALL_PROXY), httpx2 routes
 requests through per-proxy transports that it only sets up when it builds its own transport;
-the client is then built the ordinary, eager way, so proxies work exactly as httpx does them.
+the client is then built the ordinary, eager way, so proxies work exactly as httpx2 does them.
 So it is when SSL_CERT_FILE or SSL_CERT_DIR names a path that is not there: the server still
 fails at start, as before, rather than at its first FLORA call.
 """
@@ -19,23 +22,23 @@ import os
 import urllib.request
 from collections.abc import Callable
 
-import httpx
+import httpx2
 
 _PROXY_SCHEMES = ("http", "https", "all")
 
 
-class TransportOnFirstUse(httpx.AsyncBaseTransport):
+class TransportOnFirstUse(httpx2.AsyncBaseTransport):
     """Builds the real transport at the first request and hands every request to it."""
 
-    def __init__(self, build: Callable[[], httpx.AsyncBaseTransport]) -> None:
+    def __init__(self, build: Callable[[], httpx2.AsyncBaseTransport]) -> None:
         self._build = build
-        self._transport: httpx.AsyncBaseTransport | None = None
+        self._transport: httpx2.AsyncBaseTransport | None = None
 
     @property
     def built(self) -> bool:
         return self._transport is not None
 
-    async def handle_async_request(self, request: httpx.Request) -> httpx.Response:
+    async def handle_async_request(self, request: httpx2.Request) -> httpx2.Response:
         if self._transport is None:
             # No await between the check and the assignment: concurrent first calls share one pool.
             self._transport = self._build()
@@ -47,13 +50,13 @@ class TransportOnFirstUse(httpx.AsyncBaseTransport):
 
 
 def environment_has_proxy() -> bool:
-    """Whether httpx, trusting the environment, would send some requests through a proxy."""
+    """Whether httpx2, trusting the environment, would send some requests through a proxy."""
     proxies = urllib.request.getproxies()
     return any(proxies.get(scheme) for scheme in _PROXY_SCHEMES)
 
 
 def ca_override_is_missing() -> bool:
-    """Whether SSL_CERT_FILE (else SSL_CERT_DIR), which httpx reads, names a path that is not there."""
+    """Whether SSL_CERT_FILE (else SSL_CERT_DIR), which httpx2 reads, names a path that is not there."""
     ca_file, ca_dir = os.environ.get("SSL_CERT_FILE"), os.environ.get("SSL_CERT_DIR")
     if ca_file:
         return not os.path.isfile(ca_file)
@@ -62,14 +65,14 @@ def ca_override_is_missing() -> bool:
     return False
 
 
-def flora_http_client(*, trust_env: bool) -> httpx.AsyncClient:
-    """An AsyncClient equal to `httpx.AsyncClient(trust_env=trust_env)`, minus its start-up cost.
+def flora_http_client(*, trust_env: bool) -> httpx2.AsyncClient:
+    """An AsyncClient equal to `httpx2.AsyncClient(trust_env=trust_env)`, minus its start-up cost.
 
     `trust_env=False` is for a loopback sandbox, which must not be sent through a proxy.
     """
     if trust_env and (environment_has_proxy() or ca_override_is_missing()):
-        return httpx.AsyncClient(trust_env=True)
-    return httpx.AsyncClient(
+        return httpx2.AsyncClient(trust_env=True)
+    return httpx2.AsyncClient(
         trust_env=trust_env,
-        transport=TransportOnFirstUse(lambda: httpx.AsyncHTTPTransport(trust_env=trust_env)),
+        transport=TransportOnFirstUse(lambda: httpx2.AsyncHTTPTransport(trust_env=trust_env)),
     )
