@@ -68,7 +68,7 @@ ModelId = Annotated[
     str,
     StringConstraints(pattern=r"^[A-Za-z0-9][A-Za-z0-9._-]{0,127}$"),
     Field(
-        description=("An id from list_models (not a name or family); omit for the type's default."),
+        description="From list_models; omit for the type's default.",
     ),
 ]
 IdempotencyKey = Annotated[
@@ -81,7 +81,7 @@ IdempotencyKey = Annotated[
 Cursor = Annotated[
     str,
     StringConstraints(min_length=1, max_length=2048),
-    Field(description="next_cursor of the previous page."),
+    Field(description="A previous page's next_cursor."),
 ]
 Limit = Annotated[int, Field(ge=1, le=100, description="Page size.")]
 
@@ -127,8 +127,7 @@ class GenerationRunRequest(RequestModel):
     params: dict[str, Any] | None = Field(
         default=None,
         description=(
-            'The model\'s params from list_models (e.g. {"aspect_ratio": "16:9"}). Values FLORA does '
-            "not check still run and bill."
+            'From list_models\' params (e.g. {"aspect_ratio": "16:9"}); values FLORA does not check still run and bill.'
         ),
     )
 
@@ -142,7 +141,7 @@ class TechniqueRunRequest(RequestModel):
 
 
 class TechniqueInput(RequestModel):
-    """One input of a technique run, as get_technique lists them: {id, type, value}."""
+    """An input get_technique lists: {id, type, value}."""
 
     id: str = Field(min_length=1, max_length=128, description="From get_technique's inputs.")
     type: TechniqueInputType = Field(
@@ -150,9 +149,8 @@ class TechniqueInput(RequestModel):
     )
     value: JsonValue = Field(
         description=(
-            "The text, or the https URL of the image or video; a list of them for an input marked "
-            "allow_multiple. Other JSON (numbers, objects) only where the input's type takes it, and "
-            "only with workspace_id and a tech_ id."
+            "The text or the https URL of the image or video (a list for an allow_multiple input). "
+            "Numbers or objects only where the input's type takes them, with workspace_id and a tech_ id."
         ),
     )
 

@@ -62,9 +62,9 @@ MAX_ITEMS = 20
 
 
 class BatchItem(RequestModel):
-    """One generation: its prompt, and what it changes of the shared settings."""
+    """One generation: its prompt, and overrides of the shared settings."""
 
-    prompt: str = Field(min_length=1, max_length=20000, description="What this item generates, in plain words.")
+    prompt: str = Field(min_length=1, max_length=20000, description="What this item generates.")
     name: str | None = Field(
         default=None, max_length=100, description="A label (e.g. 'warm light'), echoed in the answer."
     )
@@ -373,11 +373,11 @@ def _text(result: BatchStartResult, quote: Quote, checked: Checked, spend_line: 
 
 
 DESCRIPTION = (
-    f"Start 1 to {MAX_ITEMS} generations in one call (e.g. variations of an idea) with shared settings. "
+    f"Start 1 to {MAX_ITEMS} generations (e.g. variations of an idea) in one call, with shared settings. "
     "Costs money.\n\n"
-    "All items are checked before anything is sent, and the total quote is asked about and held to the spend "
-    "cap once. Returns each item's outcome and run_id; then call wait_for_runs as `next` says. Sending the same "
-    "batch again starts nothing twice."
+    "All items are checked before anything is sent; the total quote is asked about and held to the spend cap "
+    "once. Returns each item's outcome and run_id; then call wait_for_runs as `next` says. The same batch sent "
+    "again starts nothing twice."
 )
 
 SPECS = [

@@ -59,7 +59,7 @@ class FindRunsArguments(RequestModel):
     status: str | None = Field(default=None, min_length=1, max_length=40, description=f"One of: {STATUSES}.")
     since: str | None = Field(default=None, description=f"Started at or after: {_WHEN_HELP}.")
     until: str | None = Field(default=None, description="Started before this (as since).")
-    limit: int = Field(default=20, ge=1, le=100, description="Most runs to return, newest first.")
+    limit: int = Field(default=20, ge=1, le=100, description="Most runs to return.")
 
     @field_validator("since", "until")
     @classmethod
@@ -166,8 +166,8 @@ SPECS = [
         name="find_runs",
         title="Find your past runs",
         description=(
-            "Search the runs you started through this server (its journal survives restarts) by prompt words, "
-            "tool, status and date, newest first. Free.\n\n"
+            "Search the runs you started through this server (kept across restarts) by prompt words, tool, "
+            "status and date, newest first. Free.\n\n"
             "Finds earlier work (\"the mug picture from yesterday\": text='mug', since='2d') or unfinished runs "
             "after a restart; FLORA's own run lists carry no prompts."
         ),

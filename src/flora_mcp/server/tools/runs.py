@@ -71,13 +71,13 @@ class WaitForRunArguments(RequestModel):
     run_id: RunId
     technique_id: TechniqueRef | None = Field(
         default=None,
-        description="For a technique run, as its start returned it; omit for generations.",
+        description="For a technique run, as its start returned it.",
     )
     timeout_seconds: float = Field(
         default=hints.DEFAULT_WAIT_SECONDS,
         ge=1,
         le=hints.MAX_WAIT_SECONDS,
-        description=("Seconds to wait at most; over 60 only if your client waits while progress arrives."),
+        description="Over 60 only if your client waits while progress arrives.",
     )
 
 

@@ -69,8 +69,8 @@ SPECS = [
         name="get_spend",
         title="Your spend",
         description=(
-            "Your FLORA spend in the budget window (FLORA_SPEND_WINDOW, default 24 h): total, cap, what is "
-            "left and your latest runs. Free. Check it before a costly start or when the cap refuses one."
+            "Your FLORA spend in the budget window: total, cap, what is left and your latest runs. Free. "
+            "Check it before a costly start or when the cap refuses one."
         ),
         arguments=NoArguments,
         output=SpendResult,

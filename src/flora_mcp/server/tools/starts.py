@@ -380,7 +380,7 @@ def _started(
 
 START_GENERATION = (
     "Start one image, video, audio or text generation in a FLORA project. Costs money.\n\n"
-    "Returns at once with run_id, a cost quote and estimated_seconds; then call wait_for_run for the outputs. "
+    "Returns at once (run_id, cost quote, estimated_seconds); then call wait_for_run for the outputs. "
     "A retry with the same arguments returns the run already started, never charged twice."
 )
 

@@ -57,7 +57,7 @@ class WaitForRunsArguments(RequestModel):
         default=hints.DEFAULT_WAIT_SECONDS,
         ge=1,
         le=hints.MAX_WAIT_SECONDS,
-        description=("Seconds to wait at most; over 60 only if your client waits while progress arrives."),
+        description="Over 60 only if your client waits while progress arrives.",
     )
 
     @model_validator(mode="after")
@@ -243,7 +243,7 @@ SPECS = [
         name=TOOL,
         title="Wait for several runs",
         description=(
-            f"Wait for 1 to {MAX_RUNS} runs at once (generations and technique runs alike), reporting "
+            f"Wait for 1 to {MAX_RUNS} runs at once (generations or technique runs), reporting "
             "'n of m done', then return each one's state and outputs. Free.\n\n"
             "At timeout_seconds, `next` names the runs still going, to wait for again (they keep running)."
         ),
