@@ -3,13 +3,17 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from functools import cache
 from typing import Any
 
 import anyio
+from jsonschema import Draft202012Validator
 from mcp import Client
 from mcp_types import CallToolResult, ResourceLink, TextContent
 
 from flora_mcp.sandbox import Sandbox
+from flora_mcp.server.tools import tool_specs
+from flora_mcp.server.tools.registry import full_output_schema
 
 WORKSPACE = "ws_sandbox"
 PROJECT = "prj_sandbox"
@@ -54,10 +58,25 @@ def links_of(result: CallToolResult) -> list[ResourceLink]:
     return [block for block in result.content if isinstance(block, ResourceLink)]
 
 
+@cache
+def full_output_validator(tool: str) -> Draft202012Validator:
+    """The tool's output model's whole schema, nested shapes included (the published one is its outline)."""
+    spec = next(spec for spec in tool_specs() if spec.name == tool)
+    return Draft202012Validator(full_output_schema(spec.output))
+
+
+def assert_conforms(name: str, result: CallToolResult) -> None:
+    """structuredContent fits every detail of the tool's output model, not only the outline clients check."""
+    errors = [f"{list(error.absolute_path)}: {error.message}" for error in
+              full_output_validator(name).iter_errors(result.structured_content)]  # fmt: skip
+    assert not errors, f"{name} answered outside its output model: {errors}"
+
+
 async def call_ok(client: Client, name: str, arguments: dict[str, Any], **kw: Any) -> CallToolResult:
     result = await client.call_tool(name, arguments, **kw)
     assert not result.is_error, text_of(result)
     assert result.structured_content is not None
+    assert_conforms(name, result)
     return result
 
 

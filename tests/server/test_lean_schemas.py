@@ -1,7 +1,9 @@
-"""The schemas an agent reads on every tools/list: lean, yet accepting exactly what pydantic's do.
+"""The schemas an agent reads on every tools/list: lean, and honest about what they accept.
 
-Output schemas are trimmed (lean_schema.py); a property test checks that the trimmed schema and
-pydantic's own accept and refuse the same values. Input schemas only lose `title` keywords.
+Input schemas are trimmed (lean_schema.py) yet accept exactly what pydantic's do: a property test
+tries values and one-change spoilings of them against both. Output schemas are outlines of the
+top level: they accept every result the model can produce (None fields left out, as results are
+sent) and still refuse a result with a wrong top-level type or a missing required field.
 """
 
 from __future__ import annotations
@@ -9,7 +11,7 @@ from __future__ import annotations
 from collections import Counter
 from collections.abc import Iterator
 from functools import cache
-from typing import Any
+from typing import Any, Literal
 
 import pytest
 from hypothesis import HealthCheck, given, settings
@@ -21,34 +23,16 @@ from pydantic import BaseModel, Field
 
 from flora_mcp.server import results
 from flora_mcp.server.tools import build_tools, tool_specs
-from flora_mcp.server.tools.lean_schema import lean_output_schema, strip_titles
-from flora_mcp.server.tools.registry import output_schema
+from flora_mcp.server.tools.lean_schema import lean_input_schema, outline_output_schema, strip_titles
+from flora_mcp.server.tools.registry import arguments_model, input_schema, output_schema
 
 # Every model a tool returns, new tools included.
 OUTPUT_MODELS: list[type[BaseModel]] = list(dict.fromkeys(spec.output for spec in tool_specs()))
 
-# Keywords that constrain or explain an argument; stripping titles must keep every one of them.
-KEPT_INPUT_KEYWORDS = (
-    "description",
-    "enum",
-    "const",
-    "pattern",
-    "format",
-    "required",
-    "additionalProperties",
-    "minimum",
-    "maximum",
-    "exclusiveMinimum",
-    "exclusiveMaximum",
-    "minLength",
-    "maxLength",
-    "minItems",
-    "maxItems",
-    "default",
-    "examples",
-    "type",
-    "$ref",
-)
+# Every tool's arguments model, as the SDK validates calls with it.
+ARGUMENT_MODELS = {spec.name: arguments_model(spec) for spec in tool_specs()}
+# Keywords that constrain an argument's values: the trimming may respell them, never drop them.
+CONSTRAINTS = ("pattern", "minimum", "maximum", "minLength", "maxLength", "minItems", "maxItems", "required")
 
 
 def pydantic_schema(model: type[BaseModel]) -> dict[str, Any]:
@@ -71,14 +55,18 @@ def title_keywords(schema: dict[str, Any]) -> list[str]:
     return [node["title"] for node in all_dicts(schema) if isinstance(node.get("title"), str)]
 
 
-def keyword_census(schema: dict[str, Any]) -> Counter[tuple[str, str]]:
-    """How often each keyword appears with each value (a dict under a keyword's name is a property)."""
+def constraint_census(schema: dict[str, Any]) -> Counter[tuple[str, str]]:
+    """How often each constraint appears with each value (a dict under a keyword's name is a property)."""
     return Counter(
         (key, repr(node[key]))
         for node in all_dicts(schema)
-        for key in KEPT_INPUT_KEYWORDS
+        for key in CONSTRAINTS
         if key in node and not isinstance(node[key], dict)
     )
+
+
+def descriptions(schema: dict[str, Any]) -> list[str]:
+    return sorted(node["description"] for node in all_dicts(schema) if isinstance(node.get("description"), str))
 
 
 # --- values to try against both schemas -----------------------------------------------------------
@@ -108,6 +96,8 @@ def conforming(schema: dict[str, Any], defs: dict[str, Any]) -> st.SearchStrateg
         )
     if kind == "array":
         return st.lists(conforming(schema.get("items", {}), defs), max_size=2)
+    if kind == "string" and "pattern" in schema:
+        return st.from_regex(schema["pattern"], fullmatch=True)  # an id, a key: mostly values that match
     simple: dict[str, st.SearchStrategy[Any]] = {
         "string": st.text(max_size=4),
         "number": st.floats(allow_nan=False, allow_infinity=False) | st.integers(),
@@ -140,7 +130,7 @@ def spoilings(value: Any) -> Iterator[Any]:
 
 
 @cache
-def judges(model: type[BaseModel]) -> tuple[st.SearchStrategy[Any], Draft202012Validator, Draft202012Validator]:
+def output_judges(model: type[BaseModel]) -> tuple[st.SearchStrategy[Any], Draft202012Validator, Draft202012Validator]:
     full = pydantic_schema(model)
     return (
         conforming(full, full.get("$defs", {})),
@@ -149,52 +139,86 @@ def judges(model: type[BaseModel]) -> tuple[st.SearchStrategy[Any], Draft202012V
     )
 
 
-@pytest.mark.parametrize("model", OUTPUT_MODELS, ids=lambda model: model.__name__)
+@cache
+def input_judges(tool: str) -> tuple[st.SearchStrategy[Any], Draft202012Validator, Draft202012Validator]:
+    full = ARGUMENT_MODELS[tool].model_json_schema(by_alias=True)
+    return (
+        conforming(full, full.get("$defs", {})),
+        Draft202012Validator(full),
+        Draft202012Validator(input_schema(ARGUMENT_MODELS[tool])),
+    )
+
+
+def as_sent(value: Any) -> Any:
+    """A result as results.tool_result sends it: None fields left out."""
+    if isinstance(value, dict):
+        return {key: as_sent(item) for key, item in value.items() if item is not None}
+    if isinstance(value, list):
+        return [as_sent(item) for item in value]
+    return value
+
+
+def top_level_spoilings(value: dict[str, Any], schema: dict[str, Any]) -> Iterator[dict[str, Any]]:
+    """`value` with a required field dropped, or a field of a JSON type its schema never takes."""
+    for name in schema.get("required", []):
+        yield {key: item for key, item in value.items() if key != name}
+    for name in value:
+        for wrong in WRONG_VALUES:
+            if wrong is None:
+                continue  # a result never carries null (as_sent); the outline refuses it, pydantic's may not
+            spoiled = {**value, name: wrong}
+            if not Draft202012Validator(schema).is_valid(spoiled):
+                yield spoiled
+
+
+@pytest.mark.parametrize("tool", sorted(ARGUMENT_MODELS))
 @settings(max_examples=15, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(data=st.data())
-def test_a_lean_output_schema_accepts_exactly_what_pydantics_schema_accepts(
-    model: type[BaseModel], data: st.DataObject
-) -> None:
-    values, full, lean = judges(model)
+def test_a_lean_input_schema_accepts_exactly_what_pydantics_schema_accepts(tool: str, data: st.DataObject) -> None:
+    values, full, lean = input_judges(tool)
     value = data.draw(values)
     for candidate in [value, *spoilings(value)]:
         assert lean.is_valid(candidate) == full.is_valid(candidate), candidate
 
 
 @pytest.mark.parametrize("model", OUTPUT_MODELS, ids=lambda model: model.__name__)
-def test_lean_output_schemas_keep_types_required_fields_and_enums_but_no_titles_or_defaults(
-    model: type[BaseModel],
+@settings(max_examples=15, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(data=st.data())
+def test_an_output_outline_accepts_every_result_and_refuses_a_wrong_top_level(
+    model: type[BaseModel], data: st.DataObject
 ) -> None:
+    values, full, outline = output_judges(model)
+    value = as_sent(data.draw(values))
+    assert full.is_valid(value)
+    assert outline.is_valid(value), value
+    for spoiled in top_level_spoilings(value, outline.schema):
+        assert not full.is_valid(spoiled), spoiled  # the outline refuses nothing pydantic's would take
+
+
+@pytest.mark.parametrize("model", OUTPUT_MODELS, ids=lambda model: model.__name__)
+def test_an_outline_keeps_every_property_required_fields_and_top_level_enums(model: type[BaseModel]) -> None:
     full = pydantic_schema(model)
-    lean = output_schema(model)
-    assert lean["type"] == "object"
-    assert lean["required"] == full["required"]
-    assert set(lean["properties"]) == set(full["properties"])
-    assert title_keywords(lean) == []
-    assert not any("default" in node for node in all_dicts(lean["properties"].values()) if "type" in node)
-    enums = {repr(node["enum"]) for node in all_dicts(full) if "enum" in node}
-    assert enums == {repr(node["enum"]) for node in all_dicts(lean) if "enum" in node}
+    outline = output_schema(model)
+    assert outline["type"] == "object"
+    assert outline["required"] == full["required"]
+    assert list(outline["properties"]) == list(full["properties"])
+    for name, prop in outline["properties"].items():
+        assert prop == {} or "type" in prop, name  # {} only for a field of any JSON value
+        assert "null" not in (prop.get("type") or []), name  # a None field is left out, not sent as null
+    assert "$defs" not in outline
+    assert title_keywords(outline) == [] and descriptions(outline) == []
 
 
-def test_output_schemas_carry_no_description_text_but_keep_a_property_named_description() -> None:
-    # No client hands an output schema's text to the model; a field called "description" stays.
-    lean = output_schema(results.RunResult)
-    assert [node for node in all_dicts(lean) if isinstance(node.get("description"), str)] == []
-    assert set(lean["properties"]) == set(pydantic_schema(results.RunResult)["properties"])
-
-    def has_a_description_field(schema: dict[str, Any]) -> bool:
-        return any(isinstance(node.get("properties"), dict) and "description" in node["properties"]
-                   for node in all_dicts(schema))  # fmt: skip
-
-    model = next(m for m in OUTPUT_MODELS if has_a_description_field(pydantic_schema(m)))
-    assert has_a_description_field(output_schema(model)), model.__name__
-
-
-def test_an_optional_field_becomes_a_type_list_that_still_allows_null() -> None:
-    lean = output_schema(results.RunResult)
-    assert lean["properties"]["error_code"] == {"type": ["string", "null"]}
-    assert Draft202012Validator(lean).is_valid({"run_id": "r", "status": "running", "finished": False,
-                                                "progress_percent": 1, "error_code": None})  # fmt: skip
+def test_an_outline_names_an_optional_field_with_its_type_and_an_enum_with_its_values() -> None:
+    outline = output_schema(results.StartResult)
+    assert outline["properties"]["run_id"] == {"type": "string"}  # optional: absent when None, never null
+    assert outline["properties"]["outcome"]["enum"] == ["started", "repeat", "recovered", "accepted_earlier"]
+    assert outline["properties"]["outputs"] == {"type": "array"}
+    assert outline["properties"]["next"] == {"type": "object"}
+    wait = output_schema(results.WaitResult)
+    assert not Draft202012Validator(wait).is_valid({"run_id": "r", "status": "running", "finished": False,
+                                                    "progress_percent": 1, "error_code": None, "waited_seconds": 1,
+                                                    "polls": 1, "budget_exhausted": False})  # fmt: skip
 
 
 class Article(BaseModel):
@@ -209,9 +233,27 @@ def test_properties_named_title_or_default_survive_the_trimming() -> None:
     stripped = strip_titles(Article.model_json_schema())
     assert set(stripped["properties"]) == {"title", "default", "tags"}
     assert stripped["properties"]["title"] == {"description": "The article's title.", "type": "string"}
-    lean = lean_output_schema(Article.model_json_schema())
-    assert set(lean["properties"]) == {"title", "default", "tags"}
-    assert lean["required"] == ["title"]
+    lean = lean_input_schema(Article.model_json_schema())
+    assert lean["properties"]["default"] == {"type": ["integer", "null"]}
+    outline = outline_output_schema(Article.model_json_schema())
+    assert outline["properties"] == {
+        "title": {"type": "string"},
+        "default": {"type": "integer"},
+        "tags": {"type": "array"},
+    }
+    assert outline["required"] == ["title"]
+
+
+def test_an_optional_enum_argument_lists_null_among_its_values() -> None:
+    class Query(BaseModel):
+        kind: Literal["a", "b"] | None = Field(default=None, description="Which kind.")
+
+    lean = lean_input_schema(Query.model_json_schema())
+    assert lean["properties"]["kind"] == {
+        "enum": ["a", "b", None],
+        "type": ["string", "null"],
+        "description": "Which kind.",
+    }
 
 
 def test_a_definition_used_twice_stays_shared_and_one_used_once_is_inlined() -> None:
@@ -226,7 +268,7 @@ def test_a_definition_used_twice_stays_shared_and_one_used_once_is_inlined() -> 
         other_corner: Point
         box: Box | None = None
 
-    lean = lean_output_schema(Shape.model_json_schema())
+    lean = lean_input_schema(Shape.model_json_schema())
     assert set(lean["$defs"]) == {"Point"}
     assert lean["properties"]["corner"] == {"$ref": "#/$defs/Point"}
     assert lean["properties"]["box"]["type"] == ["object", "null"]
@@ -240,18 +282,21 @@ def test_a_recursive_definition_is_left_as_a_reference() -> None:
     class Tree(BaseModel):
         root: Node
 
-    lean = lean_output_schema(Tree.model_json_schema())
+    lean = lean_input_schema(Tree.model_json_schema())
     assert lean["$defs"]["Node"]["properties"]["children"]["items"] == {"$ref": "#/$defs/Node"}
     assert Draft202012Validator(lean).is_valid({"root": {"children": [{"children": []}]}})
     assert not Draft202012Validator(lean).is_valid({"root": {"children": [{"children": 3}]}})
 
 
-def test_the_input_schemas_lose_titles_and_nothing_else() -> None:
+def test_the_input_schemas_keep_every_constraint_and_description() -> None:
     for tool in build_tools():
         listed = tool.parameters
         original = tool.fn_metadata.arg_model.model_json_schema(by_alias=True)
         assert title_keywords(listed) == [], tool.name
-        assert keyword_census(listed) == keyword_census(original), tool.name
+        assert constraint_census(listed) == constraint_census(original), tool.name
+        # A description may only go where a field's own replaced its type's (the field's is the one shown).
+        assert set(descriptions(listed)) <= set(descriptions(original)), tool.name
+        assert "examples" not in {key for node in all_dicts(listed) for key in node}, tool.name
 
 
 @pytest.mark.anyio

@@ -11,7 +11,7 @@ from mcp.shared.exceptions import MCPError
 
 from flora_mcp.sandbox import Sandbox
 
-from .support import POSTER, PROJECT, WORKSPACE, FakeTime, generation, text_of
+from .support import POSTER, PROJECT, WORKSPACE, FakeTime, assert_conforms, generation, text_of
 from .tasks_client import TASKS, TasksClient, task_request
 
 pytestmark = pytest.mark.anyio
@@ -45,6 +45,7 @@ async def test_a_declaring_client_holds_a_start_as_a_task_from_working_to_comple
     statuses = [poll["status"] for poll in tasks.polls]
     assert statuses[-1] == "completed" and "working" in statuses[:-1]
     run = sandbox.runs[0]
+    assert_conforms("start_generation_run", result)  # the start's answer with the wait's end as `final`
     answer = result.structured_content or {}
     # The start's answer, with the end of the run as wait_for_run gives it, and wait_for_run's text.
     assert answer["outcome"] == "started" and answer["run_id"] == run.run_id and "next" not in answer
@@ -69,6 +70,7 @@ async def test_a_technique_start_and_a_batch_are_tasks_too(declaring: Client, ta
         "start_technique_run", {"technique_id": POSTER, "inputs": [{"id": "subject", "type": "text", "value": "a cat"}]}
     )
     assert not technique.is_error and (technique.structured_content or {})["final"]["status"] == "completed"
+    assert_conforms("start_technique_run", technique)
     batch = {
         "workspace_id": WORKSPACE,
         "project_id": PROJECT,
@@ -77,6 +79,7 @@ async def test_a_technique_start_and_a_batch_are_tasks_too(declaring: Client, ta
     }
     result = await declaring.call_tool("start_generation_runs", batch)
     assert not result.is_error, text_of(result)
+    assert_conforms("start_generation_runs", result)
     waited = (result.structured_content or {})["final"]
     assert waited["done"] == waited["total"] == 4 and waited["completed"] == 4
     assert len(tasks.created) == 2

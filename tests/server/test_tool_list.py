@@ -52,16 +52,22 @@ async def test_the_server_offers_exactly_the_documented_tools(client: Client) ->
     assert {tool["name"] for tool in await listed(client)} == EXPECTED
 
 
+# What MCP takes a hint to be when a tool leaves it out.
+DEFAULT_HINTS = {"readOnlyHint": False, "destructiveHint": True, "idempotentHint": False, "openWorldHint": True}
+
+
 async def test_every_tool_has_a_title_an_output_schema_and_honest_annotations(client: Client) -> None:
     for tool in await listed(client):
         assert tool["title"], tool["name"]
         assert tool["outputSchema"]["type"] == "object", tool["name"]
-        hints = tool["annotations"]
+        hints = DEFAULT_HINTS | tool["annotations"]
         assert hints["openWorldHint"] is (tool["name"] not in LOCAL), tool["name"]
-        assert hints["destructiveHint"] is False
         paid = tool["name"] in STARTS
         assert hints["readOnlyHint"] is not paid, tool["name"]
-        assert hints["idempotentHint"] is not paid, tool["name"]
+        if paid:  # destructive and idempotent mean something only for a tool that is not read-only
+            assert hints["destructiveHint"] is False and hints["idempotentHint"] is False, tool["name"]
+        else:  # and a read-only tool says nothing more than it must
+            assert set(tool["annotations"]) <= {"readOnlyHint", "openWorldHint"}, tool["name"]
 
 
 async def test_input_schemas_refuse_unknown_arguments(client: Client) -> None:
@@ -95,7 +101,7 @@ async def test_the_technique_schema_describes_each_input_item(client: Client) ->
     tool = next(t for t in await listed(client) if t["name"] == "start_technique_run")
     schema = tool["inputSchema"]
     assert set(schema["required"]) == {"technique_id", "inputs"}
-    item = schema["$defs"]["TechniqueInput"]
+    item = schema["properties"]["inputs"]["items"]
     assert item["properties"]["type"]["enum"] == ["text", "imageUrl", "videoUrl"]
     assert set(item["required"]) == {"id", "type", "value"}
     assert "workspace_id" in tool["description"] and "POST" not in tool["description"]

@@ -42,73 +42,48 @@ _ID_TAIL = r"[A-Za-z0-9][A-Za-z0-9_-]{0,127}"
 WorkspaceId = Annotated[
     str,
     StringConstraints(pattern=rf"^ws_{_ID_TAIL}$"),
-    Field(
-        description="Workspace id from list_workspaces; starts with ws_ (e.g. ws_abc123).",
-        examples=["ws_abc123"],
-    ),
+    Field(description="From list_workspaces."),
 ]
 ProjectId = Annotated[
     str,
     StringConstraints(pattern=rf"^prj_{_ID_TAIL}$"),
-    Field(
-        description="Project id from list_projects; starts with prj_ (e.g. prj_abc123).",
-        examples=["prj_abc123"],
-    ),
+    Field(description="From list_projects."),
 ]
 TechniqueId = Annotated[
     str,
     StringConstraints(pattern=rf"^tech_{_ID_TAIL}$"),
-    Field(
-        description="Technique id from list_techniques; starts with tech_ (e.g. tech_abcd1234).",
-        examples=["tech_abcd1234"],
-    ),
+    Field(description="From list_techniques."),
 ]
 TechniqueRef = Annotated[
     str,
     StringConstraints(pattern=rf"^(tech_{_ID_TAIL}|[a-z0-9][a-z0-9-]{{0,127}})$"),
-    Field(
-        description=(
-            "Technique id (tech_…) or its slug (lowercase words joined by hyphens, e.g. cctv-cam), "
-            "as returned by list_techniques."
-        ),
-        examples=["tech_abcd1234", "cctv-cam"],
-    ),
+    Field(description="Id or slug from list_techniques."),
 ]
 RunId = Annotated[
     str,
     StringConstraints(pattern=rf"^run_{_ID_TAIL}$"),
-    Field(
-        description="Run id returned by a start tool or list_technique_runs; starts with run_.", examples=["run_abc123"]
-    ),
+    Field(description="From a start or a run list."),
 ]
 ModelId = Annotated[
     str,
     StringConstraints(pattern=r"^[A-Za-z0-9][A-Za-z0-9._-]{0,127}$"),
     Field(
-        description=(
-            "Model endpoint id from list_models (e.g. t2i-flux-2-pro), not a display name and not a "
-            "family such as t2i. Omit to let FLORA pick its default model for the type."
-        ),
-        examples=["t2i-flux-2-pro"],
+        description="From list_models; omit for the type's default.",
     ),
 ]
 IdempotencyKey = Annotated[
     str,
     StringConstraints(pattern=r"^[A-Za-z0-9._:-]{8,255}$"),
     Field(
-        description=(
-            "Your own key for this logical start (8-255 letters, digits, . _ : -). Send the same key "
-            "when you retry the same start and FLORA will not run or charge it twice. Omit it and "
-            "one is generated and returned to you."
-        ),
+        description="Resend it on a retry; omit to get one generated.",
     ),
 ]
 Cursor = Annotated[
     str,
     StringConstraints(min_length=1, max_length=2048),
-    Field(description="next_cursor from the previous page; omit for the first page."),
+    Field(description="A previous page's next_cursor."),
 ]
-Limit = Annotated[int, Field(ge=1, le=100, description="Maximum number of items to return (1-100).")]
+Limit = Annotated[int, Field(ge=1, le=100, description="Page size.")]
 
 # --- enumerations: closed for what we send, open for what we read -----------------------------
 GenerationType = Literal["image", "video", "audio", "text"]
@@ -126,12 +101,7 @@ CallbackUrl = Annotated[
     str,
     StringConstraints(max_length=2048),
     AfterValidator(check_public_https_url),
-    Field(
-        description=(
-            "Optional public https URL that FLORA calls with run.completed or run.failed. "
-            "Loopback, private and link-local hosts are refused."
-        )
-    ),
+    Field(description=("A public https URL FLORA calls when the run ends.")),
 ]
 
 
@@ -150,17 +120,14 @@ class GenerationRunRequest(RequestModel):
     prompt: str = Field(
         min_length=1,
         max_length=20000,
-        description="What to generate, in plain words (e.g. 'A cinematic product photo of a ceramic mug').",
+        description="What to generate, in plain words.",
     )
-    type: GenerationType = Field(
-        description='Generation type: "image", "video", "audio" or "text". Not a model family like t2i.'
-    )
+    type: GenerationType = Field(description="What to make; not a model family like t2i.")
     model: ModelId | None = None
     params: dict[str, Any] | None = Field(
         default=None,
         description=(
-            "Model parameters by name, as listed in list_models' params for the chosen model "
-            '(e.g. {"aspect_ratio": "16:9"}). Values FLORA does not check still run and bill.'
+            'From list_models\' params (e.g. {"aspect_ratio": "16:9"}); values FLORA does not check still run and bill.'
         ),
     )
 
@@ -174,18 +141,16 @@ class TechniqueRunRequest(RequestModel):
 
 
 class TechniqueInput(RequestModel):
-    """One input of a technique run, as get_technique lists them."""
+    """An input get_technique lists: {id, type, value}."""
 
-    id: str = Field(min_length=1, max_length=128, description="Input id from get_technique's inputs (e.g. 'subject').")
+    id: str = Field(min_length=1, max_length=128, description="From get_technique's inputs.")
     type: TechniqueInputType = Field(
         description='"text" for words, "imageUrl" or "videoUrl" for a link to a media file.'
     )
     value: JsonValue = Field(
         description=(
-            "The text itself, or the https URL of the image or video. An input get_technique marks "
-            "allow_multiple takes a list of them (or repeat the id). Other JSON values (numbers, "
-            "objects) only for inputs whose type takes them, and only on the top-level route "
-            "(workspace_id with a tech_ id)."
+            "The text or the https URL of the image or video (a list for an allow_multiple input). "
+            "Numbers or objects only where the input's type takes them, with workspace_id and a tech_ id."
         ),
     )
 
@@ -227,10 +192,7 @@ class StartTechniqueRun(RequestModel):
     technique_id: TechniqueRef
     inputs: list[TechniqueInput] = Field(
         max_length=64,
-        description=(
-            "Technique inputs: one {id, type, value} per input listed by get_technique "
-            "(type text, imageUrl or videoUrl). Required inputs must be present."
-        ),
+        description=("Every required input must be present."),
     )
     workspace_id: WorkspaceId | None = None
     callback_url: CallbackUrl | None = None

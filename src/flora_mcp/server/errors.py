@@ -14,6 +14,7 @@ The API key never appears here: FLORA errors carry none, and argument errors quo
 
 from __future__ import annotations
 
+import re
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from typing import Any
@@ -186,6 +187,18 @@ def _resolve(node: dict[str, Any], defs: dict[str, Any]) -> dict[str, Any]:
     return node
 
 
+_REGEX_SYNTAX = re.compile(r"[\\\[\](){}.*+?|$^]")
+
+
+def _form(pattern: str) -> str:
+    """What a pattern asks for, in words where it has a fixed start (ids: "starts with ws_")."""
+    body = pattern.removeprefix("^")
+    fixed = _REGEX_SYNTAX.split(body, maxsplit=1)[0]
+    if fixed and pattern.startswith("^"):
+        return f" (a valid one starts with {fixed}, as in {fixed}abc123)"
+    return f" (the pattern is {pattern})" if pattern else ""
+
+
 def _problem(error: Any, schema: dict[str, Any]) -> str:
     loc = tuple(error["loc"])
     where = ".".join(str(p) for p in loc) or "(arguments)"
@@ -196,7 +209,7 @@ def _problem(error: Any, schema: dict[str, Any]) -> str:
         allowed = ", ".join(schema.get("properties", {})) if len(loc) == 1 else "see the tool's input schema"
         return f"- {where}: not an argument of this tool (allowed: {allowed})"
     elif kind == "string_pattern_mismatch":
-        problem = "has the wrong form"
+        problem = "has the wrong form" + _form(str((error.get("ctx") or {}).get("pattern", "")))
     else:
         problem = error["msg"]
         if problem.startswith("Value error, "):

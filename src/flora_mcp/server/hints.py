@@ -41,8 +41,9 @@ MAX_POLL_SECONDS = 10.0
 SHORT_RUN_STRIDE = 5.0  # reads before the expected end come at least this far apart
 # A read this close before the expected end counts as at it (clocks and float rounding).
 AT_END_SLACK = 0.05
-DEFAULT_WAIT_SECONDS = 50.0  # under the ~60 s tool-call timeout many clients apply
-MAX_WAIT_SECONDS = 900.0
+# Seconds, written as ints so the schemas show 50 and 900 (a float field takes them as they are).
+DEFAULT_WAIT_SECONDS: float = 50  # under the ~60 s tool-call timeout many clients apply
+MAX_WAIT_SECONDS: float = 900
 
 
 def clamp(value: float, low: float, high: float) -> float:

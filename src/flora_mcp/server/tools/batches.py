@@ -62,17 +62,15 @@ MAX_ITEMS = 20
 
 
 class BatchItem(RequestModel):
-    """One generation of the batch: its prompt, and what it changes of the shared settings."""
+    """One generation: its prompt, and overrides of the shared settings."""
 
-    prompt: str = Field(min_length=1, max_length=20000, description="What this item generates, in plain words.")
+    prompt: str = Field(min_length=1, max_length=20000, description="What this item generates.")
     name: str | None = Field(
-        default=None, max_length=100, description="A label for this item (e.g. 'warm light'), echoed in the answer."
+        default=None, max_length=100, description="A label (e.g. 'warm light'), echoed in the answer."
     )
-    type: GenerationType | None = Field(default=None, description="This item's type, instead of the shared one.")
-    model: ModelId | None = Field(default=None, description="This item's model, instead of the shared one.")
-    params: dict[str, Any] | None = Field(
-        default=None, description="Params for this item, merged over the shared params (this item's values win)."
-    )
+    type: GenerationType | None = Field(default=None, description="Instead of the shared type.")
+    model: ModelId | None = Field(default=None, description="Instead of the shared model.")
+    params: dict[str, Any] | None = Field(default=None, description="Merged over the shared params (this item's win).")
 
 
 class StartGenerationRunsArguments(RequestModel):
@@ -80,12 +78,13 @@ class StartGenerationRunsArguments(RequestModel):
 
     workspace_id: WorkspaceId
     project_id: ProjectId
-    type: GenerationType = Field(description='Generation type of every item: "image", "video", "audio" or "text".')
-    model: ModelId | None = Field(default=None, description="Model of every item (list_models); default: the type's.")
+    type: GenerationType = Field(description="Every item's, unless it sets its own.")
+    model: ModelId | None = None
     params: dict[str, Any] | None = Field(default=None, description="Model params shared by every item.")
-    items: list[BatchItem] = Field(min_length=1, max_length=MAX_ITEMS, description=f"1 to {MAX_ITEMS} generations.")
+    items: list[BatchItem] = Field(min_length=1, max_length=MAX_ITEMS)
     idempotency_key: IdempotencyKey | None = Field(
-        default=None, description="A key for the whole batch; each item's key is derived from it."
+        default=None,
+        description="The batch's key; each item's derives from it.",
     )
     repeat: bool = REPEAT_FIELD
 
@@ -373,13 +372,13 @@ def _text(result: BatchStartResult, quote: Quote, checked: Checked, spend_line: 
     return "\n".join(lines)
 
 
-DESCRIPTION = f"""Start 1 to {MAX_ITEMS} generations in one call (e.g. variations of an idea). Costs money.
-
-Shared workspace_id, project_id, type, model and params; each item has a prompt and may set
-name, type, model and params (merged over the shared ones). Every item is checked before
-anything is sent; the total quote is asked about and held to the spend cap once. Returns each
-item's outcome and run_id, and a `next` hint: call wait_for_runs with the run ids. Sending the
-same batch again (a retry) starts nothing twice; pass repeat=true for another batch on purpose."""
+DESCRIPTION = (
+    f"Start 1 to {MAX_ITEMS} generations (e.g. variations of an idea) in one call, with shared settings. "
+    "Costs money.\n\n"
+    "All items are checked before anything is sent; the total quote is asked about and held to the spend cap "
+    "once. Returns each item's outcome and run_id; then call wait_for_runs as `next` says. The same batch sent "
+    "again starts nothing twice."
+)
 
 SPECS = [
     ToolSpec(

@@ -167,8 +167,7 @@ SPECS = [
         name="list_projects",
         title="List projects",
         description=(
-            "List the projects of a workspace (optionally matching a name); pages with cursor.\n\n"
-            "A generation run needs a project_id from here."
+            "List the projects of a workspace (optionally matching a name); a generation needs a project_id from here."
         ),
         arguments=ProjectListQuery,
         output=ProjectsResult,
@@ -179,8 +178,7 @@ SPECS = [
         name="list_models",
         title="List models",
         description=(
-            "List the models available for generation runs, with their ids, types, typical\n"
-            "duration and cost, and the params each accepts. Filter by type."
+            "List the models for generation runs: ids, types, typical duration and cost, and the params each accepts."
         ),
         arguments=ModelListQuery,
         output=ModelsResult,
@@ -190,7 +188,7 @@ SPECS = [
     ToolSpec(
         name="list_techniques",
         title="List techniques",
-        description="List the techniques (multi-step workflows) available; search with query; pages with cursor.",
+        description="List the techniques (multi-step workflows) available; search with query.",
         arguments=TechniqueListQuery,
         output=TechniquesResult,
         annotations=READ_ONLY,

@@ -78,8 +78,7 @@ SPECS = [
     ToolSpec(
         name="list_technique_runs",
         title="List technique runs",
-        description="List technique runs, newest first, with optional filters (technique, workspace, project, "
-        "status); pages with cursor.",
+        description="List technique runs, newest first, filtered by technique, workspace, project and status.",
         arguments=TechniqueRunListQuery,
         output=TechniqueRunsResult,
         annotations=READ_ONLY,
@@ -88,7 +87,7 @@ SPECS = [
     ToolSpec(
         name="list_generations",
         title="List generation runs",
-        description="List generation runs, newest first, filtered by workspace, project and status; pages with cursor.",
+        description="List generation runs, newest first, filtered by workspace, project and status.",
         arguments=GenerationListQuery,
         output=GenerationsResult,
         annotations=READ_ONLY,

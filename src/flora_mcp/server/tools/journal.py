@@ -29,7 +29,7 @@ STATUSES = (
 )
 _AGO = re.compile(r"^(\d+(?:\.\d+)?)\s*([hd])$")
 _UNIT_SECONDS = {"h": 3600.0, "d": 86400.0}
-_WHEN_HELP = "an ISO date or time (2026-07-01, 2026-07-01T09:30:00Z; UTC unless an offset is given) or an age: 6h, 2d"
+_WHEN_HELP = "an ISO date or time (2026-07-01, 2026-07-01T09:30:00Z; UTC by default) or an age (6h, 2d)"
 
 
 def when_to_unix(text: str, now: float) -> float:
@@ -51,15 +51,15 @@ class FindRunsArguments(RequestModel):
         default=None,
         min_length=1,
         max_length=200,
-        description="Words from the prompt (or technique text inputs), matched case-insensitively as written.",
+        description="Words of the prompt or text inputs, matched case-insensitively.",
     )
     tool: Literal["start_generation_run", "start_technique_run"] | None = Field(
         default=None, description="Only starts made with this tool."
     )
     status: str | None = Field(default=None, min_length=1, max_length=40, description=f"One of: {STATUSES}.")
-    since: str | None = Field(default=None, description=f"Started at or after this: {_WHEN_HELP}.")
-    until: str | None = Field(default=None, description=f"Started before this: {_WHEN_HELP}.")
-    limit: int = Field(default=20, ge=1, le=100, description="Most runs to return, newest first (1-100).")
+    since: str | None = Field(default=None, description=f"Started at or after: {_WHEN_HELP}.")
+    until: str | None = Field(default=None, description="Started before this (as since).")
+    limit: int = Field(default=20, ge=1, le=100, description="Most runs to return.")
 
     @field_validator("since", "until")
     @classmethod
@@ -166,12 +166,10 @@ SPECS = [
         name="find_runs",
         title="Find your past runs",
         description=(
-            "Search the runs you started through this server (its journal, kept across restarts) by words of "
-            "the prompt, start tool, status and date; returns run ids, status, outputs last seen and costs, "
-            "newest first.\n\n"
-            "Use it to find earlier work (\"the mug picture from yesterday\": text='mug', since='2d') or to pick "
-            "up unfinished runs after a restart. FLORA's own run lists carry no prompts; this does. Free and "
-            "read-only; only your own starts are searched."
+            "Search the runs you started through this server (kept across restarts) by prompt words, tool, "
+            "status and date, newest first. Free.\n\n"
+            "Finds earlier work (\"the mug picture from yesterday\": text='mug', since='2d') or unfinished runs "
+            "after a restart; FLORA's own run lists carry no prompts."
         ),
         arguments=FindRunsArguments,
         output=FindRunsResult,

@@ -1,12 +1,19 @@
-"""Pydantic's JSON schemas, trimmed to what an agent needs, accepting exactly the same values.
+"""Pydantic's JSON schemas, trimmed to what an agent needs: an agent reads them on every tools/list.
 
-An agent reads every tool's schemas on each tools/list, and pydantic's output carries much
-that says nothing: a `title` per property (its name, title-cased), and in an output schema every
-`description` (no client hands an output schema's text to the model: it reads the result, and the
-tool's description says what comes back), `default` values, `additionalProperties: true` (the
-default anyway) and `anyOf: [X, {"type": "null"}]` wrappers. Everything removed here is an annotation or a
-spelling of the same constraint, so a trimmed schema accepts exactly the values the original
-accepts: the client-side check of structuredContent against outputSchema is unchanged.
+Input schemas (`lean_input_schema`) say exactly what the server accepts, in fewer bytes: pydantic's
+`title` per property (its name, title-cased), `"default": null` on an optional field (`required`
+already says it may be left out), `additionalProperties: true` (the default anyway), single-use
+`$defs` (inlined where used) and `anyOf: [X, {"type": "null"}]` wrappers (written as a type list)
+go; every description, enum, pattern, bound and `required` stays, and the trimmed schema accepts
+exactly the values pydantic's accepts.
+
+Output schemas (`outline_output_schema`) are for programs: no client hands an output schema's
+text to the model (it reads the result; the tool's description says what comes back). The outline
+keeps the top-level property names with their JSON types, their enums and `required`; a nested
+object or list is typed "object" or "array" and its inside is not spelled out. A result is sent
+without its None fields (results.tool_result dumps with exclude_none), so an optional field is
+absent, never null, and the outline types it without null. Every value the full schema accepts,
+its None fields left out, the outline accepts too; tests check results against the full schema.
 
 The walk is schema-aware: it edits schema objects only, never the maps of property names, so a
 property that happens to be called "title" or "default" survives.
@@ -92,20 +99,77 @@ def strip_titles(schema: Schema) -> Schema:
     return schema
 
 
-def lean_output_schema(schema: Schema) -> Schema:
-    """A trimmed copy of an output schema: types and constraints only, the same values accepted."""
+def lean_input_schema(schema: Schema) -> Schema:
+    """A trimmed copy of an arguments schema: every constraint and description, the same values accepted."""
     lean = copy.deepcopy(schema)
     for node in walk(lean):
-        # Docstrings and field descriptions: about half of every tools/list, read by no model.
-        node.pop("description", None)
         node.pop("title", None)
-        node.pop("default", None)  # an answer has values, not defaults
+        if "default" in node and node["default"] is None:
+            del node["default"]  # optional is what `required` says; null is no advice
         if node.get("additionalProperties") is True:
             del node["additionalProperties"]
     _inline_single_use_defs(lean)
     for node in walk(lean):
         _merge_nullable(node)
     return lean
+
+
+def outline_output_schema(schema: Schema) -> Schema:
+    """The top level of an output schema: property names, JSON types, enums and `required`.
+
+    Accepts every value `schema` accepts (and more below the top level); see the module docstring.
+    """
+    defs: dict[str, Schema] = schema.get("$defs") or {}
+    outline: Schema = {"type": "object"}
+    outline["properties"] = {
+        name: _without_null(_outline(sub, defs)) for name, sub in (schema.get("properties") or {}).items()
+    }
+    if schema.get("required"):
+        outline["required"] = list(schema["required"])
+    return outline
+
+
+def _outline(node: Schema, defs: dict[str, Schema]) -> Schema:
+    """What a value of `node` is at its top: its JSON type(s), and its enum or const when it has one."""
+    name = _ref_name(node)
+    if name is not None and name in defs:
+        return _outline(defs[name], defs)
+    arms = node.get("anyOf") or node.get("oneOf")
+    if isinstance(arms, list):
+        return _union([_outline(arm, defs) for arm in arms if isinstance(arm, dict)])
+    kept: Schema = {key: node[key] for key in ("type", "enum", "const") if key in node}
+    if "allOf" in node and "type" not in kept:
+        return {}  # a value of some intersection: left unconstrained at this level (accepts a superset)
+    return kept
+
+
+def _without_null(node: Schema) -> Schema:
+    """`node` with null taken out of its type and enum: a field that would be null is left out instead."""
+    kinds = node.get("type")
+    if isinstance(kinds, list) and "null" in kinds:
+        rest = [kind for kind in kinds if kind != "null"]
+        node = {**node, "type": rest[0] if len(rest) == 1 else rest}
+    if isinstance(node.get("enum"), list) and None in node["enum"]:
+        node = {**node, "enum": [value for value in node["enum"] if value is not None]}
+    return node
+
+
+def _union(arms: list[Schema]) -> Schema:
+    """One schema for "any of `arms`": a type list where that says the same, else the anyOf itself."""
+    if any(arm == {} for arm in arms):
+        return {}  # one arm accepts anything, so the union does
+    if all(set(arm) == {"type"} for arm in arms):
+        types: list[Any] = []
+        for arm in arms:
+            for kind in arm["type"] if isinstance(arm["type"], list) else [arm["type"]]:
+                if kind not in types:
+                    types.append(kind)
+        return {"type": types[0] if len(types) == 1 else types}
+    if len(arms) == 2 and _NULL in arms:
+        merged = {"anyOf": arms}
+        _merge_nullable(merged)
+        return merged
+    return {"anyOf": arms}
 
 
 def _ref_name(node: Schema) -> str | None:
@@ -175,14 +239,16 @@ def _merge_nullable(node: Schema) -> None:
     """`anyOf: [{"type": T, ...}, {"type": "null"}]` becomes `{"type": [T, "null"], ...}` (in place).
 
     Only where that is the same constraint: the arm's keywords must all be ones that apply to its
-    own type alone (null is then checked by `type` only), so an arm with `enum`, `const` or a
-    combinator stays as it is.
+    own type alone (null is then checked by `type` only), or an `enum`, which then lists null too.
+    An arm with `const` or a combinator stays as it is.
     """
     arms = node.get("anyOf")
     if not isinstance(arms, list) or len(arms) != 2 or _NULL not in arms:
         return
     other = arms[0] if arms[1] == _NULL else arms[1]
-    if not isinstance(other.get("type"), str) or not set(other) <= _TYPE_SPECIFIC:
+    if not isinstance(other.get("type"), str) or not set(other) <= _TYPE_SPECIFIC | {"enum"}:
+        return
+    if "enum" in other and not isinstance(other["enum"], list):
         return
     rest = {key: value for key, value in node.items() if key != "anyOf"}
     if not set(rest) <= _ANNOTATIONS:
@@ -191,3 +257,5 @@ def _merge_nullable(node: Schema) -> None:
     # The field's own description (beside the anyOf) wins over the arm's.
     node.update(other, **rest)
     node["type"] = [other["type"], "null"]
+    if "enum" in other:
+        node["enum"] = [*other["enum"], None]

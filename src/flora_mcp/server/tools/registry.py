@@ -30,16 +30,19 @@ from mcp_types import CallToolResult, ToolAnnotations
 from pydantic import BaseModel, create_model
 
 from flora_mcp.api.models import RequestModel
-from flora_mcp.server.tools.lean_schema import lean_output_schema, strip_titles, walk
+from flora_mcp.server.tools.lean_schema import lean_input_schema, outline_output_schema, walk
 
-READ_ONLY = ToolAnnotations(read_only_hint=True, destructive_hint=False, idempotent_hint=True, open_world_hint=True)
+# Annotations say only what differs from MCP's defaults (readOnlyHint false, destructiveHint true,
+# idempotentHint false, openWorldHint true), and destructiveHint/idempotentHint only where MCP
+# gives them meaning (readOnlyHint false): the same hints in fewer bytes of every tools/list. A
+# client that skips the defaults errs the careful way (a read taken as destructive, not the reverse).
+# Reads FLORA, changes nothing: read-only (hence not destructive, idempotent), in an open world.
+READ_ONLY = ToolAnnotations(read_only_hint=True)
 # Reads this server's own records, not FLORA: a closed world.
-LOCAL_READ_ONLY = ToolAnnotations(
-    read_only_hint=True, destructive_hint=False, idempotent_hint=True, open_world_hint=False
-)
+LOCAL_READ_ONLY = ToolAnnotations(read_only_hint=True, open_world_hint=False)
 # A start spends money and creates a run: not read-only, not idempotent (a repeat is only
 # recognised within the repeat window or with the same idempotency_key), but it destroys nothing.
-PAID_START = ToolAnnotations(read_only_hint=False, destructive_hint=False, idempotent_hint=False, open_world_hint=True)
+PAID_START = ToolAnnotations(destructive_hint=False)
 
 ToolBody = Callable[..., Awaitable[CallToolResult]]
 
@@ -77,20 +80,25 @@ def _hoist_descriptions(schema: dict[str, Any]) -> None:
 
 
 def input_schema(model: type[BaseModel]) -> dict[str, Any]:
-    """The JSON schema of a tool's arguments, as the agent reads it."""
+    """The JSON schema of a tool's arguments, as the agent reads it (trimmed: see lean_schema)."""
     schema = model.model_json_schema(by_alias=True)
     _hoist_descriptions(schema)
-    return strip_titles(schema)
+    return lean_input_schema(schema)
 
 
 @cache
 def _output_schema(model: type[BaseModel]) -> dict[str, Any]:
     # The SDK's strict generator, as it would use itself: a type with no JSON form fails here.
-    return lean_output_schema(model.model_json_schema(by_alias=True, schema_generator=StrictJsonSchema))
+    return outline_output_schema(full_output_schema(model))
+
+
+def full_output_schema(model: type[BaseModel]) -> dict[str, Any]:
+    """Every detail of what a tool returning `model` answers; results are checked against it in tests."""
+    return model.model_json_schema(by_alias=True, schema_generator=StrictJsonSchema)
 
 
 def output_schema(model: type[BaseModel]) -> dict[str, Any]:
-    """The outputSchema published for a tool returning `model` (a lean one: see lean_schema)."""
+    """The outputSchema published for a tool returning `model`: its top level (see lean_schema)."""
     schema = _output_schema(model)
     if schema.get("type") != "object":
         raise TypeError(f"{model.__name__}: an output schema must describe an object")

@@ -71,19 +71,13 @@ class WaitForRunArguments(RequestModel):
     run_id: RunId
     technique_id: TechniqueRef | None = Field(
         default=None,
-        description=(
-            "Give it when the start returned a technique_id (technique runs on the nested route); "
-            "omit it for generation runs."
-        ),
+        description="For a technique run, as its start returned it.",
     )
     timeout_seconds: float = Field(
         default=hints.DEFAULT_WAIT_SECONDS,
         ge=1,
         le=hints.MAX_WAIT_SECONDS,
-        description=(
-            f"Longest time to wait, in seconds (default {hints.DEFAULT_WAIT_SECONDS:g}, under the common 60 s "
-            f"tool-call timeout; up to {hints.MAX_WAIT_SECONDS:g} if your client keeps waiting while progress arrives)."
-        ),
+        description="Over 60 only if your client waits while progress arrives.",
     )
 
 
@@ -319,10 +313,8 @@ SPECS = [
         name="wait_for_run",
         title="Wait for a run",
         description=(
-            "Wait for a run to finish, polling FLORA and reporting progress, then return its outputs.\n\n"
-            "Returns the final state (outputs or error) or, if timeout_seconds passes first, the current\n"
-            "state with a `next` hint to call wait_for_run again (the run keeps going either way). Pass\n"
-            "technique_id for technique runs, as the start returned it. Free: reading a run costs nothing."
+            "Wait for a run to finish, reporting progress, then return its outputs or error. Free.\n\n"
+            "At timeout_seconds it returns the current state and a `next` hint to wait again (the run keeps going)."
         ),
         arguments=WaitForRunArguments,
         output=WaitResult,
@@ -333,8 +325,8 @@ SPECS = [
         name="get_run",
         title="Get a generation run",
         description=(
-            "Get a generation run's current status, progress and, once completed, its outputs (media as links).\n\n"
-            "For technique runs use get_technique_run. Use wait_for_run instead to wait for the end."
+            "A generation run's status, progress and, once completed, its outputs (media as links). Free.\n\n"
+            "For technique runs use get_technique_run; to wait for the end, wait_for_run."
         ),
         arguments=RunArguments,
         output=RunResult,
@@ -345,8 +337,8 @@ SPECS = [
         name="get_technique_run",
         title="Get a technique run",
         description=(
-            "Get a technique run's current status, progress and, once completed, its outputs.\n\n"
-            "Needs the technique_id (or slug) and run_id the start returned."
+            "A technique run's status, progress and, once completed, its outputs, from the technique_id "
+            "and run_id its start returned. Free."
         ),
         arguments=TechniqueRunArguments,
         output=RunResult,

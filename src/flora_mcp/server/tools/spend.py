@@ -69,9 +69,8 @@ SPECS = [
         name="get_spend",
         title="Your spend",
         description=(
-            "Show your FLORA spend in the budget window (FLORA_SPEND_WINDOW, default the last 24 hours): total, "
-            "spend cap and what is left, and your latest runs with their cost.\n\n"
-            "Free and read-only. Use it before a costly start, or when a start is refused over the spend cap."
+            "Your FLORA spend in the budget window: total, cap, what is left and your latest runs. Free. "
+            "Check it before a costly start or when the cap refuses one."
         ),
         arguments=NoArguments,
         output=SpendResult,

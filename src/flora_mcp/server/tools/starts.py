@@ -51,10 +51,7 @@ logger = logging.getLogger("flora_mcp.server")
 
 REPEAT_FIELD = Field(
     default=False,
-    description=(
-        "Set true to start another run of exactly the same thing on purpose. Otherwise a start repeated "
-        "within a few minutes answers with the run already started, and is not charged again."
-    ),
+    description=("true: start the same thing again on purpose."),
 )
 
 
@@ -381,20 +378,18 @@ def _started(
     return tool_result(result, "\n".join(lines), extra)
 
 
-START_GENERATION = """Start one image, video, audio or text generation in a FLORA project. Costs money.
+START_GENERATION = (
+    "Start one image, video, audio or text generation in a FLORA project. Costs money.\n\n"
+    "Returns at once (run_id, cost quote, estimated_seconds); then call wait_for_run for the outputs. "
+    "A retry with the same arguments returns the run already started, never charged twice."
+)
 
-Needs workspace_id (list_workspaces), project_id (list_projects) and a prompt; model and params
-are optional (list_models lists model ids and their params). Returns at once with run_id, a cost
-quote and estimated_seconds; then call wait_for_run (or get_run) to get the outputs. Calling it
-again with the same arguments (a retry after a lost answer) returns the run already started and
-is never charged twice; pass repeat=true to start another on purpose."""
-
-START_TECHNIQUE = """Start a technique run (a multi-step FLORA workflow) with its inputs. Costs money.
-
-Find techniques with list_techniques and their inputs with get_technique; pass each input as
-{id, type, value}. Returns run_id and technique_id at once; then call wait_for_run with both.
-With workspace_id the run is billed to that workspace. Calling it again with the same arguments
-returns the run already started and is never charged twice; pass repeat=true for another."""
+START_TECHNIQUE = (
+    "Start a technique run (a multi-step FLORA workflow) with its inputs (get_technique). Costs money.\n\n"
+    "Returns run_id and technique_id at once; then call wait_for_run with both. With workspace_id the run is "
+    "billed to that workspace. A retry with the same arguments returns the run already started, never charged "
+    "twice."
+)
 
 SPECS = [
     ToolSpec(

@@ -38,11 +38,11 @@ TOOL = "wait_for_runs"
 
 
 class RunRef(RequestModel):
-    """One run to follow, as its start returned it."""
+    """A run to follow, as its start returned it."""
 
     run_id: RunId
     technique_id: TechniqueRef | None = Field(
-        default=None, description="Give it for technique runs (as the start returned it); omit for generations."
+        default=None, description="For a technique run, as its start returned it."
     )
 
 
@@ -52,16 +52,12 @@ class WaitForRunsArguments(RequestModel):
     runs: list[RunRef] = Field(
         min_length=1,
         max_length=MAX_RUNS,
-        description=f"1 to {MAX_RUNS} runs, each {{run_id, technique_id?}} as the starts returned them.",
     )
     timeout_seconds: float = Field(
         default=hints.DEFAULT_WAIT_SECONDS,
         ge=1,
         le=hints.MAX_WAIT_SECONDS,
-        description=(
-            f"Longest time to wait for all of them, in seconds (default {hints.DEFAULT_WAIT_SECONDS:g}; up to "
-            f"{hints.MAX_WAIT_SECONDS:g} if your client keeps waiting while progress arrives)."
-        ),
+        description="Over 60 only if your client waits while progress arrives.",
     )
 
     @model_validator(mode="after")
@@ -247,11 +243,9 @@ SPECS = [
         name=TOOL,
         title="Wait for several runs",
         description=(
-            f"Wait for 1 to {MAX_RUNS} runs at once (generation and technique runs alike), reporting progress as\n"
-            "'n of m done', then return each run's state and outputs.\n\n"
-            "Pass runs as the starts returned them: [{run_id, technique_id?}] (start_generation_runs' `next` hint\n"
-            "lists them). Returns when all have ended or timeout_seconds passes; then `next` names the runs still\n"
-            "going, to wait for again (they keep running either way). Free: reading runs costs nothing."
+            f"Wait for 1 to {MAX_RUNS} runs at once (generations or technique runs), reporting "
+            "'n of m done', then return each one's state and outputs. Free.\n\n"
+            "At timeout_seconds, `next` names the runs still going, to wait for again (they keep running)."
         ),
         arguments=WaitForRunsArguments,
         output=RunsWaitResult,
