@@ -7,6 +7,7 @@ never sent to an address FLORA's answer, or something in front of FLORA, chose.
 
 from __future__ import annotations
 
+import functools
 import ipaddress
 import re
 import socket
@@ -183,6 +184,11 @@ def check_public_https_url(url: str) -> str:
     return url
 
 
+# What an absolute URI cannot hold unescaped (checked on ASCII text): controls, space, DEL and these.
+_NOT_IN_A_URI = re.compile(r'[\x00-\x20\x7f"<>\\^`{|}]')
+
+
+@functools.lru_cache(maxsize=1024)  # a run's output URLs are checked again on every read of it
 def link_url(value: str | None) -> str | None:
     """`value` when it is a valid absolute http(s) URI safe to offer as a link, else None.
 
@@ -191,7 +197,7 @@ def link_url(value: str | None) -> str | None:
     """
     if not value or len(value) > 8192:
         return None
-    if any(ord(c) <= 0x20 or ord(c) == 0x7F or c in '"<>\\^`{|}' for c in value) or not value.isascii():
+    if not value.isascii() or _NOT_IN_A_URI.search(value):
         return None
     try:
         parsed = httpx2.URL(value)
@@ -204,5 +210,5 @@ def link_url(value: str | None) -> str | None:
 
 def one_line(value: str, limit: int = 300) -> str:
     """`value` made safe for one line of text: control characters escaped, length bounded."""
-    text = "".join(c if c.isprintable() else f"\\x{ord(c):02x}" for c in value)
+    text = value if value.isprintable() else "".join(c if c.isprintable() else f"\\x{ord(c):02x}" for c in value)
     return text if len(text) <= limit else text[:limit] + "…"

@@ -19,6 +19,8 @@ from typing import Any, Self
 
 from .records import ReserveRequest, ReserveResult, SpendSummary, StartRecord, TaskRecord
 
+_FINGERPRINTS_KEPT = 256
+
 FINGERPRINT_SECRET = "fingerprint"
 """Name of the meta secret that keys caller fingerprints when no FLORA_STATE_SECRET is given."""
 
@@ -45,6 +47,9 @@ class Store(abc.ABC):
     def __init__(self, *, secret: str | None = None) -> None:
         self._given_secret = secret.encode() if secret else None
         self._fingerprint_key: bytes | None = None
+        # The last callers' fingerprints: a tool call asks for its caller's several times, and the
+        # HMAC costs more than the lookup. In memory only, never stored or printed.
+        self._fingerprints: dict[str, str] = {}
 
     # -- lifecycle -------------------------------------------------------------------------
 
@@ -52,6 +57,7 @@ class Store(abc.ABC):
         """Connect, run the migrations (refusing a schema that is too new) and load the fingerprint key."""
         await self._open()
         self._fingerprint_key = self._given_secret or await self.meta_secret(FINGERPRINT_SECRET)
+        self._fingerprints.clear()
 
     @abc.abstractmethod
     async def _open(self) -> None:
@@ -86,8 +92,14 @@ class Store(abc.ABC):
         """
         if self._fingerprint_key is None:
             raise StoreError("the state store is not open: call `await store.open()` first")
+        known = self._fingerprints.get(api_key)
+        if known is not None:
+            return known
         digest = hmac.new(self._fingerprint_key, api_key.encode(), hashlib.sha256).hexdigest()
-        return "c_" + digest[:24]
+        if len(self._fingerprints) >= _FINGERPRINTS_KEPT:
+            self._fingerprints.clear()  # many keys (an HTTP fleet of callers): start over rather than grow
+        self._fingerprints[api_key] = fingerprint = "c_" + digest[:24]
+        return fingerprint
 
     @abc.abstractmethod
     async def meta_secret(self, name: str) -> bytes:
