@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import json
 import sys
+from collections import Counter
 from collections.abc import AsyncIterator
 from typing import Any
 
@@ -82,10 +83,13 @@ async def test_over_stdio_each_broken_line_gets_an_error_answer_and_the_next_cal
         assert _is_workspace_list(await stdio.call_tool(100 + i, "list_workspaces", {})), line[:60]
 
 
-async def test_over_stdio_a_flood_of_broken_lines_is_answered_line_by_line_in_order(stdio: RawStdio) -> None:
+async def test_over_stdio_a_flood_of_broken_lines_gets_one_answer_per_line(stdio: RawStdio) -> None:
     await stdio.write(b"".join(line + b"\n" for line, _, _ in BROKEN_LINES) + b"\n\n  \n")
     answers = [await stdio.next_message() for _ in BROKEN_LINES]
-    assert [(a["id"], a["error"]["code"]) for a in answers] == [(i, code) for _, i, code in BROKEN_LINES]
+    # JSON-RPC matches answers by id, not by order: a request the server dispatches (ids 12, 13)
+    # may be answered after a later line the reader refused itself.
+    got = Counter(repr((a["id"], a["error"]["code"])) for a in answers)
+    assert got == Counter(repr((i, code)) for _, i, code in BROKEN_LINES)
 
     # Blank lines got no answer: the next message on the wire answers this call.
     assert _is_workspace_list(await stdio.call_tool(101, "list_workspaces", {}))
