@@ -173,7 +173,7 @@ def settings_from_args(args: argparse.Namespace) -> Settings:
     """Settings from the environment, with every flag the user gave taking precedence."""
     from flora_mcp.config import Settings
 
-    return Settings(**given_flags(args))
+    return Settings.from_environment(**given_flags(args))
 
 
 def setting_problems(exc: ValidationError, flags: Collection[str]) -> list[str]:

@@ -1,18 +1,24 @@
 """Settings: command-line flags over FLORA_* environment variables over defaults.
 
-Nothing here reads the environment at import time; `Settings()` does, when the CLI or a test
-builds one. The API key is a SecretStr so that a repr, a log line or a traceback of the
-settings shows `**********`, never the key.
+Nothing here reads the environment at import time; `Settings.from_environment()` does, when the
+CLI builds the settings (`Settings(...)` alone is the defaults and what it is given, as tests
+use it). The API key is a SecretStr so that a repr, a log line or a traceback of the settings
+shows `**********`, never the key.
+
+Every setting is one scalar value, so reading them is a plain lookup of FLORA_<NAME> (in any
+case, as shells and client configs spell it) validated by the model itself; pydantic-settings,
+which did this before, cost about 16 ms of every cold start for sources flora-mcp never used.
 """
 
 from __future__ import annotations
 
 import logging
+import os
+from collections.abc import Mapping
 from pathlib import Path
-from typing import Literal
+from typing import Any, Literal
 
-from pydantic import Field, SecretStr, field_validator
-from pydantic_settings import BaseSettings, SettingsConfigDict
+from pydantic import BaseModel, ConfigDict, Field, SecretStr, field_validator
 
 from flora_mcp.keys import key_problem
 
@@ -21,13 +27,27 @@ logger = logging.getLogger("flora_mcp")
 DEFAULT_BASE_URL = "https://app.flora.ai/api/v1"
 
 
-class Settings(BaseSettings):
+ENV_PREFIX = "FLORA_"
+
+
+class Settings(BaseModel):
     """Everything flora-mcp can be told. Each field is also the env var FLORA_<NAME>."""
 
     # hide_input_in_errors: a refused value (the key above all) is never repeated in an error.
-    model_config = SettingsConfigDict(
-        env_prefix="FLORA_", extra="ignore", populate_by_name=True, hide_input_in_errors=True
-    )
+    model_config = ConfigDict(extra="ignore", populate_by_name=True, hide_input_in_errors=True)
+
+    @staticmethod
+    def variable(field: str) -> str:
+        """The environment variable that sets `field`: FLORA_<FIELD>."""
+        return ENV_PREFIX + field.upper()
+
+    @classmethod
+    def from_environment(cls, environ: Mapping[str, str] | None = None, **given: Any) -> Settings:
+        """`given` (the flags the user typed) over the FLORA_* variables of `environ` (os.environ) over defaults."""
+        variables = os.environ if environ is None else environ
+        by_name = {name.upper(): value for name, value in variables.items() if name.upper().startswith(ENV_PREFIX)}
+        found = {field: by_name[cls.variable(field)] for field in cls.model_fields if cls.variable(field) in by_name}
+        return cls(**{**found, **given})
 
     api_key: SecretStr | None = Field(default=None, description="FLORA API key (Bearer token).")
     base_url: str = Field(default=DEFAULT_BASE_URL, description="FLORA API base URL.")

@@ -66,8 +66,7 @@ def test_the_api_key_is_a_required_secret_and_the_base_url_is_optional(package: 
 
 
 def test_every_environment_variable_is_a_setting_flora_mcp_reads(package: dict[str, Any]) -> None:
-    prefix = Settings.model_config.get("env_prefix", "")
-    readable = {f"{prefix}{name}".upper() for name in Settings.model_fields}
+    readable = {Settings.variable(name) for name in Settings.model_fields}
     assert {v["name"] for v in package["environmentVariables"]} <= readable
 
 
