@@ -107,5 +107,5 @@ def configure_logging(level: str) -> None:
     root = logging.getLogger()
     root.handlers[:] = [handler]
     root.setLevel(level)
-    # httpcore's DEBUG traces quote failed requests' exceptions, header values included.
-    logging.getLogger("httpcore").setLevel(max(logging.INFO, root.level))
+    # httpcore2's DEBUG traces quote failed requests' exceptions, header values included.
+    logging.getLogger("httpcore2").setLevel(max(logging.INFO, root.level))

@@ -22,10 +22,10 @@ class Stderr:
 @pytest.fixture
 def stderr(capsys: pytest.CaptureFixture[str]) -> Iterator[Stderr]:
     root = logging.getLogger()
-    saved = root.handlers[:], root.level, logging.getLogger("httpcore").level
+    saved = root.handlers[:], root.level, logging.getLogger("httpcore2").level
     yield Stderr(capsys)
     root.handlers[:], root.level = saved[0], saved[1]
-    logging.getLogger("httpcore").setLevel(saved[2])
+    logging.getLogger("httpcore2").setLevel(saved[2])
 
 
 def test_a_flood_of_one_line_is_held_back_and_the_next_line_says_how_many(stderr: Stderr) -> None:
@@ -57,7 +57,7 @@ def test_per_call_flora_lines_are_never_held_back() -> None:
 
 def test_no_bearer_token_reaches_the_log_even_at_debug(stderr: Stderr) -> None:
     configure_logging("DEBUG")
-    logging.getLogger("httpcore.http11").debug("send_request_headers.failed Illegal header value b'Bearer sk-x1\\n'")
+    logging.getLogger("httpcore2.http11").debug("send_request_headers.failed Illegal header value b'Bearer sk-x1\\n'")
     logging.getLogger("flora_mcp.server").warning("proxy said: Authorization: bearer sk-x2, go away")
     try:
         raise ValueError("Illegal header value b'Bearer sk-x3\\n'")
@@ -66,3 +66,4 @@ def test_no_bearer_token_reaches_the_log_even_at_debug(stderr: Stderr) -> None:
     text = stderr.getvalue()
     assert "sk-x1" not in text and "sk-x2" not in text and "sk-x3" not in text
     assert "bearer [redacted]" in text
+    assert "send_request_headers" not in text, "the HTTP client's own DEBUG traces stay off"

@@ -34,12 +34,6 @@ from starlette.types import ASGIApp
 
 from flora_mcp.config import Settings
 from flora_mcp.server.wire.http_auth import BearerKeyGate, KeyLending, is_loopback
-from flora_mcp.server.wire.http_connections import (
-    ACCEPT_BACKLOG,
-    connection_cap,
-    guarded_protocol,
-    raise_open_file_limit,
-)
 from flora_mcp.server.wire.http_limits import DEFAULT_MAX_REQUEST_BYTES, BodyLimit, ConcurrencyLimit, HostOriginCheck
 from flora_mcp.server.wire.stdio import serve_stdio
 
@@ -205,6 +199,14 @@ async def _serve_http(
     announce: Callable[[str], None] | None,
 ) -> None:
     from flora_mcp.server.app import create_server
+
+    # Here, not at the top: the connection guard brings h11 (6 ms), which stdio never uses.
+    from flora_mcp.server.wire.http_connections import (
+        ACCEPT_BACKLOG,
+        connection_cap,
+        guarded_protocol,
+        raise_open_file_limit,
+    )
 
     async with AsyncExitStack() as stack:
         sandbox_url = await stack.enter_async_context(sandbox.serving()) if sandbox is not None else None
