@@ -107,5 +107,19 @@ def configure_logging(level: str) -> None:
     root = logging.getLogger()
     root.handlers[:] = [handler]
     root.setLevel(level)
+    _keep_out_rich()
     # httpcore2's DEBUG traces quote failed requests' exceptions, header values included.
     logging.getLogger("httpcore2").setLevel(max(logging.INFO, root.level))
+
+
+def _keep_out_rich() -> None:
+    """Keep the MCP SDK from importing rich (about 26 ms of every cold start) for a handler it never installs.
+
+    MCPServer() calls the SDK's logging setup, which imports rich to build a RichHandler and then
+    hands it to logging.basicConfig, a no-op once the root logger has a handler, as it does
+    here. Marked absent before anything imported it, rich.console fails to import and the SDK
+    takes its documented fallback (a plain StreamHandler, equally discarded). Only this process
+    (the CLI, which owns its logging) is affected, and nothing in it uses rich.
+    """
+    if "rich.console" not in sys.modules:
+        sys.modules["rich.console"] = None  # type: ignore[assignment]
