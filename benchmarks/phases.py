@@ -20,6 +20,9 @@ from typing import Any  # noqa: E402
 
 def _ours() -> tuple[float, Any]:
     from flora_mcp import cli  # noqa: F401  (the stdio command's own module, imported first)
+    from flora_mcp.logs import configure_logging
+
+    configure_logging("WARNING")  # as the CLI does before serving (it also keeps rich out)
     from flora_mcp.config import Settings
     from flora_mcp.server import create_server
     from flora_mcp.server.wire.transports import run_stdio  # noqa: F401  (the stdio command imports it too)

@@ -230,6 +230,13 @@ async def test_mark_sent_sets_sent_at_once(store: Store) -> None:
     assert (await store.get("k1")).sent_at == T0 + 1  # type: ignore[union-attr]
 
 
+async def test_a_start_sent_as_it_is_reserved_is_born_sent_and_keeps_that_time(store: Store) -> None:
+    result = await reserved(store, "k1", sent_at=T0)
+    assert result.record.sent_at == T0 and result.record.status == "in_flight"
+    await store.mark_sent("k1", T0 + 5)  # a later mark (a resend) does not move it
+    assert (await store.get("k1")).sent_at == T0  # type: ignore[union-attr]
+
+
 # -- reads -----------------------------------------------------------------------------------
 
 

@@ -90,6 +90,9 @@ class ReserveRequest:
     technique_id: str | None = None
     model_id: str | None = None
     prompt_summary: str | None = None
+    # Set when the start goes out the moment it is reserved (a single start): the record is born
+    # "sent", sparing a second write. None: mark_sent records it when it goes out.
+    sent_at: float | None = None
 
     def __post_init__(self) -> None:
         # A NaN quote or cap would make every comparison false and let spending through.

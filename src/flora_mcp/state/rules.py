@@ -86,6 +86,7 @@ def new_record(req: ReserveRequest) -> StartRecord:
         status="in_flight",
         created_at=req.now,
         updated_at=req.now,
+        sent_at=req.sent_at,
         workspace_id=req.workspace_id,
         project_id=req.project_id,
         technique_id=req.technique_id,

@@ -223,7 +223,7 @@ class Booking:
     # --- the start ---------------------------------------------------------------------------
     async def start(self, ctx: Context[Any], client: FloraClient, plan: StartPlan, quote: Quote, send: Send) -> Booked:
         """Book, send, settle and recover one start (module docstring). Refusals raise ToolError."""
-        proceed = await self.reserve(ctx, client, plan, quote, send)
+        proceed = await self.reserve(ctx, client, plan, quote, send, sends_now=True)
         return await proceed()
 
     async def start_many(
@@ -266,11 +266,20 @@ class Booking:
         return outcomes
 
     async def reserve(
-        self, ctx: Context[Any], client: FloraClient, plan: StartPlan, quote: Quote, send: Send
+        self,
+        ctx: Context[Any],
+        client: FloraClient,
+        plan: StartPlan,
+        quote: Quote,
+        send: Send,
+        *,
+        sends_now: bool = False,
     ) -> Callable[[], Awaitable[Booked]]:
         """Steps 1-3 of the module docstring: reserve the start; returns what sends and settles it.
 
         Refusals (a key conflict, over the cap) raise ToolError here, before anything is sent.
+        `sends_now`: the caller sends it at once (a single start, not a batch), so the record is
+        written as sent in the same step, unless the unknown-cost check could still refuse it.
         """
         caller = self.caller(ctx)
         key = self.key_for(caller, plan)
@@ -280,6 +289,8 @@ class Booking:
         # repeat=true, is the agent asking for another run on purpose.
         looks_for_repeat = not (plan.given_key or plan.repeat) and self.repeat_window_seconds > 0
         repeat_since = now - self.repeat_window_seconds if looks_for_repeat else None
+        # Sent the moment it is booked, unless _check_unpriced below may still hold it back.
+        sent_at = now if sends_now and (self.cap_usd is None or quote.usd is not None) else None
         result = await self.store.reserve(
             ReserveRequest(
                 caller=caller,
@@ -296,6 +307,7 @@ class Booking:
                 technique_id=plan.technique_id,
                 model_id=plan.model_id,
                 prompt_summary=plan.prompt_summary,
+                sent_at=sent_at,
             )
         )
         if isinstance(result, KeyConflict):
@@ -332,7 +344,7 @@ class Booking:
             raise
 
         async def send_reserved() -> Booked:
-            return await self._send(ctx, client, plan, caller, reserved_key, send)
+            return await self._send(ctx, client, plan, caller, reserved_key, send, marked=sent_at is not None)
 
         return send_reserved
 
@@ -386,16 +398,27 @@ class Booking:
             raise ToolError(texts.unpriced_text(pending, self.cap_usd, plan.tool, quote))
 
     async def _send(
-        self, ctx: Context[Any], client: FloraClient, plan: StartPlan, caller: str, key: str, send: Send
+        self,
+        ctx: Context[Any],
+        client: FloraClient,
+        plan: StartPlan,
+        caller: str,
+        key: str,
+        send: Send,
+        *,
+        marked: bool = False,
     ) -> Booked:
         # Shielded: a client that cancels the call (or disconnects) must not leave a start that
         # FLORA may have accepted unrecorded; the re-sent call will then find its outcome here.
         with anyio.CancelScope(shield=True):
-            booked = await self._send_and_settle(client, plan, caller, key, send)
+            booked = await self._send_and_settle(client, plan, caller, key, send, marked=marked)
         return booked
 
-    async def _send_and_settle(self, client: FloraClient, plan: StartPlan, caller: str, key: str, send: Send) -> Booked:
-        await self.store.mark_sent(key, self._now())
+    async def _send_and_settle(
+        self, client: FloraClient, plan: StartPlan, caller: str, key: str, send: Send, *, marked: bool
+    ) -> Booked:
+        if not marked:  # the record does not say it was sent yet (see reserve's sends_now)
+            await self.store.mark_sent(key, self._now())
         try:
             outcome = await send(client, key)
         except FloraError as exc:
