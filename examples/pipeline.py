@@ -261,7 +261,7 @@ async def start_job(
         return
     outcome.run_id = str(run_id)
     outcome.status = str(started.get("status") or "pending")
-    _record_cost(outcome, started.get("charged_cost"), final=False)
+    _record_cost(outcome, started.get("quote_usd"), final=False)
 
 
 def _record_state(outcome: Outcome, state: dict[str, Any]) -> None:

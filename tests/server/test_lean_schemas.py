@@ -210,7 +210,7 @@ def test_an_outline_keeps_every_property_required_fields_and_top_level_enums(mod
 
 
 def test_an_outline_names_an_optional_field_with_its_type_and_an_enum_with_its_values() -> None:
-    outline = output_schema(results.StartResult)
+    outline = output_schema(results.TechniqueStartResult)
     assert outline["properties"]["run_id"] == {"type": "string"}  # optional: absent when None, never null
     assert outline["properties"]["outcome"]["enum"] == ["started", "repeat", "recovered", "accepted_earlier"]
     assert outline["properties"]["outputs"] == {"type": "array"}
@@ -254,6 +254,17 @@ def test_an_optional_enum_argument_lists_null_among_its_values() -> None:
         "type": ["string", "null"],
         "description": "Which kind.",
     }
+
+
+def test_a_flag_that_defaults_to_false_drops_the_default_other_defaults_stay() -> None:
+    class Flags(BaseModel):
+        again: bool = Field(default=False, description="true: do it again.")
+        loud: bool = True
+        limit: int = 20
+
+    props = lean_input_schema(Flags.model_json_schema())["properties"]
+    assert props["again"] == {"type": "boolean", "description": "true: do it again."}
+    assert props["loud"]["default"] is True and props["limit"]["default"] == 20
 
 
 def test_a_definition_used_twice_stays_shared_and_one_used_once_is_inlined() -> None:

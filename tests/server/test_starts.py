@@ -20,8 +20,8 @@ async def test_a_generation_start_returns_the_run_a_cost_quote_and_what_to_call_
     run = sandbox.runs[-1]
     assert start["outcome"] == "started"
     assert start["run_id"] == run.run_id
-    assert start["charged_cost"] == pytest.approx(0.04)
-    assert start["charged_cost_is_quote"] is True
+    assert start["quote_usd"] == pytest.approx(0.04)
+    assert "charged_cost" not in start, "a start's cost is a quote, and is named so"
     assert start["estimated_seconds"] == pytest.approx(6)
     assert start["poll_url"].endswith(f"/runs/{run.run_id}")
     assert start["idempotency_key"].startswith("flora-mcp-")
@@ -93,7 +93,7 @@ async def test_a_technique_with_a_workspace_and_tech_id_uses_the_top_level_route
     result = await call_ok(client, "start_technique_run", arguments)
     assert sandbox.requests["POST /runs/technique"] == 1
     start = result.structured_content or {}
-    assert start["charged_cost"] == pytest.approx(0.12)
+    assert start["quote_usd"] == pytest.approx(0.12)
     assert start["next"]["arguments"] == {"run_id": start["run_id"], "technique_id": POSTER}
 
 
@@ -180,3 +180,11 @@ async def test_an_input_given_twice_is_refused_without_a_start(client: Client, s
     )
     assert "inputs.subject" in text and "allow_multiple" in text and "Nothing was sent" in text
     assert sandbox.requests["POST /runs/technique"] == 0 and not sandbox.runs
+
+
+def test_only_a_technique_start_declares_technique_fields() -> None:
+    from flora_mcp.server.results import StartResult, TechniqueStartResult
+
+    technique_only = {"status", "technique_id", "outputs"}
+    assert not technique_only & set(StartResult.model_fields), "a generation start never has them"
+    assert technique_only <= set(TechniqueStartResult.model_fields)

@@ -46,7 +46,7 @@ class NextStep(Result):
 
 
 class StartResult(Result):
-    """What a start tool returns."""
+    """What start_generation_run returns; the fields every start result has."""
 
     outcome: Literal["started", "repeat", "recovered", "accepted_earlier"] = Field(
         description=(
@@ -55,15 +55,12 @@ class StartResult(Result):
         )
     )
     run_id: str | None = Field(default=None, description="Absent only for accepted_earlier.")
-    status: str | None = Field(default=None, description="The run's status, when the start answer gave it.")
     run_type: str | None = Field(default=None, description="generation, technique or action.")
-    charged_cost: float | None = Field(default=None, description="USD quoted at start; the final charge can differ.")
-    charged_cost_is_quote: bool = Field(default=True, description="Always true: charged_cost is a quote.")
+    # A quote, and named so: FLORA's start answer calls it charged_cost, but the charge settles later.
+    quote_usd: float | None = Field(default=None, description="USD quoted at start; the final charge can differ.")
     estimated_seconds: float | None = Field(default=None, description="FLORA's estimate of the run's duration.")
     poll_url: str | None = None
-    technique_id: str | None = Field(default=None, description="Pass with run_id to wait_for_run, get_technique_run.")
     model_id: str | None = None
-    outputs: list[RunOutput] | None = Field(default=None, description="Outputs, if the run already finished.")
     idempotency_key: str = Field(description="The key sent; retrying with it never starts a second run.")
     request_id: str | None = Field(default=None, description="FLORA's request-id, for support.")
     repeat_age_seconds: float | None = Field(default=None, description="For repeat: seconds since the first start.")
@@ -72,6 +69,14 @@ class StartResult(Result):
     spend_cap_usd: float | None = Field(default=None, description="FLORA_MAX_SPEND_USD; absent when no cap.")
     next: NextStep | None = None
     final: WaitResult | None = Field(default=None, description="Only in a finished task's result: the run's end.")
+
+
+class TechniqueStartResult(StartResult):
+    """What start_technique_run returns: a technique start may answer with the run's first read."""
+
+    status: str | None = Field(default=None, description="The run's status, when the start answer gave it.")
+    technique_id: str | None = Field(default=None, description="Pass with run_id to wait_for_run, get_technique_run.")
+    outputs: list[RunOutput] | None = Field(default=None, description="Outputs, if the run already finished.")
 
 
 class SpentRun(Result):
@@ -136,6 +141,7 @@ class WaitResult(RunResult):
 
 
 StartResult.model_rebuild()
+TechniqueStartResult.model_rebuild()
 
 
 class WorkspacesResult(Result):

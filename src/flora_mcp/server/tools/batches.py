@@ -103,7 +103,7 @@ class BatchItemResult(BaseModel):
     )
     run_id: str | None = None
     idempotency_key: str
-    charged_cost: float | None = Field(default=None, description="USD quoted at start; the final charge can differ.")
+    quote_usd: float | None = Field(default=None, description="USD quoted at start; the final charge can differ.")
     estimated_seconds: float | None = None
     model_id: str | None = None
     reason: str | None = Field(default=None, description="For refused and failed: why, and what to do.")
@@ -327,7 +327,7 @@ def _row(
     )
     answer = outcome.answer.response if outcome.answer else None
     if isinstance(answer, StartResponse):
-        row.charged_cost = finite_or_none(answer.charged_cost)
+        row.quote_usd = finite_or_none(answer.charged_cost)
         row.estimated_seconds = finite_or_none(answer.estimated_seconds)
         row.model_id = answer.model.model_id if answer.model else None
         now = state.clock()
@@ -337,7 +337,7 @@ def _row(
             hints.RunFacts(poll_url=answer.poll_url, estimated_seconds=row.estimated_seconds, started_at=now),
         )
     elif outcome.record is not None:
-        row.charged_cost = outcome.record.charged_usd or outcome.record.quote_usd
+        row.quote_usd = outcome.record.charged_usd or outcome.record.quote_usd
     return row
 
 
@@ -351,8 +351,8 @@ def _text(result: BatchStartResult, quote: Quote, checked: Checked, spend_line: 
         line = f"{row.index}{label}: {row.outcome}"
         if row.run_id:
             line += f", run {row.run_id}"
-        if row.charged_cost is not None:
-            line += f", quoted {row.charged_cost:g} USD"
+        if row.quote_usd is not None:
+            line += f", quoted {row.quote_usd:g} USD"
         if row.estimated_seconds is not None:
             line += f", about {row.estimated_seconds:g} s"
         if row.outcome == "repeat":

@@ -106,6 +106,8 @@ def lean_input_schema(schema: Schema) -> Schema:
         node.pop("title", None)
         if "default" in node and node["default"] is None:
             del node["default"]  # optional is what `required` says; null is no advice
+        elif node.get("default") is False and node.get("type") == "boolean":
+            del node["default"]  # an optional flag left out is false: the default says nothing more
         if node.get("additionalProperties") is True:
             del node["additionalProperties"]
     _inline_single_use_defs(lean)

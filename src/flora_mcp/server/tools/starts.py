@@ -44,7 +44,14 @@ from flora_mcp.server.money.consent import (
 )
 from flora_mcp.server.money.preflight import Checked
 from flora_mcp.server.money.quotes import Quote
-from flora_mcp.server.results import StartResult, describe_next, output_blocks, output_lines, tool_result
+from flora_mcp.server.results import (
+    StartResult,
+    TechniqueStartResult,
+    describe_next,
+    output_blocks,
+    output_lines,
+    tool_result,
+)
 from flora_mcp.server.tools.registry import PAID_START, ToolSpec
 
 logger = logging.getLogger("flora_mcp.server")
@@ -231,6 +238,11 @@ async def start_technique_run(
 
 
 # --- the answer --------------------------------------------------------------------------------
+def _result_type(plan: StartPlan) -> type[StartResult]:
+    """A generation start's result has no technique fields (status, technique_id, outputs)."""
+    return TechniqueStartResult if plan.kind == "technique" else StartResult
+
+
 async def _answer(
     ctx: Context[Any], state: AppState, plan: StartPlan, booked: Booked, quote: Quote, *, kind: str, note: str | None
 ) -> CallToolResult:
@@ -244,7 +256,7 @@ async def _answer(
             f"FLORA accepted this start: {what}, idempotency key {booked.key}. flora-mcp could not word the "
             "rest of the answer (the details are in its log)."
         )
-        result = StartResult(outcome=booked.outcome, run_id=booked.run_id, idempotency_key=booked.key)
+        result = _result_type(plan)(outcome=booked.outcome, run_id=booked.run_id, idempotency_key=booked.key)
         if booked.run_id:
             result.next = hints.after_start(
                 booked.run_id, plan.technique_id if plan.kind == "technique" else None, None
@@ -262,10 +274,12 @@ async def _full_answer(
     technique_id = plan.technique_id if plan.kind == "technique" else None
     common: dict[str, Any] = {
         "idempotency_key": booked.key,
-        "technique_id": technique_id,
         "spent_usd": booked.spend.spent_usd,
         "spend_cap_usd": booking.cap_usd,
     }
+    if technique_id is not None:
+        common["technique_id"] = technique_id
+    result_type = _result_type(plan)
     if booked.outcome == "started" and booked.answer is not None:
         return _started(
             state, booked.answer, common, spend_line, kind=kind, technique_id=technique_id, quote=quote, note=note
@@ -274,11 +288,11 @@ async def _full_answer(
     if booked.outcome == "repeat" and booked.run_id:
         age = booked.age_seconds or 0.0
         next_step = hints.after_start(booked.run_id, technique_id, None)
-        result = StartResult(
+        result = result_type(
             outcome="repeat",
             run_id=booked.run_id,
             repeat_age_seconds=round(age, 1),
-            charged_cost=record.quote_usd if record else None,
+            quote_usd=record.quote_usd if record else None,
             next=next_step,
             **common,
         )
@@ -290,7 +304,7 @@ async def _full_answer(
         return tool_result(result, text)
     if booked.outcome == "recovered" and booked.run_id:
         next_step = hints.after_start(booked.run_id, technique_id, None)
-        result = StartResult(outcome="recovered", run_id=booked.run_id, next=next_step, **common)
+        result = result_type(outcome="recovered", run_id=booked.run_id, next=next_step, **common)
         searched = booked.recovery.searched if booked.recovery else "the run history"
         text = (
             f"FLORA accepted this start but its answer was lost or unreadable; flora-mcp found the run in {searched}: "
@@ -304,7 +318,7 @@ async def _full_answer(
     next_step = hints.find_accepted_start(
         plan.kind, workspace_id=plan.workspace_id, project_id=plan.project_id, technique_id=technique_id
     )
-    result = StartResult(outcome="accepted_earlier", candidates=candidates or None, next=next_step, **common)
+    result = result_type(outcome="accepted_earlier", candidates=candidates or None, next=next_step, **common)
     text = (
         f"FLORA already accepted this {plan.kind} start (idempotency key {booked.key}), but its run id is not "
         "known: its first answer was lost. No second run was started. Do not start it again."
@@ -341,20 +355,23 @@ def _started(
         facts.observe(now, hints.progress_fraction(answer))  # the nested route answers with a read
     state.memory.remember(answer.run_id, facts)
     finished = isinstance(answer, RunState) and answer.is_terminal
-    result = StartResult(
-        outcome="started",
-        run_id=answer.run_id,
-        status=status,
-        run_type=answer.type if isinstance(answer, StartResponse) else "technique",
-        charged_cost=charged,
-        estimated_seconds=estimated,
-        poll_url=answer.poll_url,
-        model_id=answer.model.model_id if isinstance(answer, StartResponse) and answer.model else None,
-        outputs=answer.outputs if isinstance(answer, RunState) else None,
-        request_id=outcome.request_id,
-        next=None if finished else hints.after_start(answer.run_id, technique_id, estimated),
+    fields: dict[str, Any] = {
+        "outcome": "started",
+        "run_id": answer.run_id,
+        "run_type": answer.type if isinstance(answer, StartResponse) else "technique",
+        "quote_usd": charged,
+        "estimated_seconds": estimated,
+        "poll_url": answer.poll_url,
+        "model_id": answer.model.model_id if isinstance(answer, StartResponse) and answer.model else None,
+        "request_id": outcome.request_id,
+        "next": None if finished else hints.after_start(answer.run_id, technique_id, estimated),
         **common,
-    )
+    }
+    if kind == "technique":
+        fields.update(status=status, outputs=answer.outputs if isinstance(answer, RunState) else None)
+        result: StartResult = TechniqueStartResult(**fields)
+    else:
+        result = StartResult(**fields)
     if charged is not None:
         cost = f"quoted {charged:g} USD (FLORA's quote; the final charge can differ)"
     elif quote.usd is not None:
@@ -412,7 +429,7 @@ SPECS = [
         title="Start a technique run (paid)",
         description=START_TECHNIQUE,
         arguments=StartTechniqueArguments,
-        output=StartResult,
+        output=TechniqueStartResult,
         annotations=PAID_START,
         body=start_technique_run,
         resolved={
