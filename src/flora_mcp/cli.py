@@ -308,10 +308,22 @@ def _print_spend(settings: Settings, days: float) -> None:
     sys.stdout.write(report + "\n")
 
 
+def _store_error(exc: BaseException) -> Exception | None:
+    """The StoreError that ended serving, also from inside an exception group, or None."""
+    from flora_mcp.state import StoreError
+
+    if isinstance(exc, StoreError):
+        return exc
+    if isinstance(exc, BaseExceptionGroup):
+        for inner in exc.exceptions:
+            if (found := _store_error(inner)) is not None:
+                return found
+    return None
+
+
 def _serve_mcp(args: argparse.Namespace, settings: Settings) -> None:
     from flora_mcp.server.wire.transports import run_http, run_stdio
 
-    _check_store(settings, sandbox=args.sandbox)
     sandbox = None
     if args.sandbox:
         from flora_mcp.sandbox import Sandbox, SandboxConfig
@@ -320,8 +332,23 @@ def _serve_mcp(args: argparse.Namespace, settings: Settings) -> None:
     if args.transport == "stdio":
         from flora_mcp.server import create_server
 
-        run_stdio(create_server(settings, sandbox=sandbox), settings)
+        try:
+            server = create_server(settings, sandbox=sandbox)  # a FLORA_STATE_URL of no known form: ValueError
+        except ValueError as exc:
+            raise _store_failure(exc) from None
+        try:
+            # Over stdio the store opens as serving begins, before the first message is read, so a
+            # store that cannot be used ends the start here, in one line (no separate check first:
+            # opening it twice cost 12 ms of every cold start).
+            run_stdio(server, settings)
+        except BaseException as exc:
+            found = _store_error(exc)
+            if found is None:
+                raise
+            raise _store_failure(found) from None
         return
+    # Over HTTP the store opens with the first session: check it now, so a bad one fails at start.
+    _check_store(settings, sandbox=args.sandbox)
 
     def announce(line: str) -> None:
         # One plain line, whatever the log level: where to point a client (stdout stays unused).

@@ -15,7 +15,7 @@ configure_logging("WARNING")  # as the CLI does before serving
 import flora_mcp.server, flora_mcp.server.wire.transports
 from flora_mcp.config import Settings
 flora_mcp.server.create_server(Settings(state_url="memory"))
-heavy = ("httpx", "httpx2._main", "h11", "pygments.lexers", "rich", "rich.console", "PIL.Image")
+heavy = ("httpx", "httpx2._main", "h11", "pygments.lexers", "rich", "rich.console", "PIL.Image", "uvloop")
 print(json.dumps(sorted(m for m in heavy if sys.modules.get(m))))
 """
 
@@ -36,12 +36,3 @@ def test_with_rich_kept_out_the_sdk_logs_through_our_handler() -> None:
     )
     done = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True, timeout=60, check=True)
     assert '"msg": "sdk line"' in done.stderr and done.stdout == ""
-
-
-def test_stdio_runs_on_uvloop_when_it_is_installed() -> None:
-    import importlib.util
-
-    from flora_mcp.server.wire.transports import event_loop_options
-
-    installed = importlib.util.find_spec("uvloop") is not None and sys.platform != "win32"
-    assert event_loop_options() == ({"use_uvloop": True} if installed else {})
