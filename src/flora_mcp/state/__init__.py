@@ -16,8 +16,6 @@ from __future__ import annotations
 
 from pathlib import Path
 
-import platformdirs
-
 from .base import Store as Store
 from .base import StoreError, StoreTooNew
 from .records import (
@@ -57,6 +55,8 @@ ACCEPTED_FORMS = "memory, sqlite:///absolute/path/state.db, sqlite:relative/path
 
 def default_state_path() -> Path:
     """Where the default SQLite store lives, e.g. ~/.local/state/flora-mcp/state.db on Linux."""
+    import platformdirs  # here: a start with FLORA_STATE_URL set never needs it
+
     return platformdirs.user_state_path("flora-mcp") / "state.db"
 
 
