@@ -15,6 +15,7 @@ message: the HTTP library's own errors about a request it could not build quote 
 from __future__ import annotations
 
 import copy
+import functools
 import logging
 import math
 import time
@@ -150,7 +151,7 @@ class Transport:
         # Built once and sent as is on every attempt: the same body and the same key each time.
         request = self._http.build_request(
             method,
-            url,
+            _parsed_url(url),
             params=clean_params or None,
             json=json_body,
             headers=headers,
@@ -318,6 +319,12 @@ def _final(error: FloraError, attempts: int) -> FloraError:
     if isinstance(error, FloraConnectionError) and attempts > 1:
         return type(error)(f"{error.message} (tried {attempts} times)", attempts=attempts)
     return error
+
+
+@functools.lru_cache(maxsize=1024)
+def _parsed_url(url: str) -> httpx2.URL:
+    """`url` parsed once: a run is read at the same URL again and again, and parsing is half of building a request."""
+    return httpx2.URL(url)
 
 
 def _has_request(exc: httpx2.HTTPError) -> bool:
