@@ -64,8 +64,6 @@ def describe(repo_root: Path) -> dict[str, Any]:
         "python": platform.python_version(),
         "node": _run(["node", "--version"]),
         "load_average_at_start": load,
-        "packages": {
-            name: _version(name) for name in ("flora-mcp", "mcp", "httpx2", "httpx", "pydantic", "uvicorn", "uvloop")
-        },
+        "packages": {name: _version(name) for name in ("flora-mcp", "mcp", "httpx2", "httpx", "pydantic", "uvicorn")},
         "commit": f"{commit}{' (with uncommitted changes)' if dirty else ''}" if commit else None,
     }
