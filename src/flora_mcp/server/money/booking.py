@@ -25,6 +25,7 @@ charges (FLORA settles a charge after the run ends) up to date.
 
 from __future__ import annotations
 
+import functools
 import logging
 import math
 import time
@@ -88,6 +89,11 @@ class StartPlan:
     technique_id: str | None = None
     model_id: str | None = None
     prompt: str | None = None
+
+    @functools.cached_property
+    def digest(self) -> str:
+        """The canonical arguments' digest (money/keys.py): computed once, asked for twice per start."""
+        return arguments_digest(self.tool, self.arguments)
 
     @property
     def prompt_summary(self) -> str | None:
@@ -181,8 +187,7 @@ class Booking:
             return plan.given_key
         if plan.repeat or self.repeat_window_seconds <= 0:
             return fresh_key()
-        digest = arguments_digest(plan.tool, plan.arguments)
-        return derived_key(caller, plan.tool, digest, self._now(), self.repeat_window_seconds)
+        return derived_key(caller, plan.tool, plan.digest, self._now(), self.repeat_window_seconds)
 
     async def summary(self, caller: str) -> SpendSummary:
         return await self.store.spend(caller, self.window_start())
@@ -283,7 +288,7 @@ class Booking:
         """
         caller = self.caller(ctx)
         key = self.key_for(caller, plan)
-        digest = arguments_digest(plan.tool, plan.arguments)
+        digest = plan.digest
         now = self._now()
         # Only a start without a key of its own is looked up as a repeat: a new key, like
         # repeat=true, is the agent asking for another run on purpose.

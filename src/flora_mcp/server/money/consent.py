@@ -85,6 +85,12 @@ def shown_prompt(prompt: str) -> str:
     return prompt if len(prompt) <= _PROMPT_SHOWN else prompt[:_PROMPT_SHOWN] + "…"
 
 
+def would_ask(ctx: Context[Any], quote: Quote) -> bool:
+    """Whether a start quoted at `quote` is over the confirmation threshold (FLORA_CONFIRM_ABOVE_USD)."""
+    threshold = state_of(ctx).confirm_above_usd
+    return threshold is not None and quote.usd is not None and quote.usd > threshold
+
+
 async def ask_if_costly(
     ctx: Context[Any], plan: StartPlan, quote: Quote, *, batch: Sequence[StartPlan] | None = None
 ) -> Elicit[ConfirmStart] | NotAsked:
@@ -95,7 +101,7 @@ async def ask_if_costly(
     """
     state = state_of(ctx)
     threshold = state.confirm_above_usd
-    asks = threshold is not None and quote.usd is not None and quote.usd > threshold
+    asks = would_ask(ctx, quote)
     if batch is not None:
         # Also the batch's one cap decision, asked or not: a batch over the cap is refused whole.
         needed = await state.booking.needs_batch_consent(ctx, batch, quote)

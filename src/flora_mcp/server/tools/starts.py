@@ -41,6 +41,7 @@ from flora_mcp.server.money.consent import (
     require_consent,
     shown_prompt,
     technique_quote,
+    would_ask,
 )
 from flora_mcp.server.money.preflight import Checked
 from flora_mcp.server.money.quotes import Quote
@@ -137,6 +138,10 @@ async def confirm_generation(
     quote: Annotated[Quote, Resolve(generation_quote)],
     checked: Annotated[Checked, Resolve(preflight.generation_checked)],  # mistakes refused before asking
 ) -> Elicit[ConfirmStart] | NotAsked:
+    if not would_ask(ctx, quote):
+        # No question to put: the plan the question would describe is not worth building here
+        # (reserving the start checks its key and the cap anyway).
+        return NotAsked("no confirmation threshold applies")
     args = StartGenerationArguments.model_construct(
         workspace_id=workspace_id,
         project_id=project_id,
@@ -161,6 +166,8 @@ async def confirm_technique(
     quote: Annotated[Quote, Resolve(technique_quote)],
     checked: Annotated[Checked, Resolve(preflight.technique_checked)],  # mistakes refused before asking
 ) -> Elicit[ConfirmStart] | NotAsked:
+    if not would_ask(ctx, quote):
+        return NotAsked("no confirmation threshold applies")
     args = StartTechniqueArguments.model_construct(
         technique_id=technique_id,
         inputs=inputs,
