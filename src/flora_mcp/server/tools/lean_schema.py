@@ -1,11 +1,15 @@
 """Pydantic's JSON schemas, trimmed to what an agent needs: an agent reads them on every tools/list.
 
-Input schemas (`lean_input_schema`) say exactly what the server accepts, in fewer bytes: pydantic's
+Input schemas (`lean_input_schema`) say what the server accepts, in fewer bytes: pydantic's
 `title` per property (its name, title-cased), `"default": null` on an optional field (`required`
-already says it may be left out), `additionalProperties: true` (the default anyway), single-use
-`$defs` (inlined where used) and `anyOf: [X, {"type": "null"}]` wrappers (written as a type list)
-go; every description, enum, pattern, bound and `required` stays, and the trimmed schema accepts
-exactly the values pydantic's accepts.
+already says it may be left out), `additionalProperties: true` (the default anyway) and single-use
+`$defs` (inlined where used) go; every description, enum, pattern, bound and `required` stays.
+An optional argument is published with its one type, without the `null` alternative pydantic
+writes for `X | None`: leaving it out is how an agent says "none", and a single `type` is what
+every client's schema dialect takes (a type list or an anyOf with null trips Gemini-style
+function declarations; the MCP Inspector's --strict check warns about both). The server still
+accepts an explicit null there, as left out. Otherwise the trimmed schema accepts exactly the
+values pydantic's accepts.
 
 Output schemas (`outline_output_schema`) are for programs: no client hands an output schema's
 text to the model (it reads the result; the tool's description says what comes back). The outline
@@ -112,8 +116,25 @@ def lean_input_schema(schema: Schema) -> Schema:
             del node["additionalProperties"]
     _inline_single_use_defs(lean)
     for node in walk(lean):
-        _merge_nullable(node)
+        _optional_without_null(node)
+    for node in walk(lean):
+        _merge_nullable(node)  # what stays nullable (a required field that may be null) as a type list
     return lean
+
+
+def _optional_without_null(node: Schema) -> None:
+    """Each optional property of `node` written `anyOf: [X, {"type": "null"}]` becomes X (in place)."""
+    required = set(node.get("required") or ())
+    for name, prop in (node.get("properties") or {}).items():
+        arms = prop.get("anyOf")
+        if name in required or not isinstance(arms, list) or len(arms) != 2 or _NULL not in arms:
+            continue
+        other = arms[0] if arms[1] == _NULL else arms[1]
+        rest = {key: value for key, value in prop.items() if key != "anyOf"}
+        prop.clear()
+        prop.update(other, **rest)  # the field's own description (beside the anyOf) wins over the arm's
+        if isinstance(prop.get("enum"), list):
+            prop["enum"] = [value for value in prop["enum"] if value is not None]
 
 
 def outline_output_schema(schema: Schema) -> Schema:
