@@ -19,16 +19,24 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import fcntl
 import os
 import stat
+import sys
 from collections.abc import Iterator
+
+if sys.platform != "win32":
+    import fcntl
 
 _READ_CHUNK = 64 * 1024
 
 
 def is_pipe_or_socket(fd: int) -> bool:
-    """Whether `fd` is a pipe (FIFO) or a socket: the kinds the event loop can wait on."""
+    """Whether `fd` is a pipe (FIFO) or a socket: the kinds the event loop can wait on.
+
+    Always False on Windows, whose event loop cannot watch a pipe: stdio keeps the threaded path.
+    """
+    if sys.platform == "win32":
+        return False
     try:
         mode = os.fstat(fd).st_mode
     except OSError:
