@@ -274,7 +274,7 @@ def _check_store(settings: Settings, sandbox: bool) -> None:
 
     from flora_mcp.state import StoreError, open_store
 
-    url = settings.state_url or ("memory" if sandbox else None)
+    url = settings.store_url(sandbox=sandbox)
 
     async def check() -> None:
         async with open_store(url, secret=settings.state_secret_value()):
@@ -331,11 +331,13 @@ def _serve_mcp(args: argparse.Namespace, settings: Settings) -> None:
         sandbox = Sandbox(SandboxConfig(time_scale=settings.sandbox_time_scale))
     if args.transport == "stdio":
         from flora_mcp.server import create_server
+        from flora_mcp.state import open_store
 
-        try:
-            server = create_server(settings, sandbox=sandbox)  # a FLORA_STATE_URL of no known form: ValueError
+        try:  # a FLORA_STATE_URL of no known form is refused here, before anything runs
+            store = open_store(settings.store_url(sandbox=sandbox is not None), secret=settings.state_secret_value())
         except ValueError as exc:
             raise _store_failure(exc) from None
+        server = create_server(settings, sandbox=sandbox, store=store)
         try:
             # Over stdio the store opens as serving begins, before the first message is read, so a
             # store that cannot be used ends the start here, in one line (no separate check first:

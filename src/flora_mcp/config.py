@@ -223,6 +223,10 @@ class Settings(BaseModel):
         # FLORA_MAX_SPEND_USD= (set but empty) in a client's config means "no cap", not an error.
         return None if isinstance(value, str) and not value.strip() else value
 
+    def store_url(self, *, sandbox: bool) -> str | None:
+        """FLORA_STATE_URL; with the built-in sandbox and none given, memory (its runs end with the process)."""
+        return self.state_url or ("memory" if sandbox else None)
+
     def state_secret_value(self) -> str | None:
         return self.state_secret.get_secret_value() if self.state_secret else None
 

@@ -228,8 +228,7 @@ def create_server(
     # The catalog (models, techniques) is cached per caller and shared by quotes and param checks.
     quotes = QuoteBook(Catalog(clock=clock), usd_per_credit=settings.usd_per_credit)
     if store is None:
-        url = settings.state_url or ("memory" if sandbox is not None else None)
-        store = open_store(url, secret=settings.state_secret_value())
+        store = open_store(settings.store_url(sandbox=sandbox is not None), secret=settings.state_secret_value())
     server_key = sandbox.config.api_key if sandbox is not None else settings.api_key_value()
     booking = Booking(
         store,

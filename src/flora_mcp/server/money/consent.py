@@ -20,7 +20,7 @@ mcp's Resolve drives both and re-runs these resolvers each round (quotes are cac
 from __future__ import annotations
 
 import logging
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -85,41 +85,38 @@ def shown_prompt(prompt: str) -> str:
     return prompt if len(prompt) <= _PROMPT_SHOWN else prompt[:_PROMPT_SHOWN] + "…"
 
 
-def would_ask(ctx: Context[Any], quote: Quote) -> bool:
-    """Whether a start quoted at `quote` is over the confirmation threshold (FLORA_CONFIRM_ABOVE_USD)."""
-    threshold = state_of(ctx).confirm_above_usd
-    return threshold is not None and quote.usd is not None and quote.usd > threshold
-
-
 async def ask_if_costly(
-    ctx: Context[Any], plan: StartPlan, quote: Quote, *, batch: Sequence[StartPlan] | None = None
+    ctx: Context[Any], plan: Callable[[], StartPlan], quote: Quote, *, batch: Sequence[StartPlan] | None = None
 ) -> Elicit[ConfirmStart] | NotAsked:
-    """The question to put to the user before `plan` goes out, or why none is needed.
+    """The question to put to the user before the start `plan()` describes goes out, or why none is needed.
 
-    For a batch, `plan` describes the batch as a whole, `batch` holds its items and `quote` is
-    their total: one question, and one cap decision, for all of them.
+    `plan` is called only when there is a question (or a batch's cap decision) to describe: a
+    start under the confirmation threshold builds no plan here. For a batch, the plan describes
+    the batch as a whole, `batch` holds its items and `quote` is their total: one question, and
+    one cap decision, for all of them.
     """
     state = state_of(ctx)
     threshold = state.confirm_above_usd
-    asks = would_ask(ctx, quote)
+    asks = threshold is not None and quote.usd is not None and quote.usd > threshold
+    if batch is None and not asks:
+        # No question: reserving the start checks its key and the cap anyway.
+        return NotAsked("no confirmation threshold applies")
+    start = plan()
     if batch is not None:
         # Also the batch's one cap decision, asked or not: a batch over the cap is refused whole.
         needed = await state.booking.needs_batch_consent(ctx, batch, quote)
-    elif asks:
-        # Only when there is a question: reserving the start checks the cap and the key anyway.
-        needed = await state.booking.needs_consent(ctx, plan, quote)
     else:
-        needed = True
+        needed = await state.booking.needs_consent(ctx, start, quote)
     if not needed:
         return NotAsked("a retry or repeat of a start already booked")
     if not asks or threshold is None:
         return NotAsked("no confirmation threshold applies")
     if not client_can_ask(ctx):
         logger.warning("refused a start above the confirmation threshold: the client cannot ask the user")
-        raise ToolError(cannot_ask_text(plan.tool, quote, threshold))
+        raise ToolError(cannot_ask_text(start.tool, quote, threshold))
     spend = await state.booking.spend_line(state.booking.caller(ctx))
     message = (
-        f"flora-mcp is about to start {plan.describe} on FLORA, quoted at {quote.describe()}: above your "
+        f"flora-mcp is about to start {start.describe} on FLORA, quoted at {quote.describe()}: above your "
         f"confirmation threshold of {threshold:g} USD. {spend} Start it?"
     )
     return Elicit(message, ConfirmStart)

@@ -270,7 +270,7 @@ async def confirm_batch(
     state = state_of(ctx)
     plan = batch_plan(args)
     batch_key = state.booking.key_for(state.caller(ctx), plan)
-    return await ask_if_costly(ctx, plan, quote, batch=item_plans(args, batch_key))
+    return await ask_if_costly(ctx, lambda: plan, quote, batch=item_plans(args, batch_key))
 
 
 # --- the body ----------------------------------------------------------------------------------

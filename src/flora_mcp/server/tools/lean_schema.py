@@ -125,16 +125,25 @@ def lean_input_schema(schema: Schema) -> Schema:
 def _optional_without_null(node: Schema) -> None:
     """Each optional property of `node` written `anyOf: [X, {"type": "null"}]` becomes X (in place)."""
     required = set(node.get("required") or ())
-    for name, prop in (node.get("properties") or {}).items():
-        arms = prop.get("anyOf")
-        if name in required or not isinstance(arms, list) or len(arms) != 2 or _NULL not in arms:
+    properties = node.get("properties") or {}
+    for name, prop in properties.items():
+        other = _non_null_arm(prop)
+        if name in required or other is None:
             continue
-        other = arms[0] if arms[1] == _NULL else arms[1]
-        rest = {key: value for key, value in prop.items() if key != "anyOf"}
-        prop.clear()
-        prop.update(other, **rest)  # the field's own description (beside the anyOf) wins over the arm's
-        if isinstance(prop.get("enum"), list):
-            prop["enum"] = [value for value in prop["enum"] if value is not None]
+        annotations = {key: value for key, value in prop.items() if key != "anyOf"}
+        # The field's own description (beside the anyOf) wins over the arm's.
+        properties[name] = _without_null({**other, **annotations})
+
+
+def _non_null_arm(node: Schema) -> Schema | None:
+    """X, when `node` is `anyOf: [X, {"type": "null"}]` with nothing but annotations beside it."""
+    arms = node.get("anyOf")
+    if not isinstance(arms, list) or len(arms) != 2 or _NULL not in arms:
+        return None
+    if not set(node) - {"anyOf"} <= _ANNOTATIONS:
+        return None
+    other: Schema = arms[0] if arms[1] == _NULL else arms[1]
+    return other
 
 
 def outline_output_schema(schema: Schema) -> Schema:
@@ -265,17 +274,12 @@ def _merge_nullable(node: Schema) -> None:
     own type alone (null is then checked by `type` only), or an `enum`, which then lists null too.
     An arm with `const` or a combinator stays as it is.
     """
-    arms = node.get("anyOf")
-    if not isinstance(arms, list) or len(arms) != 2 or _NULL not in arms:
-        return
-    other = arms[0] if arms[1] == _NULL else arms[1]
-    if not isinstance(other.get("type"), str) or not set(other) <= _TYPE_SPECIFIC | {"enum"}:
+    other = _non_null_arm(node)
+    if other is None or not isinstance(other.get("type"), str) or not set(other) <= _TYPE_SPECIFIC | {"enum"}:
         return
     if "enum" in other and not isinstance(other["enum"], list):
         return
     rest = {key: value for key, value in node.items() if key != "anyOf"}
-    if not set(rest) <= _ANNOTATIONS:
-        return
     node.clear()
     # The field's own description (beside the anyOf) wins over the arm's.
     node.update(other, **rest)

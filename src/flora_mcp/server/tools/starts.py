@@ -41,7 +41,6 @@ from flora_mcp.server.money.consent import (
     require_consent,
     shown_prompt,
     technique_quote,
-    would_ask,
 )
 from flora_mcp.server.money.preflight import Checked
 from flora_mcp.server.money.quotes import Quote
@@ -138,21 +137,20 @@ async def confirm_generation(
     quote: Annotated[Quote, Resolve(generation_quote)],
     checked: Annotated[Checked, Resolve(preflight.generation_checked)],  # mistakes refused before asking
 ) -> Elicit[ConfirmStart] | NotAsked:
-    if not would_ask(ctx, quote):
-        # No question to put: the plan the question would describe is not worth building here
-        # (reserving the start checks its key and the cap anyway).
-        return NotAsked("no confirmation threshold applies")
-    args = StartGenerationArguments.model_construct(
-        workspace_id=workspace_id,
-        project_id=project_id,
-        prompt=prompt,
-        type=type,
-        model=model,
-        params=params,
-        idempotency_key=idempotency_key,
-        repeat=repeat,
-    )
-    return await ask_if_costly(ctx, generation_plan(args), quote)
+    def plan() -> StartPlan:
+        args = StartGenerationArguments.model_construct(
+            workspace_id=workspace_id,
+            project_id=project_id,
+            prompt=prompt,
+            type=type,
+            model=model,
+            params=params,
+            idempotency_key=idempotency_key,
+            repeat=repeat,
+        )
+        return generation_plan(args)
+
+    return await ask_if_costly(ctx, plan, quote)
 
 
 async def confirm_technique(
@@ -166,17 +164,18 @@ async def confirm_technique(
     quote: Annotated[Quote, Resolve(technique_quote)],
     checked: Annotated[Checked, Resolve(preflight.technique_checked)],  # mistakes refused before asking
 ) -> Elicit[ConfirmStart] | NotAsked:
-    if not would_ask(ctx, quote):
-        return NotAsked("no confirmation threshold applies")
-    args = StartTechniqueArguments.model_construct(
-        technique_id=technique_id,
-        inputs=inputs,
-        workspace_id=workspace_id,
-        callback_url=callback_url,
-        idempotency_key=idempotency_key,
-        repeat=repeat,
-    )
-    return await ask_if_costly(ctx, technique_plan(args), quote)
+    def plan() -> StartPlan:
+        args = StartTechniqueArguments.model_construct(
+            technique_id=technique_id,
+            inputs=inputs,
+            workspace_id=workspace_id,
+            callback_url=callback_url,
+            idempotency_key=idempotency_key,
+            repeat=repeat,
+        )
+        return technique_plan(args)
+
+    return await ask_if_costly(ctx, plan, quote)
 
 
 # --- bodies ------------------------------------------------------------------------------------
@@ -289,7 +288,15 @@ async def _full_answer(
     result_type = _result_type(plan)
     if booked.outcome == "started" and booked.answer is not None:
         return _started(
-            state, booked.answer, common, spend_line, kind=kind, technique_id=technique_id, quote=quote, note=note
+            state,
+            booked.answer,
+            common,
+            spend_line,
+            result_type=result_type,
+            kind=kind,
+            technique_id=technique_id,
+            quote=quote,
+            note=note,
         )
     record = booked.record
     if booked.outcome == "repeat" and booked.run_id:
@@ -345,6 +352,7 @@ def _started(
     common: dict[str, Any],
     spend_line: str,
     *,
+    result_type: type[StartResult],
     kind: str,
     technique_id: str | None,
     quote: Quote,
@@ -374,11 +382,9 @@ def _started(
         "next": None if finished else hints.after_start(answer.run_id, technique_id, estimated),
         **common,
     }
-    if kind == "technique":
+    if result_type is TechniqueStartResult:
         fields.update(status=status, outputs=answer.outputs if isinstance(answer, RunState) else None)
-        result: StartResult = TechniqueStartResult(**fields)
-    else:
-        result = StartResult(**fields)
+    result = result_type(**fields)
     if charged is not None:
         cost = f"quoted {charged:g} USD (FLORA's quote; the final charge can differ)"
     elif quote.usd is not None:
