@@ -7,11 +7,14 @@ never sent to an address FLORA's answer, or something in front of FLORA, chose.
 
 from __future__ import annotations
 
+import concurrent.futures
 import functools
 import ipaddress
 import re
 import socket
+import time
 import unicodedata
+from collections.abc import Callable
 from urllib.parse import quote, unquote, urlsplit
 
 import httpx2
@@ -148,13 +151,48 @@ def is_public(address: Address) -> bool:
     return True
 
 
-def check_public_https_url(url: str) -> str:
+# What a name resolves to, as address strings (OSError when it does not): injectable for tests.
+HostResolver = Callable[[str], list[str]]
+_LOOKUP_SECONDS = 2.0
+_LOOKUPS = concurrent.futures.ThreadPoolExecutor(max_workers=2, thread_name_prefix="callback-dns")
+_RECENT: dict[str, tuple[float, list[str] | None]] = {}  # host -> (when, addresses or None)
+
+
+def system_host_addresses(host: str) -> list[str]:
+    """The system resolver's addresses for `host`, within _LOOKUP_SECONDS; OSError otherwise.
+
+    The check runs inside (synchronous) argument validation, so the lookup is bounded and its
+    answer kept a minute: a start validates its arguments more than once.
+    """
+    now = time.monotonic()
+    when, kept = _RECENT.get(host, (0.0, None))
+    if now - when < 60 and host in _RECENT:
+        if kept is None:
+            raise OSError(f"{host} does not resolve")
+        return kept
+    lookup = _LOOKUPS.submit(socket.getaddrinfo, host, 443, type=socket.SOCK_STREAM)
+    answers: list[str] | None
+    try:
+        answers = [str(info[4][0]) for info in lookup.result(timeout=_LOOKUP_SECONDS)]
+    except (OSError, concurrent.futures.TimeoutError, UnicodeError):
+        answers = None
+    if len(_RECENT) > 256:
+        _RECENT.clear()
+    _RECENT[host] = (now, answers)
+    if answers is None:
+        raise OSError(f"{host} does not resolve")
+    return answers
+
+
+def check_public_https_url(url: str, *, resolver: HostResolver | None = system_host_addresses) -> str:
     """Refuse a callback URL FLORA would refuse, or that would point FLORA at a private network.
 
     FLORA delivers webhooks to HTTPS hosts only, never to private hosts. The check is on the
-    host as a browser would parse it (see normalise_host; no DNS lookup): scheme https, a host,
-    and a host that is not a loopback, private, link-local or otherwise non-global address or
-    name, including IPv4 carried inside IPv6 ([::127.0.0.1], [64:ff9b::7f00:1], [2002:7f00:1::]).
+    host as a browser would parse it (see normalise_host): scheme https, a host, and a host that
+    is not a loopback, private, link-local or otherwise non-global address or name, including
+    IPv4 carried inside IPv6 ([::127.0.0.1], [64:ff9b::7f00:1], [2002:7f00:1::]). A name is then
+    resolved with `resolver` (None: the written form only) and refused when any answer is not
+    public (169.254.169.254.nip.io, a name pointing at 10.0.0.5).
     """
     if any(ord(c) < 0x21 or ord(c) == 0x7F for c in url):
         raise ValueError("callback_url must not contain spaces or control characters")
@@ -181,7 +219,32 @@ def check_public_https_url(url: str) -> str:
         raise ValueError("callback_url must be a public host, not a loopback or local name")
     if address is not None and not is_public(address):
         raise ValueError("callback_url must be a public host, not a loopback, private or link-local address")
+    if address is None and resolver is not None and not _resolves_public(bare, resolver):
+        raise ValueError("callback_url's host resolves to a loopback, private or link-local address")
     return url
+
+
+def _resolves_public(host: str, resolver: HostResolver) -> bool:
+    """False when any address `host` resolves to is not public.
+
+    A name that does not resolve here passes: FLORA resolves it, not this machine, and a
+    flora-mcp without DNS (offline, split-horizon) would otherwise refuse every callback. That
+    costs nothing a refusal would buy, since a name can point anywhere later (after this check)
+    anyway: the check catches names that point at private networks now, and FLORA's own rule
+    ("never to private hosts") stays the one that holds at delivery.
+    """
+    try:
+        answers = resolver(host)
+    except OSError:
+        return True
+    for answer in answers:
+        try:
+            address = ipaddress.ip_address(answer.split("%", 1)[0])
+        except ValueError:
+            return False
+        if not is_public(address):
+            return False
+    return True
 
 
 # What an absolute URI cannot hold unescaped (checked on ASCII text): controls, space, DEL and these.
