@@ -120,6 +120,7 @@ def ours(repo_root: Path, base_url: str, state_url: str = "memory") -> Peer:
         http_path="/mcp",
         env_extra={
             "FLORA_API_KEY": API_KEY,
+            "FLORA_LEND_SERVER_KEY": "true",  # over HTTP the benchmark's clients bring no key
             "FLORA_BASE_URL": base_url,
             "FLORA_LOG_LEVEL": "WARNING",
             "FLORA_STATE_URL": state_url,

@@ -102,8 +102,8 @@ def build_parser() -> argparse.ArgumentParser:
         action="store_true",
         default=None,
         help=(
-            "Over HTTP, let requests without a key use FLORA_API_KEY even through a proxy or on a public "
-            "--allowed-host (env FLORA_LEND_SERVER_KEY). Only behind a proxy that authenticates its users."
+            "Over HTTP, let requests without 'Authorization: Bearer <key>' use FLORA_API_KEY (env "
+            "FLORA_LEND_SERVER_KEY; default off: they get 401). Anyone who reaches the port then spends on it."
         ),
     )
     limits = parser.add_argument_group("HTTP connection limits")

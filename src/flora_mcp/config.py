@@ -140,9 +140,9 @@ class Settings(BaseModel):
     lend_server_key: bool = Field(
         default=False,
         description=(
-            "Over HTTP, let a request that brings no key of its own use FLORA_API_KEY even when it may come "
-            "from another machine (forwarding headers, a public --allowed-host). Only behind a proxy that "
-            "authenticates its users: anyone who reaches the server spends on this key."
+            "Over HTTP, let a request that brings no key of its own use FLORA_API_KEY (off: such a request gets "
+            "401). Only where whoever reaches the port may spend this key: behind a proxy that authenticates "
+            "its users, say. stdio always uses FLORA_API_KEY."
         ),
     )
     # HTTP connection limits. The defaults suit a small machine (2 cores): far above what a few

@@ -116,7 +116,8 @@ def test_http_start_prints_one_line_with_the_url_of_the_port_it_got_and_of_the_s
         line = _first_line(process)
         match = re.fullmatch(
             r"flora-mcp: MCP \((\S+)\) at (http://127\.0\.0\.1:(\d+)/(mcp|sse)); sandbox FLORA API at "
-            r"(http://127\.0\.0\.1:(\d+)/api/v1)\n",
+            r"(http://127\.0\.0\.1:(\d+)/api/v1); requests without a key use the server's key "
+            r"\(the sandbox's key spends nothing\)\n",
             line,
         )
         assert match, line

@@ -97,7 +97,14 @@ def _made(sandbox: Sandbox, tag: str) -> list[str]:
 
 
 def _served_env(base_url: str, **extra: str) -> dict[str, str]:
-    return child_env(FLORA_BASE_URL=base_url, FLORA_API_KEY="sk-sandbox", FLORA_STATE_URL="memory", **extra)
+    # The re-sent calls bring no key: the operator lends the server's (--lend-server-key).
+    return child_env(
+        FLORA_BASE_URL=base_url,
+        FLORA_API_KEY="sk-sandbox",
+        FLORA_STATE_URL="memory",
+        FLORA_LEND_SERVER_KEY="true",
+        **extra,
+    )
 
 
 async def _resent_over_http(sandbox: Sandbox, url: str, tag: str, technique: bool, seen: list[str]) -> bool:

@@ -60,6 +60,7 @@ async def fleet(store_url: str, size: int = 2, **settings: str) -> AsyncIterator
             FLORA_STATE_URL=store_url,
             FLORA_MAX_SPEND_USD=CAP,
             FLORA_LOG_LEVEL="ERROR",
+            FLORA_LEND_SERVER_KEY="true",  # the campaign's calls bring no key: one caller, the server's
             **settings,
         )
         servers = [await stack.enter_async_context(mcp_process(env)) for _ in range(size)]

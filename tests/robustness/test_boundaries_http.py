@@ -1,4 +1,4 @@
-"""HTTP boundaries: Host/Origin (DNS rebinding) 421/403, the 401 on a non-loopback bind, the body limit,
+"""HTTP boundaries: Host/Origin (DNS rebinding) 421/403, the 401 for a request without a key, the body limit,
 and one client's key never used for another's request under concurrency."""
 
 from __future__ import annotations
@@ -164,14 +164,19 @@ async def test_on_a_non_loopback_bind_a_request_without_a_key_gets_401_though_th
     assert [request.key for request in log.seen] == [ALICE]  # only the keyed request reached FLORA
 
 
-async def test_on_a_loopback_bind_the_servers_key_serves_a_request_without_one(
+async def test_on_a_loopback_bind_the_servers_key_serves_a_request_without_one_only_when_lent(
     keyed_sandbox: tuple[Sandbox, RequestLog, httpx2.AsyncClient],
 ) -> None:
+    # A loopback bind is what a same-host proxy talks to: loopback alone no longer lends the key.
     sandbox, log, flora_http = keyed_sandbox
     server = create_server(Settings(), http_client=flora_http, sandbox=sandbox)
-    app = http_app(server, host="127.0.0.1", transport="streamable-http")
-    async with serving(app, lifespan=True) as origin, httpx2.AsyncClient(trust_env=False) as http:
-        served = await rpc(http, origin + "/mcp", "tools/call", call_of("list_workspaces", {}))
+    answers = []
+    for lend in (False, True):
+        app = http_app(server, host="127.0.0.1", transport="streamable-http", lend_server_key=lend)
+        async with serving(app, lifespan=True) as origin, httpx2.AsyncClient(trust_env=False) as http:
+            answers.append(await rpc(http, origin + "/mcp", "tools/call", call_of("list_workspaces", {})))
+    refused, served = answers
+    assert refused.status_code == 401 and "--lend-server-key" in refused.json()["message"]
     assert served.status_code == 200
     assert [request.key for request in log.seen] == [sandbox.config.api_key]
 

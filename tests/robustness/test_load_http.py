@@ -106,7 +106,7 @@ async def sandbox_server() -> AsyncIterator[tuple[str, Sandbox, str]]:
     sandbox = Sandbox(SandboxConfig(time_scale=0, credits_usd=1e6))
     async with httpx2.AsyncClient(transport=sandbox.transport()) as flora_http:
         server = create_server(Settings(), http_client=flora_http, sandbox=sandbox)
-        app = http_app(server, host="127.0.0.1", transport="streamable-http")
+        app = http_app(server, host="127.0.0.1", transport="streamable-http", lend_server_key=True)
         async with serving(app, lifespan=True) as origin:
             async with http_client(origin + "/mcp") as client:
                 started = await client.call_tool(

@@ -162,7 +162,9 @@ async def test_over_stateless_http_the_question_travels_in_the_result_or_the_sta
     # Stateless Streamable HTTP has no channel for a mid-call request (2025-11-25's way to ask);
     # 2026-07-28 carries the question in the tool result and the client calls again with the answer.
     live = Sandbox(SandboxConfig(time_scale=0))
-    app = http_app(create_server(confirming(), sandbox=live), host="127.0.0.1", transport="streamable-http")
+    app = http_app(
+        create_server(confirming(), sandbox=live), host="127.0.0.1", transport="streamable-http", lend_server_key=True
+    )
     user = User("accept")
     async with (
         serving(app, lifespan=True) as origin,

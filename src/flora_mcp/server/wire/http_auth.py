@@ -1,18 +1,18 @@
 """Whose FLORA key a request uses over HTTP, and refusing requests that bring none.
 
-Rules (stdio has no headers and always uses the server's key):
+Rules (stdio has no headers and always uses the server's key: it is the stdio user's own):
 
 - a request's own `Authorization: Bearer <key>` is used for that request only; a Bearer header
   whose key is malformed (spaces, control or non-ASCII characters) is refused, never replaced
   by the server's key;
-- a request without one uses the server's FLORA_API_KEY only when it really comes from this
-  machine, like a stdio client would: the server listens on a loopback address, every
-  `--allowed-host` is a loopback name, the peer address is loopback, and the request carries no
-  forwarding header (`Forwarded`, `X-Forwarded-*`, `X-Real-IP`, `Via`). A proxy on the same host
-  makes every request look local, and those headers are how it says it is one;
-- the operator can lend the key to every request anyway (`--lend-server-key`,
-  FLORA_LEND_SERVER_KEY) when a proxy in front authenticates its users;
+- a request without one uses the server's FLORA_API_KEY only when the operator said so:
+  `--lend-server-key` (FLORA_LEND_SERVER_KEY), or `--sandbox`, whose key spends nothing;
 - otherwise the request is refused with HTTP 401 before it reaches MCP.
+
+Why no "it comes from this machine" rule: a proxy on the same host (nginx with a bare
+`proxy_pass`) delivers the internet's requests from 127.0.0.1, with a loopback Host header and
+no forwarding header, so nothing in a request tells a local caller from a proxied one. Only the
+operator knows whether the server's key may be spent by whoever reaches the port.
 
 The key is never logged, and the 401 body never echoes what was sent.
 """
@@ -21,7 +21,7 @@ from __future__ import annotations
 
 import ipaddress
 import logging
-from collections.abc import Iterable, Mapping
+from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any, cast
 
@@ -33,9 +33,8 @@ from flora_mcp.server.wire.http_limits import refuse
 
 logger = logging.getLogger("flora_mcp.server")
 
-LOCAL_ONLY = "this server lends its own key only to requests from this machine"
 _LOOPBACK_NAMES = ("localhost", "localhost.localdomain", "ip6-localhost", "ip6-loopback")
-FORWARDING_HEADERS = ("forwarded", "x-forwarded-for", "x-forwarded-host", "x-forwarded-proto", "x-real-ip", "via")
+HOW_TO_SEND = "Send your FLORA API key as 'Authorization: Bearer <FLORA key>'"
 
 
 def is_loopback(host: str) -> bool:
@@ -47,14 +46,6 @@ def is_loopback(host: str) -> bool:
         return ipaddress.ip_address(name).is_loopback
     except ValueError:
         return False
-
-
-def host_name(host_and_port: str) -> str:
-    """The host of "name", "name:port", "[v6]" or "[v6]:port"."""
-    value = host_and_port.strip()
-    if value.startswith("["):
-        return value[1 : value.find("]")] if "]" in value else value
-    return value.rsplit(":", 1)[0] if value.count(":") == 1 else value
 
 
 def request_headers(ctx: Any) -> Mapping[str, str] | None:
@@ -88,47 +79,30 @@ def _malformed_bearer(headers: Headers) -> bool:
 
 @dataclass(frozen=True)
 class KeyLending:
-    """When the server's own key may serve an HTTP request that brings none (see the module docstring)."""
+    """Whether the server's own key serves HTTP requests that bring none (see the module docstring)."""
 
     has_server_key: bool
-    local_door: bool  # bound to loopback and answering only loopback Host names
-    lend_always: bool = False  # --lend-server-key
+    lend: bool = False  # --lend-server-key, or the sandbox's key
+    reason: str = "--lend-server-key"  # why it lends, for the start line
 
-    @classmethod
-    def for_door(
-        cls, *, has_server_key: bool, host: str, allowed_hosts: Iterable[str] | None, lend_always: bool = False
-    ) -> KeyLending:
-        local = is_loopback(host) and all(is_loopback(host_name(h)) for h in allowed_hosts or () if h.strip())
-        return cls(has_server_key=has_server_key, local_door=local, lend_always=lend_always)
-
-    def refusal(self, scope: Scope) -> str | None:
-        """Why the server's key may not serve this request, or None when it may."""
-        if not self.has_server_key:
-            return "this server has no key of its own to lend"
-        if self.lend_always:
+    def refusal(self) -> str | None:
+        """The 401's message for a request without a key, or None when the server's key serves it."""
+        if self.has_server_key and self.lend:
             return None
-        if not self.local_door:
-            return LOCAL_ONLY
-        headers = Headers(scope=scope)
-        if any(name in headers for name in FORWARDING_HEADERS):
-            return f"this request came through a proxy, and {LOCAL_ONLY}"
-        client = scope.get("client")
-        if not client or not is_loopback(str(client[0])):
-            return LOCAL_ONLY
-        return None
+        if not self.has_server_key:
+            return f"{HOW_TO_SEND}: this server has no key of its own."
+        return (
+            f"{HOW_TO_SEND}. This server does not spend its own key on requests without one; "
+            "its operator can allow that by starting it with --lend-server-key."
+        )
 
     def describe(self) -> str:
-        """One line for the start-up log: who may use the server's key."""
+        """A few words for the start line: what a request without a key gets."""
+        if self.has_server_key and self.lend:
+            return f"requests without a key use the server's key ({self.reason})"
         if not self.has_server_key:
-            return "no FLORA_API_KEY set: every HTTP request must bring 'Authorization: Bearer <key>'"
-        if self.lend_always:
-            return "--lend-server-key: HTTP requests without a key use FLORA_API_KEY, from anywhere"
-        if not self.local_door:
-            return (
-                "not a loopback-only door (--host or --allowed-host): every HTTP request must bring "
-                "'Authorization: Bearer <key>' (--lend-server-key lends FLORA_API_KEY behind an authenticating proxy)"
-            )
-        return "HTTP requests from this machine without a key use FLORA_API_KEY; proxied requests must bring one"
+            return "every request must send 'Authorization: Bearer <FLORA key>' (the server has no key)"
+        return "every request must send 'Authorization: Bearer <FLORA key>' (--lend-server-key lends the server's)"
 
 
 class BearerKeyGate:
@@ -151,12 +125,12 @@ class BearerKeyGate:
                 "send the FLORA API key exactly, as one word.",
             )
             return
-        why = None if bearer_key(headers) else self.lending.refusal(scope)
+        why = None if bearer_key(headers) else self.lending.refusal()
         if why is None:
             await self.app(scope, receive, send)
             return
-        logger.info("refused an HTTP request without a Bearer key", extra={"path": scope.get("path"), "why": why})
-        await self._refuse(send, f"Send your FLORA API key as 'Authorization: Bearer <key>': {why}.")
+        logger.info("refused an HTTP request without a Bearer key", extra={"path": scope.get("path")})
+        await self._refuse(send, why)
 
     @staticmethod
     async def _refuse(send: Send, message: str) -> None:

@@ -8,8 +8,8 @@ of processes can serve behind a load balancer.
 
 An HTTP connection meets the connection rules first (a deadline for the request head, a cap
 on open connections, idle ones dropped first: http_connections.py). A request then meets, in
-this order: the Host/Origin check (421/403, http_limits.py), the Bearer-key gate (401,
-http_auth.py), the body limits (413 too large, 408 too slow, 503 too many slow ones:
+this order: the Host/Origin check (421/403, http_limits.py), the Bearer-key gate (401 without a key
+unless --lend-server-key, http_auth.py), the body limits (413 too large, 408 too slow, 503 too many slow ones:
 http_limits.py), the concurrency limit (503 after a short wait), then MCP.
 Over stdio, broken and oversized lines are answered instead of dropped (stdio.py). The
 size limit is the same for both: `max_request_bytes` (FLORA_MAX_REQUEST_BYTES, 1 MiB by default).
@@ -84,8 +84,8 @@ def http_app(
 ) -> ASGIApp:
     """The ASGI app serving `server` over HTTP, behind the door checks (see the module docstring).
 
-    Whether the server's own key may serve requests that bring none is http_auth.KeyLending's
-    rule. `max_concurrency`, `max_slow_bodies` and `body_timeout` are off unless given (tests
+    The server's own key serves requests that bring none only with `lend_server_key`
+    (http_auth.py). `max_concurrency`, `max_slow_bodies` and `body_timeout` are off unless given (tests
     build bare apps; `run_http` gives them from the settings).
     """
     security = transport_security(allowed_hosts)
@@ -99,18 +99,23 @@ def http_app(
         )
     else:
         app = server.sse_app(transport_security=security, host=host, max_request_body_size=max_request_bytes)
-    lending = KeyLending.for_door(
-        has_server_key=bool(getattr(server, "has_default_key", False)),
-        host=host,
-        allowed_hosts=allowed_hosts,
-        lend_always=lend_server_key,
-    )
-    logger.info("key lending: %s", lending.describe())
+    lending = KeyLending(has_server_key=bool(getattr(server, "has_default_key", False)), lend=lend_server_key)
     if max_concurrency is not None:
         app = ConcurrencyLimit(app, max_concurrency=max_concurrency)
     limited = BodyLimit(app, max_bytes=max_request_bytes, body_timeout=body_timeout, max_slow_bodies=max_slow_bodies)
     gated = BearerKeyGate(limited, lending=lending)
     return HostOriginCheck(gated, allowed_hosts=security.allowed_hosts, allowed_origins=security.allowed_origins)
+
+
+def lends_key(settings: Settings, *, sandbox: bool) -> KeyLending:
+    """Whether this process's own key serves HTTP requests without one: --lend-server-key, or the sandbox's.
+
+    The sandbox's key spends nothing, so a sandbox behind a proxy costs no one anything.
+    """
+    has_key = settings.api_key is not None
+    if sandbox:
+        return KeyLending(has_server_key=True, lend=True, reason="the sandbox's key spends nothing")
+    return KeyLending(has_server_key=has_key, lend=has_key and settings.lend_server_key)
 
 
 def bind(host: str, port: int) -> socket.socket:
@@ -196,13 +201,14 @@ async def _serve_http(
     async with AsyncExitStack() as stack:
         sandbox_url = await stack.enter_async_context(sandbox.serving()) if sandbox is not None else None
         server = create_server(settings, sandbox=sandbox, sandbox_url=sandbox_url)
+        lending = lends_key(settings, sandbox=sandbox is not None)
         app = http_app(
             server,
             host=host,
             transport=transport,
             allowed_hosts=allowed_hosts,
             max_request_bytes=settings.max_request_bytes,
-            lend_server_key=settings.lend_server_key,
+            lend_server_key=lending.lend,
             max_concurrency=settings.http_max_concurrency,
             max_slow_bodies=settings.http_max_slow_bodies,
             body_timeout=settings.http_body_timeout,
@@ -238,4 +244,4 @@ async def _serve_http(
                 line = f"flora-mcp: MCP ({transport}) at {url_of(host, sock, path)}"
                 if sandbox_url is not None:
                     line += f"; sandbox FLORA API at {sandbox_url}"
-                announce(line)
+                announce(f"{line}; {lending.describe()}")
