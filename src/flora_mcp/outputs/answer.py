@@ -17,12 +17,18 @@ from flora_mcp.server.context import state_of
 from flora_mcp.server.results import RunResult, output_blocks, tool_result
 
 
-async def run_answer(ctx: Context[Any], result: RunResult, text: str) -> CallToolResult:
-    """`result` and `text` as a CallToolResult, with the outputs' previews and files (see above)."""
+async def run_answer(
+    ctx: Context[Any], result: RunResult, text: str, *, within_seconds: float | None = None
+) -> CallToolResult:
+    """`result` and `text` as a CallToolResult, with the outputs' previews and files (see above).
+
+    `within_seconds`: what is left of the tool's own time budget (wait_for_run's); downloads
+    for previews and files end by then. None (get_run) gives them a short bound of their own.
+    """
     state = state_of(ctx)
     if state.outputs is None:
         return tool_result(result, text, output_blocks(result.outputs))
-    shown = await state.outputs.present(state.caller(ctx), result)
+    shown = await state.outputs.present(state.caller(ctx), result, within_seconds=within_seconds)
     if shown.files:
         result = result.model_copy(update={"saved_files": shown.files})
     return tool_result(result, "\n".join([text, *shown.lines]), shown.blocks)

@@ -6,6 +6,10 @@ hard-linked to its name. A link never replaces an existing file, so two writers 
 clobber each other and a file that is already there is never overwritten: when it holds the
 same bytes it is the saved copy, when it holds different ones the new file gets a `-2`, `-3`
 suffix instead.
+
+Whatever already sits in the folder is only looked at, never waited on: a name is opened with
+O_NONBLOCK and O_NOFOLLOW and compared only when it is a regular file, so a FIFO, a device or a
+symlink under an output's name is just "a different file" (the output gets the next suffix).
 """
 
 from __future__ import annotations
@@ -14,6 +18,7 @@ import hashlib
 import mimetypes
 import os
 import re
+import stat
 import tempfile
 from pathlib import Path
 
@@ -63,13 +68,31 @@ def file_stem(run_id: str, output_id: str) -> str:
     return stem or "output"
 
 
+_READ_FLAGS = os.O_RDONLY | getattr(os, "O_NONBLOCK", 0) | getattr(os, "O_NOFOLLOW", 0)
+
+
 def _same_bytes(path: Path, digest: bytes, size: int) -> bool:
+    """Whether `path` is a regular file holding exactly these bytes; never blocks on what it is.
+
+    Opening a FIFO for reading without O_NONBLOCK waits for a writer forever; with it, the open
+    returns at once and fstat shows it is not a regular file.
+    """
     try:
-        if path.stat().st_size != size:
+        handle = os.open(path, _READ_FLAGS)
+    except OSError:
+        return False  # absent, a symlink (ELOOP), unreadable: not the saved copy
+    try:
+        info = os.fstat(handle)
+        if not stat.S_ISREG(info.st_mode) or info.st_size != size:
             return False
-        return hashlib.sha256(path.read_bytes()).digest() == digest
+        hashed = hashlib.sha256()
+        while chunk := os.read(handle, 1 << 20):
+            hashed.update(chunk)
+        return hashed.digest() == digest
     except OSError:
         return False
+    finally:
+        os.close(handle)
 
 
 def save_output(

@@ -238,18 +238,27 @@ async def _follow(ctx: Context[Any], run_id: str, technique_id: str | None, time
             f"{run_id}: {run.status[:60]}, {fraction * 100:.0f}% ({now - began:.0f} s waited)",
         )
         if run.is_terminal:
-            return await _answer(ctx, run, technique_id, waited=now - began, polls=reads, exhausted=False)
+            return await _answer(
+                ctx, run, technique_id, waited=now - began, polls=reads, exhausted=False, left=deadline - now
+            )
         left = deadline - now
         if left < hints.MIN_POLL_SECONDS:
-            return await _answer(ctx, run, technique_id, waited=now - began, polls=reads, exhausted=True)
+            return await _answer(ctx, run, technique_id, waited=now - began, polls=reads, exhausted=True, left=left)
         delay = min(hints.next_read_in(facts, now, reads=reads), left)
 
 
 async def _answer(
-    ctx: Context[Any], run: RunState, technique_id: str | None, *, waited: float, polls: int, exhausted: bool
+    ctx: Context[Any],
+    run: RunState,
+    technique_id: str | None,
+    *,
+    waited: float,
+    polls: int,
+    exhausted: bool,
+    left: float | None = None,  # of the wait's budget: the outputs' downloads end by then
 ) -> CallToolResult:
     result, text = _wait_parts(run, technique_id, waited=waited, polls=polls, exhausted=exhausted)
-    return await run_answer(ctx, result, text)
+    return await run_answer(ctx, result, text, within_seconds=left)
 
 
 def wait_answer(
