@@ -16,11 +16,13 @@ and charging, as failed.
 from __future__ import annotations
 
 import logging
+import re
 from typing import Annotated, Any, ClassVar, Literal
 
 from pydantic import (
     AfterValidator,
     BaseModel,
+    BeforeValidator,
     ConfigDict,
     Field,
     JsonValue,
@@ -249,10 +251,67 @@ class GenerationListQuery(RequestModel):
 
 
 # --- responses ---------------------------------------------------------------------------------
+def _snake(name: str) -> str:
+    return _CAMEL_HUMP.sub(r"\1_\2", name).lower()
+
+
+_CAMEL_HUMP = re.compile(r"([a-z0-9])([A-Z])")
+
+
+def _not_money(value: Any) -> Any:
+    """A money or time field: a JSON true/false is no amount (pydantic would read it as 1 or 0)."""
+    return None if isinstance(value, bool) else value
+
+
+def _http_url_or_none(value: str | None) -> str | None:
+    """Only http(s) links reach the agent or the viewer: a javascript: or data: URL is dropped."""
+    if value is None or value.split(":", 1)[0].strip().lower() in ("http", "https"):
+        return value
+    return None
+
+
+Amount = Annotated[float | None, BeforeValidator(_not_money)]
+"""A number FLORA reports (USD, credits, seconds, progress). true/false reads as unknown, not 1/0."""
+HttpUrl = Annotated[str | None, AfterValidator(_http_url_or_none)]
+"""A link FLORA hands us to pass on: kept only when it is http(s)."""
+
+
 class ResponseModel(BaseModel):
-    """Base of every answer: unknown fields are kept, so a new FLORA field never breaks a call."""
+    """Base of every answer: unknown fields are kept, so a new FLORA field never breaks a call.
+
+    camelCase keys are read as their snake_case names when the snake_case one is absent: some
+    of FLORA's pages show `pollUrl`, `errorCode`, `chargedCost` (flora-api.md, "What FLORA really
+    does"), and a field read as missing could turn a failed run's reason, or its charge, into nothing.
+    """
 
     model_config = ConfigDict(extra="allow", defer_build=True)
+
+    @model_validator(mode="before")
+    @classmethod
+    def _read_camel_case(cls, data: Any) -> Any:
+        if not isinstance(data, dict) or not any(isinstance(k, str) and _CAMEL_HUMP.search(k) for k in data):
+            return data
+        read: dict[Any, Any] = {}
+        for key, value in data.items():
+            if isinstance(key, str) and _CAMEL_HUMP.search(key):
+                read.setdefault(_snake(key), value)  # one name per field: the snake_case one wins
+            else:
+                read[key] = value
+        return read
+
+
+class _NamesItsRun(ResponseModel):
+    """An answer that names a run: FLORA may spell its id `run_id`, `runId` (read above) or `id`."""
+
+    @model_validator(mode="before")
+    @classmethod
+    def _run_id_spellings(cls, data: Any) -> Any:
+        named_elsewhere = isinstance(data, dict) and data.get("run_id") is None and data.get("runId") is None
+        if named_elsewhere and isinstance(data.get("id"), str):
+            read = dict(data)
+            read["run_id"] = read.pop("id")
+            return read
+        return data
 
 
 class ListPage(ResponseModel):
@@ -309,14 +368,14 @@ class TechniqueSummary(ResponseModel):
     name: str | None = None
 
 
-class StartResponse(ResponseModel):
+class StartResponse(_NamesItsRun):
     """Answer of POST /runs/generation and POST /runs/technique."""
 
     run_id: str
     type: str | None = Field(default=None, description="generation, technique, action, or a type FLORA added.")
-    charged_cost: float | None = Field(default=None, description="Quoted cost in USD; the final charge can differ.")
-    estimated_seconds: float | None = None
-    poll_url: str | None = None
+    charged_cost: Amount = Field(default=None, description="Quoted cost in USD; the final charge can differ.")
+    estimated_seconds: Amount = None
+    poll_url: HttpUrl = None
     project_id: str | None = None
     action: ActionRef | None = None
     model: ModelRef | None = None
@@ -328,8 +387,15 @@ class RunOutput(ResponseModel):
     type: str = Field(description="imageUrl, videoUrl, audioUrl, text, documentUrl, or a type FLORA added.")
     url: str | None = Field(default=None, description="URL of the media file, or for a text output the text itself.")
 
+    @model_validator(mode="after")
+    def _media_links_are_http(self) -> RunOutput:
+        # A text output's `url` is its text; every other output's url is a link, passed on only when http(s).
+        if self.type != "text":
+            self.url = _http_url_or_none(self.url)
+        return self
 
-class RunState(ResponseModel):
+
+class RunState(_NamesItsRun):
     """A run's state: GET /runs/{id}, GET /techniques/{id}/runs/{id}, and the nested start's answer.
 
     `status` is kept as FLORA sent it; only a status known to be terminal ends a wait.
@@ -337,14 +403,14 @@ class RunState(ResponseModel):
 
     run_id: str
     status: str
-    progress: float | None = None
-    created_at: float | None = None
-    started_at: float | None = None
-    completed_at: float | None = None
-    charged_cost: float | None = None
+    progress: Amount = None
+    created_at: Amount = None
+    started_at: Amount = None
+    completed_at: Amount = None
+    charged_cost: Amount = None
     error_code: str | None = None
     error_message: str | None = None
-    poll_url: str | None = None
+    poll_url: HttpUrl = None
     outputs: list[RunOutput] | None = None
 
     @property
@@ -426,8 +492,8 @@ class Model(ResponseModel):
     provider: str | None = None
     type: str | None = Field(default=None, description="image, video, audio, text, or a type FLORA added.")
     capabilities: list[str] | None = None
-    estimated_credits: float | None = Field(default=None, description="FLORA credits (not USD) per run, estimated.")
-    estimated_seconds: float | None = None
+    estimated_credits: Amount = Field(default=None, description="FLORA credits (not USD) per run, estimated.")
+    estimated_seconds: Amount = None
     beta: bool | None = None
     params: list[ModelParam] | None = None
 
@@ -451,7 +517,7 @@ class Technique(ResponseModel):
     name: str | None = None
     slug: str | None = None
     description: str | None = None
-    run_cost: float | None = Field(default=None, description="Cost of one run in USD.")
+    run_cost: Amount = Field(default=None, description="Cost of one run in USD.")
     inputs: list[TechniqueIO] | None = None
     outputs: list[TechniqueIO] | None = None
 
@@ -462,7 +528,7 @@ class TechniqueList(ListPage):
     meta: ListMeta = Field(default_factory=ListMeta)
 
 
-class GenerationItem(ResponseModel):
+class GenerationItem(_NamesItsRun):
     """One item of GET /generations. FLORA documents no item shape, so every field is optional."""
 
     run_id: str | None = None
@@ -472,13 +538,13 @@ class GenerationItem(ResponseModel):
     workspace_id: str | None = None
     prompt: str | None = None
     model: ModelRef | None = None
-    progress: float | None = None
+    progress: Amount = None
     created_at: float | str | None = None
     completed_at: float | str | None = None
-    charged_cost: float | None = None
+    charged_cost: Amount = None
     error_code: str | None = None
     error_message: str | None = None
-    poll_url: str | None = None
+    poll_url: HttpUrl = None
     outputs: list[RunOutput] | None = None
 
 

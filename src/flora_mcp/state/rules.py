@@ -105,15 +105,30 @@ def next_status(current: str, proposed: str) -> str:
     return proposed if STATUS_RANK[proposed] > STATUS_RANK[current] else current
 
 
-def next_charge(rec: StartRecord, reported: float | None, finished: bool) -> float | None:
+SETTLE_WINDOW_SECONDS = 3600.0
+"""How long after a start a finished run's reported charge of 0 is taken as "not settled yet".
+
+FLORA settles a charge some time after the run ends, and until then a paid run reads 0
+(flora-api.md, "Cost"). Within this window such a 0 is not money: the run goes on counting at
+its quote (or, quote unknown, stays of unknown cost). After it, a 0 is believed (a refunded
+failed run). The charge re-checks of upkeep.py read finished runs again within it.
+"""
+
+
+def next_charge(rec: StartRecord, reported: float | None, finished: bool, now: float) -> float | None:
     """The charge to keep after FLORA reported `reported` (None, NaN, inf or < 0: keep the old one).
 
-    Once the run has finished the reported charge wins. Before that, the stored charge is
-    floored at the quote: an early, partial charge must not free room under the cap.
+    A positive charge of a finished run is the bill and wins. Before the run has finished, the
+    stored charge is floored at the quote: an early, partial charge must not free room under
+    the cap. A 0 counts only for a start quoted at 0 (free stays free), or once the settle window
+    has passed; before that it changes nothing, so a late-settling charge can never free the cap.
     """
     if not valid_money(reported):
         return rec.charged_usd
     assert reported is not None
+    if reported == 0 and rec.quote_usd != 0:
+        settled_by_now = now - (rec.sent_at or rec.created_at) >= SETTLE_WINDOW_SECONDS
+        return 0.0 if finished and settled_by_now else rec.charged_usd
     if finished or rec.quote_usd is None:
         return reported
     return max(reported, rec.quote_usd)
@@ -139,7 +154,7 @@ def settled(
         updated_at=now,
         run_id=rec.run_id or run_id,
         model_id=model_id or rec.model_id,
-        charged_usd=next_charge(rec, charged_usd, finished),
+        charged_usd=next_charge(rec, charged_usd, finished, now),
         run_status=run_status if run_status is not None else rec.run_status,
         run_finished=finished,
         outputs=outputs if outputs is not None else rec.outputs,
@@ -168,7 +183,7 @@ def observed(
         updated_at=now,
         run_status=rec.run_status if stale or run_status is None else run_status,
         run_finished=done,
-        charged_usd=rec.charged_usd if stale else next_charge(rec, charged_usd, done),
+        charged_usd=rec.charged_usd if stale else next_charge(rec, charged_usd, done, now),
         outputs=rec.outputs if stale or outputs is None else outputs,
         charge_checked_at=now if finished else rec.charge_checked_at,
     )

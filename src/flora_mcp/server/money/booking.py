@@ -67,7 +67,17 @@ Outcome = Literal["started", "repeat", "recovered", "accepted_earlier"]
 # ~60 s many clients allow a call, so the re-sent call answers ("still being sent, call again")
 # before its own client gives up, even when FLORA is slow or the first sender's process died.
 IN_FLIGHT_WAIT_SECONDS = 45.0
+# An identical call in flight in another process (or in one that died mid-start) is waited for
+# only this long: after it, this call sends the start itself under the same key, which FLORA
+# never runs twice, so a dead sender costs a re-sent call seconds, not 45 s each time.
+FOREIGN_IN_FLIGHT_WAIT_SECONDS = 5.0
 _IN_FLIGHT_POLL_SECONDS = 0.05
+# FLORA holds an Idempotency-Key for two hours after a run was created (flora-api.md,
+# "Idempotency"): within that, a start sent again under its key cannot start a second run. Past
+# it (with a margin for clocks), a start of unknown outcome is only searched for, never re-sent.
+KEY_HELD_SECONDS = 2 * 3600.0 - 600.0
+# Journal writes once FLORA has answered with a run id: retried this many times, this far apart.
+JOURNAL_RETRY_DELAYS = (0.2, 0.5, 1.0)
 WINDOWS = {"24h": 86400.0, "7d": 7 * 86400.0, "30d": 30 * 86400.0}
 PROMPT_SUMMARY_CHARS = 200
 # How many of a caller's latest starts are searched for one whose cost is still unknown.
@@ -89,6 +99,10 @@ class StartPlan:
     technique_id: str | None = None
     model_id: str | None = None
     prompt: str | None = None
+    # What the agent re-sends to retry this start when it is one item of a batch: the batch's
+    # tool and key (each item's own key is derived from them), so that following the advice of
+    # a failed item re-sends the batch, never each item under a key of its own.
+    batch_key: str | None = None
 
     @functools.cached_property
     def digest(self) -> str:
@@ -110,7 +124,7 @@ class Booked:
     outcome: Outcome
     key: str
     run_id: str | None
-    spend: SpendSummary
+    spend: SpendSummary | None  # None: the state store could not be read just now
     answer: Started[Any] | None = None  # FLORA's start answer, for "started"
     record: StartRecord | None = None
     age_seconds: float | None = None  # for "repeat": how long ago the first start was sent
@@ -162,6 +176,9 @@ class Booking:
         self._now = wall_clock
         self._process_started = wall_clock()
         self._seen = SeenReadings()  # the journal writes of reads, so an unchanged reading is not written again
+        self._sending: set[str] = set()  # keys this process is sending right now
+        # Settles FLORA answered but the store refused (locked, down): written on a later call.
+        self._unwritten: dict[str, dict[str, Any]] = {}
 
     # --- who and when ----------------------------------------------------------------------
     def caller(self, ctx: Context[Any] | ServerRequestContext[Any, Any]) -> str:
@@ -190,10 +207,47 @@ class Booking:
         return derived_key(caller, plan.tool, plan.digest, self._now(), self.repeat_window_seconds)
 
     async def summary(self, caller: str) -> SpendSummary:
+        await self.write_unwritten()
         return await self.store.spend(caller, self.window_start())
 
+    async def readable_summary(self, caller: str) -> SpendSummary | None:
+        """The spend, or None when the store cannot be read: a start FLORA accepted is answered anyway."""
+        try:
+            return await self.summary(caller)
+        except Exception:
+            logger.warning("could not read the spend from the state store", exc_info=True)
+            return None
+
+    async def write_unwritten(self) -> None:
+        """Write the settles the store refused earlier (see `_journal`), oldest first; keep what fails."""
+        for key, fields in list(self._unwritten.items()):
+            try:
+                await self.store.settle(key, **fields)
+            except Exception:
+                return  # still failing: the next call tries again
+            self._unwritten.pop(key, None)
+            logger.info("state store: wrote the outcome of start %s that it had refused earlier", key)
+
+    async def _journal(self, key: str, **fields: Any) -> StartRecord | None:
+        """Settle `key` once FLORA has answered; retried, then kept for later, never raised.
+
+        The run exists and will be billed whatever the store does: its id must reach the agent.
+        Until the write lands, the record stays "in flight", which counts at the quote against
+        the cap (the cautious side), and a re-sent call finds the run under the same key.
+        """
+        for delay in (*JOURNAL_RETRY_DELAYS, None):
+            try:
+                return await self.store.settle(key, **fields)
+            except Exception:
+                if delay is None:
+                    logger.error("state store: could not record the outcome of start %s; kept to write later", key)
+                    self._unwritten[key] = fields
+                    return None
+                await anyio.sleep(delay)
+        return None
+
     async def spend_line(self, caller: str) -> str:
-        return texts.spend_line(await self.summary(caller), self.cap_usd, self.spend_window)
+        return texts.spend_line(await self.readable_summary(caller), self.cap_usd, self.spend_window)
 
     # --- before asking the user -------------------------------------------------------------
     async def needs_consent(self, ctx: Context[Any], plan: StartPlan, quote: Quote) -> bool:
@@ -324,11 +378,20 @@ class Booking:
 
             async def settle_existing() -> Booked:
                 record = await self._settled(existing.record)
-                if record.status == "unknown":
-                    # A start whose outcome is unknown, asked for again: send it again under its own
-                    # key (FLORA cannot start it twice under one key) to learn what happened. Its
-                    # quote already counts against the cap.
-                    return await self._send(ctx, client, plan, caller, record.idempotency_key, send)
+                key = record.idempotency_key
+                orphaned = record.status == "in_flight" and key not in self._sending
+                if record.status == "unknown" or orphaned:
+                    # A start whose outcome is unknown, asked for again, or one still "in flight" in
+                    # another process that has not answered (slow, or it died mid-start): send it
+                    # again under its own key, which FLORA cannot start twice, to learn what
+                    # happened. Its quote already counts against the cap. Once FLORA no longer
+                    # holds the key, sending it could start a second run: then it is only searched for.
+                    if self._now() - (record.sent_at or record.created_at) < KEY_HELD_SECONDS:
+                        return await self._send(ctx, client, plan, caller, key, send, marked=record.sent_at is not None)
+                    return await self._recover(client, plan, caller, key, cause=None, key_expired=True)
+                if record.status == "accepted_earlier" and record.run_id is None:
+                    # FLORA took it but the run was not identified then: look again (it may be listed now).
+                    return await self._recover(client, plan, caller, key, cause=None)
                 if record.status == "not_started" and existing.reason == "same_key":
                     # FLORA refused it earlier and charged nothing; the same key may go out again
                     # (e.g. after credits were added), within the cap like any new start.
@@ -354,15 +417,22 @@ class Booking:
         return send_reserved
 
     async def _settled(self, record: StartRecord) -> StartRecord:
-        """The record once it is no longer in flight: an identical call is being sent right now."""
-        with anyio.move_on_after(IN_FLIGHT_WAIT_SECONDS):
-            while record.status == "in_flight":
-                await anyio.sleep(_IN_FLIGHT_POLL_SECONDS)
-                record = await self.store.get(record.idempotency_key) or record
+        """The record once it is no longer in flight: an identical call is being sent right now.
+
+        Waited for up to IN_FLIGHT_WAIT_SECONDS while this process is sending it; a start in
+        flight elsewhere only FOREIGN_IN_FLIGHT_WAIT_SECONDS, since that sender may be dead.
+        """
+        began = anyio.current_time()
+        while record.status == "in_flight":
+            ours = record.idempotency_key in self._sending
+            if anyio.current_time() - began >= (IN_FLIGHT_WAIT_SECONDS if ours else FOREIGN_IN_FLIGHT_WAIT_SECONDS):
+                break
+            await anyio.sleep(_IN_FLIGHT_POLL_SECONDS)
+            record = await self.store.get(record.idempotency_key) or record
         return record
 
     async def _repeat(self, caller: str, record: StartRecord) -> Booked:
-        spend = await self.summary(caller)
+        spend = await self.readable_summary(caller)
         age = max(0.0, self._now() - (record.sent_at or record.created_at))
         if record.run_id is None:
             if record.status == "in_flight":
@@ -424,25 +494,29 @@ class Booking:
     ) -> Booked:
         if not marked:  # the record does not say it was sent yet (see reserve's sends_now)
             await self.store.mark_sent(key, self._now())
+        self._sending.add(key)
         try:
-            outcome = await send(client, key)
-        except FloraError as exc:
-            if not exc.may_have_been_processed and not isinstance(exc, IdempotencyDuplicateError):
-                await self.store.settle(key, status="not_started", now=self._now())
-                raise ToolError(start_error_text(exc, plan.tool, key)) from exc
-            return await self._recover(client, plan, caller, key, cause=exc)
-        except ValueError as exc:
-            # The client refused to send it (e.g. one technique input given twice).
-            await self.store.settle(key, status="not_started", now=self._now())
-            raise ToolError(unsendable_text(exc, plan.tool)) from exc
-        except BaseException:
-            # Anything else once the request may be out (a bug, a cancellation from outside the
-            # shield): the outcome is unknown, and says so in the journal.
-            await self.store.settle(key, status="unknown", now=self._now())
-            raise
-        if isinstance(outcome, AcceptedEarlier):
-            return await self._recover(client, plan, caller, key, cause=None)
-        return await self._started(plan, caller, key, outcome)
+            try:
+                outcome = await send(client, key)
+            except FloraError as exc:
+                if not exc.may_have_been_processed and not isinstance(exc, IdempotencyDuplicateError):
+                    await self._journal(key, status="not_started", now=self._now())
+                    raise ToolError(start_error_text(exc, plan.tool, plan.batch_key or key)) from exc
+                return await self._recover(client, plan, caller, key, cause=exc)
+            except ValueError as exc:
+                # The client refused to send it (e.g. one technique input given twice).
+                await self._journal(key, status="not_started", now=self._now())
+                raise ToolError(unsendable_text(exc, plan.tool)) from exc
+            except BaseException:
+                # Anything else once the request may be out (a bug, a cancellation from outside the
+                # shield): the outcome is unknown, and says so in the journal.
+                await self._journal(key, status="unknown", now=self._now())
+                raise
+            if isinstance(outcome, AcceptedEarlier):
+                return await self._recover(client, plan, caller, key, cause=None)
+            return await self._started(plan, caller, key, outcome)
+        finally:
+            self._sending.discard(key)
 
     async def _started(self, plan: StartPlan, caller: str, key: str, outcome: Started[Any]) -> Booked:
         answer = outcome.response
@@ -454,7 +528,7 @@ class Booking:
         if isinstance(answer, RunState):
             run_status, finished = answer.status, answer.is_terminal
         charged = charge_seen(answer.charged_cost, bool(finished))
-        record = await self.store.settle(
+        record = await self._journal(
             key,
             status="started",
             now=self._now(),
@@ -464,14 +538,28 @@ class Booking:
             run_status=run_status,
             run_finished=finished,
         )
-        spend = await self.summary(caller)
+        spend = await self.readable_summary(caller)
         return Booked("started", key, answer.run_id, spend, answer=outcome, record=record)
 
     async def _recover(
-        self, client: FloraClient, plan: StartPlan, caller: str, key: str, *, cause: FloraError | None
+        self,
+        client: FloraClient,
+        plan: StartPlan,
+        caller: str,
+        key: str,
+        *,
+        cause: FloraError | None,
+        key_expired: bool = False,
     ) -> Booked:
-        """The start may have been accepted but its run id is unknown: find the run (money/recovery.py)."""
-        record = await self.store.get(key)
+        """The start may have been accepted but its run id is unknown: find the run (money/recovery.py).
+
+        `cause` None: FLORA said it accepted the start (or an earlier call did). `key_expired`:
+        nothing was sent now, FLORA no longer holds the key, and the search is all there is.
+        """
+        try:
+            record = await self.store.get(key)
+        except Exception:
+            record = None
         sent_at = (record.sent_at if record else None) or self._now()
         named = getattr(cause, "run_id", None)  # a start answer that named its run but was not readable whole
         if isinstance(named, str):
@@ -479,16 +567,19 @@ class Booking:
         else:
             recovery = await find_lost_run(client, self.store, plan, sent_at=sent_at)
         if recovery.run_id is not None:
-            settled = await self.store.settle(key, status="recovered", now=self._now(), run_id=recovery.run_id)
-            spend = await self.summary(caller)
+            settled = await self._journal(key, status="recovered", now=self._now(), run_id=recovery.run_id)
+            spend = await self.readable_summary(caller)
             return Booked("recovered", key, recovery.run_id, spend, record=settled, recovery=recovery)
+        if key_expired:
+            await self._journal(key, status="unknown", now=self._now())
+            raise ToolError(texts.key_expired_text(record, plan.tool, key, recovery.describe()))
         if cause is None or isinstance(cause, IdempotencyDuplicateError):
             # FLORA said the start was accepted: it is spent, even though the run is not found yet.
-            settled = await self.store.settle(key, status="accepted_earlier", now=self._now())
-            spend = await self.summary(caller)
-            return Booked("accepted_earlier", key, None, spend, record=settled, recovery=recovery)
-        await self.store.settle(key, status="unknown", now=self._now())
-        raise ToolError(start_error_text(cause, plan.tool, key) + "\n" + recovery.describe())
+            settled = await self._journal(key, status="accepted_earlier", now=self._now())
+            spend = await self.readable_summary(caller)
+            return Booked("accepted_earlier", key, None, spend, record=settled or record, recovery=recovery)
+        await self._journal(key, status="unknown", now=self._now())
+        raise ToolError(start_error_text(cause, plan.tool, plan.batch_key or key) + "\n" + recovery.describe())
 
     # --- reads -------------------------------------------------------------------------------
     async def observe(self, ctx: Context[Any] | ServerRequestContext[Any, Any], run: RunState) -> None:

@@ -97,7 +97,8 @@ async def ask_if_costly(
     """
     state = state_of(ctx)
     threshold = state.confirm_above_usd
-    asks = threshold is not None and quote.usd is not None and quote.usd > threshold
+    # A cost not known in advance may be above the threshold: the person is asked about it too.
+    asks = threshold is not None and (quote.usd is None or quote.usd > threshold)
     if batch is None and not asks:
         # No question: reserving the start checks its key and the cap anyway.
         return NotAsked("no confirmation threshold applies")
@@ -116,8 +117,7 @@ async def ask_if_costly(
         raise ToolError(cannot_ask_text(start.tool, quote, threshold))
     spend = await state.booking.spend_line(state.booking.caller(ctx))
     message = (
-        f"flora-mcp is about to start {start.describe} on FLORA, quoted at {quote.describe()}: above your "
-        f"confirmation threshold of {threshold:g} USD. {spend} Start it?"
+        f"flora-mcp is about to start {start.describe} on FLORA, {_against(quote, threshold)}. {spend} Start it?"
     )
     return Elicit(message, ConfirmStart)
 
@@ -152,10 +152,17 @@ def require_consent(confirmation: Confirmation, tool: str, quote: Quote) -> None
     )
 
 
+def _against(quote: Quote, threshold: float) -> str:
+    """How the quote stands against the threshold, in words: above it, or not known to be under it."""
+    if quote.usd is None:
+        return f"whose {quote.describe()} may be above your confirmation threshold of {threshold:g} USD"
+    return f"quoted at {quote.describe()}: above your confirmation threshold of {threshold:g} USD"
+
+
 def cannot_ask_text(tool: str, quote: Quote, threshold: float) -> str:
     return (
-        f"This start is quoted at {quote.describe()}, above the confirmation threshold of {threshold:g} USD "
-        "(FLORA_CONFIRM_ABOVE_USD or --confirm-above-usd), and flora-mcp cannot ask the user to confirm "
+        f"This start, {_against(quote, threshold)} (FLORA_CONFIRM_ABOVE_USD or --confirm-above-usd), "
+        "and flora-mcp cannot ask the user to confirm "
         "(this client does not support elicitation, or this connection cannot carry the question). "
         "Nothing was sent to FLORA.\n"
         f"Next step: stop and tell the user. To allow starts like this one they can raise or unset "

@@ -13,7 +13,11 @@ Units, stated where an agent and a user can read them (docs/ROBUSTNESS.md):
 - a generation without `model` runs FLORA's default model for the type. When the catalog
   knows which that is, its estimate is used; otherwise the most expensive model of the type
   (an upper bound, marked as one);
-- params (e.g. a longer video) can change the real cost; the quote is the model's estimate.
+- params (e.g. a longer video) can change the real cost; the quote is the model's estimate;
+- `estimated_credits: 0` is no price: FLORA's own guidance found gateway models (300 s video
+  runs) listing 0 credits, while a few models are really free and the catalog cannot tell them
+  apart. A 0 is an unknown quote, labelled so, for the cap and the confirmation alike: under a
+  cap such a start goes out one at a time, until FLORA reports what it charged.
 """
 
 from __future__ import annotations
@@ -28,6 +32,7 @@ from flora_mcp.server.catalog import Catalog
 logger = logging.getLogger("flora_mcp.server")
 
 DEFAULT_USD_PER_CREDIT = 0.001
+ZERO_CREDITS = "which FLORA also lists for paid models: not known to be free"
 
 
 @dataclass(frozen=True)
@@ -83,16 +88,23 @@ class QuoteBook:
         if model_id is not None:
             if model is None or model.estimated_credits is None:
                 return Quote(None, f"model {model_id} lists no estimated_credits")
+            if not model.estimated_credits:
+                return Quote(None, f"model {model_id} lists 0 credits, {ZERO_CREDITS}")
             usd = credits_to_usd(model.estimated_credits, self.usd_per_credit)
             return Quote(usd, f"model {model_id}: {model.estimated_credits:g} credits {rate}", estimate=True)
         default = self.catalog.default_model(caller, generation_type, models)
         if default is not None and default.estimated_credits is not None:
+            if not default.estimated_credits:
+                return Quote(None, f"default model {default.model_id} lists 0 credits, {ZERO_CREDITS}")
             usd = credits_to_usd(default.estimated_credits, self.usd_per_credit)
             source = f"default model {default.model_id}: {default.estimated_credits:g} credits {rate}"
             return Quote(usd, source, estimate=True)
         known = [m.estimated_credits for m in models if m.estimated_credits is not None]
         if not known:
             return Quote(None, f"no {generation_type} model lists estimated_credits")
+        if 0 in known:
+            # The dearest model bounds the cost only if every price is real; a 0 may not be.
+            return Quote(None, f"no model given, and a {generation_type} model lists 0 credits, {ZERO_CREDITS}")
         credits = max(known)
         return Quote(
             credits_to_usd(credits, self.usd_per_credit),

@@ -7,11 +7,16 @@ what it sent, where and when. It lists the newest runs of that workspace and pro
 attempt went out, matching the model or technique, and not already claimed by another start in
 the journal. One match is the run; several are listed; none says what was searched.
 
-FLORA's listings carry no prompt, so time is what tells this start's run from another start of
-the same model in the same project (another client, a person in FLORA's app, a server on
-another state store). Only runs created from a few seconds before the first attempt count as
-matches (and runs the listing gives no time for); runs from up to two minutes before (the run,
-if FLORA's clock runs behind ours) are listed as candidates but never taken as the run.
+Time is what tells this start's run from another start of the same model in the same project
+(another client, a person in FLORA's app, a server on another state store). Only runs created
+from a few seconds before the first attempt count as matches (and runs the listing gives no time
+for); runs from up to two minutes before (the run, if FLORA's clock runs behind ours) are listed
+as candidates but never taken as the run. Where the generation listing carries the prompt
+(FLORA documents no item shape; some answers have it), a run listed with another prompt is
+never taken: the items of a batch, sent together, differ only by it.
+
+A technique run started by its slug is searched under its tech_ id: FLORA's docs do not say the
+run listing filters by slug.
 """
 
 from __future__ import annotations
@@ -65,6 +70,7 @@ async def find_lost_run(client: FloraClient, store: Store, plan: StartPlan, *, s
     """Look for the run `plan` started (module docstring); never raises for FLORA failures."""
     since = sent_at - CLOCK_SLACK_SECONDS
     created: dict[str, float | None] = {}
+    prompts: dict[str, str] = {}  # run id → the prompt the listing gives for it, where it gives one
     try:
         if plan.kind == "generation":
             searched = f"the {SEARCHED_RUNS} newest generations of project {plan.project_id}"
@@ -78,9 +84,14 @@ async def find_lost_run(client: FloraClient, store: Store, plan: StartPlan, *, s
                     plan.model_id is None or item.model is None or item.model.model_id == plan.model_id
                 ):
                     created[item.run_id] = _seconds(item.created_at)
+                    if item.prompt is not None:
+                        prompts[item.run_id] = _words(item.prompt)
         else:
-            searched = f"the {SEARCHED_RUNS} newest runs of technique {plan.technique_id}"
-            query: dict[str, Any] = {"technique_id": plan.technique_id, "limit": SEARCHED_RUNS}
+            technique_id = plan.technique_id
+            if technique_id is not None and not technique_id.startswith("tech_"):
+                technique_id = (await client.get_technique(technique_id)).technique_id
+            searched = f"the {SEARCHED_RUNS} newest runs of technique {technique_id}"
+            query: dict[str, Any] = {"technique_id": technique_id, "limit": SEARCHED_RUNS}
             if plan.workspace_id:
                 query["workspace_id"] = plan.workspace_id
             runs = await client.list_technique_runs(TechniqueRunListQuery.model_validate(query))
@@ -89,10 +100,22 @@ async def find_lost_run(client: FloraClient, store: Store, plan: StartPlan, *, s
         logger.warning("could not search for a lost run: %s", type(exc).__name__)
         return Recovery(searched=locals().get("searched", "the run history"), failed=type(exc).__name__)
     found = [run_id for run_id, at in created.items() if at is None or at >= since]
-    claimed = await store.claimed_run_ids(found) if found else set()
+    try:
+        claimed = await store.claimed_run_ids(found) if found else set()
+    except Exception:  # the store is failing too: no run is taken as this one, the candidates are listed
+        logger.warning("could not read which runs are claimed; listing candidates only", exc_info=True)
+        return Recovery(searched=searched, candidates=found[:10])
     unclaimed = [run_id for run_id in found if run_id not in claimed]
     # A run created before this start went out (beyond clock skew) is some other start's: never taken.
     sure = [r for r in unclaimed if (at := created[r]) is None or at >= sent_at - MATCH_SLACK_SECONDS]
+    if plan.prompt is not None:
+        # A run listed with another prompt is another start's (say, the next item of a batch).
+        ours = _words(plan.prompt)
+        sure = [r for r in sure if prompts.get(r, ours) == ours]
     if len(sure) == 1:
         return Recovery(searched=searched, run_id=sure[0])
     return Recovery(searched=searched, candidates=unclaimed[:10])
+
+
+def _words(text: str) -> str:
+    return " ".join(text.split())

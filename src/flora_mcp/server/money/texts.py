@@ -18,8 +18,13 @@ WINDOW_WORDS = {
 }
 
 
-def spend_line(spend: SpendSummary, cap_usd: float | None, window: str) -> str:
+def spend_line(spend: SpendSummary | None, cap_usd: float | None, window: str) -> str:
     """One sentence on the caller's spend in the budget window, for start results and questions."""
+    if spend is None:
+        return (
+            "Your spend could not be read just now: the state store did not answer. The spend cap counts "
+            "every start at its quote until it can."
+        )
     text = f"Your spend {WINDOW_WORDS.get(window, window)}: {spend.spent_usd:g} USD on {spend.starts} start(s)"
     if spend.unconfirmed_usd:
         text += f", plus {spend.unconfirmed_usd:g} USD whose outcome is unknown"
@@ -86,9 +91,27 @@ def conflict_text(reason: str, tool: str, key: str) -> str:
 
 
 def still_in_flight_text(record: StartRecord) -> str:
+    # The advice names the key: "the same arguments" alone would, past the repeat window, derive
+    # a new key and start a second run.
     return (
         f"The same start (idempotency key {record.idempotency_key}) is still being sent to FLORA by an earlier "
         "call and its answer has not come back yet. No second run was started.\n"
-        f"Next step: wait 30 s, then call {record.tool} again with the same arguments: it answers with that "
-        "run once it is known."
+        f"Next step: wait 30 s, then call {record.tool} again with the same arguments and "
+        f"idempotency_key={record.idempotency_key}: it answers with that run once it is known, and never "
+        "starts a second one."
+    )
+
+
+def key_expired_text(record: StartRecord | None, tool: str, key: str, searched: str) -> str:
+    """A start of unknown outcome asked for again after FLORA stopped holding its key: searched, not sent."""
+    where = (
+        f"project {record.project_id}" if record and record.project_id else
+        f"technique {record.technique_id}" if record and record.technique_id else "its project"
+    )
+    return (
+        f"Start outcome: unknown. The start with idempotency key {key} went out more than two hours ago and its "
+        "answer never arrived; FLORA no longer holds that key, so sending it again could start a second run. "
+        f"Nothing was sent now and nothing more was charged. {searched}\n"
+        f"Next step: look for the run in the run history of {where} (list_generations or list_technique_runs) "
+        f"and follow it if it is there; only if it is not, call {tool} again with repeat=true to start it anew."
     )

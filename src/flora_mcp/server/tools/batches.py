@@ -113,6 +113,7 @@ class BatchStartResult(BaseModel):
     """start_generation_runs' answer."""
 
     items: list[BatchItemResult]
+    idempotency_key: str = Field(description="The batch's key: re-send the same batch with it to retry failed items.")
     started: int = Field(description="Items with a run: started, repeat, recovered or accepted_earlier.")
     refused: int
     start_failed: int = Field(description="Items FLORA did not start.")
@@ -175,6 +176,7 @@ def item_plans(args: StartGenerationRunsArguments, batch_key: str) -> list[Start
                 project_id=args.project_id,
                 model_id=request.model,
                 prompt=request.prompt,
+                batch_key=batch_key,
             )
         )
     return plans
@@ -282,7 +284,8 @@ async def start_generation_runs(
     booking = state.booking
     caller = state.caller(ctx)
     client = state.client_for(ctx)
-    plans = item_plans(args, booking.key_for(caller, batch_plan(args)))
+    batch_key = booking.key_for(caller, batch_plan(args))
+    plans = item_plans(args, batch_key)
     requests = item_requests(args)
     quotes = await item_quotes(ctx, state, requests)
 
@@ -298,16 +301,17 @@ async def start_generation_runs(
         _row(state, index, args, plan, outcome)
         for index, (plan, outcome) in enumerate(zip(plans, outcomes, strict=True))
     ]
-    spend = await booking.summary(caller)
+    spend = await booking.readable_summary(caller)
     run_refs = [{"run_id": row.run_id} for row in rows if row.run_id]
     next_step = NextStep(tool="wait_for_runs", arguments={"runs": run_refs}, after_seconds=0) if run_refs else None
     result = BatchStartResult(
         items=rows,
+        idempotency_key=batch_key,
         started=sum(row.outcome in ("started", "repeat", "recovered", "accepted_earlier") for row in rows),
         refused=sum(row.outcome == "refused" for row in rows),
         start_failed=sum(row.outcome == "failed" for row in rows),
         total_quote_usd=quote.usd,
-        spent_usd=spend.spent_usd,
+        spent_usd=spend.spent_usd if spend else None,
         spend_cap_usd=booking.cap_usd,
         next=next_step,
     )
@@ -366,8 +370,12 @@ def _text(result: BatchStartResult, quote: Quote, checked: Checked, spend_line: 
     if result.next is not None:
         lines.append(describe_next(result.next))
     if result.refused or result.start_failed:
+        # The batch's key, not an item's: item keys are derived from it, and a batch re-sent under
+        # an item's key (or, past the repeat window, under none) would start every item again.
         lines.append(
-            "Calling start_generation_runs again with the same batch starts only the items that have no run yet."
+            "Next step for the items without a run: call start_generation_runs again with the same items and "
+            f"idempotency_key={result.idempotency_key}. It starts only the items that have no run yet; "
+            "every other item answers as a repeat."
         )
     return "\n".join(lines)
 

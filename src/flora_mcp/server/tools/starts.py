@@ -280,7 +280,7 @@ async def _full_answer(
     technique_id = plan.technique_id if plan.kind == "technique" else None
     common: dict[str, Any] = {
         "idempotency_key": booked.key,
-        "spent_usd": booked.spend.spent_usd,
+        "spent_usd": booked.spend.spent_usd if booked.spend else None,
         "spend_cap_usd": booking.cap_usd,
     }
     if technique_id is not None:
