@@ -33,7 +33,7 @@ CASES = [
     pytest.param(
         envelope(400, "input_validation_error", "prompt: Required", [{"field": "prompt", "message": "Required"}]),
         1,
-        ["input_validation_error", "HTTP 400", "Fields: prompt: Required", FIX],
+        ["input_validation_error", "HTTP 400", 'Fields: prompt: "Required"', FIX],
         id="input_validation_error",
     ),
     pytest.param(envelope(400, "invalid_json", "Malformed JSON."), 1, ["invalid_json", FIX], id="invalid_json"),

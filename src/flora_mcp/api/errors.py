@@ -20,6 +20,10 @@
 `error_from_response` is the one place a status and body become one of these. Messages carry
 FLORA's code, message, fields and request id; they never carry the API key, because the
 client never puts it anywhere but the Authorization header.
+
+The attributes keep FLORA's text as sent (it is data); `str()` of an error is always one line,
+FLORA's parts escaped (flora_mcp.untrusted), because it is quoted into text an agent reads
+(a batch's item errors, a resource error) where a line break from FLORA could forge a line.
 """
 
 from __future__ import annotations
@@ -27,6 +31,8 @@ from __future__ import annotations
 import json
 from dataclasses import dataclass
 from typing import Any, ClassVar
+
+from flora_mcp.untrusted import one_line, quoted
 
 MAX_QUOTED_BODY = 200
 
@@ -39,7 +45,7 @@ class FieldError:
     message: str
 
     def __str__(self) -> str:
-        return f"{self.field}: {self.message}"
+        return f"{one_line(self.field, 100)}: {one_line(self.message)}"
 
 
 class FloraError(Exception):
@@ -105,11 +111,14 @@ class FloraAPIError(FloraError):
         super().__init__(self._describe())
 
     def _describe(self) -> str:
-        text = f"{self.code} (HTTP {self.status}): {self.message}"
+        # An envelope's message is FLORA's words, quoted; any other message is ours (with a
+        # one-line quote of the body in it) and only needs to stay on one line.
+        message = quoted(self.message) if self.enveloped else one_line(self.message, None)
+        text = f"{one_line(self.code, 100)} (HTTP {self.status}): {message}"
         if self.fields:
             text += " [" + "; ".join(str(f) for f in self.fields) + "]"
         if self.request_id:
-            text += f" (request-id {self.request_id})"
+            text += f" (request-id {one_line(self.request_id, 100)})"
         return text
 
     def __repr__(self) -> str:
@@ -201,7 +210,8 @@ def _class_for_status(status: int) -> type[FloraAPIError]:
 
 def quote_body(body: bytes, limit: int = MAX_QUOTED_BODY) -> str:
     """The start of `body` as one line of text, for an error message; "…" when cut."""
-    text = " ".join(body[:limit].decode("utf-8", "replace").split())
+    # split() takes every line break and space; one_line escapes what is left (ESC, bidi marks).
+    text = one_line(" ".join(body[:limit].decode("utf-8", "replace").split()), None)
     return text + ("…" if len(body) > limit else "")
 
 

@@ -10,6 +10,10 @@ request id) and ends with one "Next step" of three kinds:
 - stop and tell the user (unauthorized, insufficient_credits, a missing key).
 
 The API key never appears here: FLORA errors carry none, and argument errors quote no values.
+
+FLORA's text is data (flora_mcp.untrusted): its code, field names and request id are shown on
+one line with line breaks and control characters escaped, its messages also in double quotes,
+so no line break FLORA sends can put a line (a forged "Next step") above ours.
 """
 
 from __future__ import annotations
@@ -40,6 +44,7 @@ from flora_mcp.api.errors import (
     ServerError,
     UnexpectedResponseError,
 )
+from flora_mcp.untrusted import one_line, quoted
 
 DEFAULT_RETRY_SECONDS = 30
 DEFAULT_RATE_LIMIT_SECONDS = 10
@@ -76,9 +81,9 @@ def next_step_for(exc: FloraError, tool: str, idempotency_key: str | None = None
         )
     if isinstance(exc, ConflictError):
         return (
-            f"FLORA refused this as a conflict ({exc.code}), so nothing was started by it. Do not treat it as "
-            f"accepted: read the message above, fix what it names, and call {tool} again; if it is unclear, "
-            "stop and tell the user what FLORA answered."
+            f"FLORA refused this as a conflict ({one_line(exc.code, 100)}), so nothing was started by it. "
+            f"Do not treat it as accepted: read the message above, fix what it names, and call {tool} again; "
+            "if it is unclear, stop and tell the user what FLORA answered."
         )
     if isinstance(exc, IdempotencyDuplicateError):
         return (
@@ -107,21 +112,23 @@ def flora_error_text(exc: FloraError, tool: str, idempotency_key: str | None = N
     """The tool-error text for a FLORA failure in `tool`."""
     lines: list[str] = []
     if isinstance(exc, FloraAPIError):
-        lines.append(f"FLORA error {exc.code} (HTTP {exc.status}): {exc.message}")
+        # A message that is not FLORA's envelope is ours, quoting the body on one line already.
+        message = quoted(exc.message) if exc.enveloped else one_line(exc.message, None)
+        lines.append(f"FLORA error {one_line(exc.code, 100)} (HTTP {exc.status}): {message}")
         if exc.fields:
-            lines.append("Fields: " + "; ".join(f"{f.field}: {f.message}" for f in exc.fields))
-        lines.append(f"Request id: {exc.request_id or 'none given'}")
+            lines.append("Fields: " + "; ".join(f"{one_line(f.field, 100)}: {quoted(f.message)}" for f in exc.fields))
+        lines.append(f"Request id: {one_line(exc.request_id or 'none given', 100)}")
         if exc.attempts > 1:
             lines.append(f"Attempts: {exc.attempts}")
     elif isinstance(exc, MissingAPIKeyError):
-        lines.append(f"FLORA error missing_api_key: {exc}. Nothing was sent.")
+        lines.append(f"FLORA error missing_api_key: {one_line(exc, None)}. Nothing was sent.")
     elif isinstance(exc, FloraConnectionError):
         code = "timeout" if isinstance(exc, FloraTimeoutError) else "connection_error"
-        lines.append(f"FLORA error {code}: {exc.message}")
+        lines.append(f"FLORA error {code}: {one_line(exc.message, None)}")
         lines.append("Request id: none (no answer arrived)")
         lines.append(f"Attempts: {exc.attempts}")
     else:
-        lines.append(f"FLORA error: {exc}")
+        lines.append(f"FLORA error: {one_line(exc, None)}")
     if idempotency_key:
         lines.append(f"Idempotency key: {idempotency_key}")
     lines.append("Next step: " + next_step_for(exc, tool, idempotency_key))
@@ -145,7 +152,10 @@ def start_error_text(exc: FloraError, tool: str, idempotency_key: str) -> str:
 
 def unsendable_text(exc: ValueError, tool: str) -> str:
     """The client refused to send a request it could never send (e.g. an input given twice)."""
-    return f"Invalid arguments for {tool}: {exc}. Nothing was sent to FLORA.\nNext step: fix it and call {tool} again."
+    return (
+        f"Invalid arguments for {tool}: {one_line(exc, None)}. Nothing was sent to FLORA.\n"
+        f"Next step: fix it and call {tool} again."
+    )
 
 
 @asynccontextmanager

@@ -7,6 +7,11 @@ ignores structuredContent. Media outputs are also `resource_link` items, never i
 
 Field descriptions are kept to a line: they go out in every tools/list inside outputSchema, and
 the meaning of a result is in the tool's description and the result's text.
+
+FLORA's strings are data in that text (flora_mcp.untrusted): ids and types on one line,
+escaped; a text output fenced; and `tool_result` runs every result's text through
+`unforgeable`, so a FLORA string holding a line break cannot start a line of ours even where a
+formatter put it in as it came.
 """
 
 from __future__ import annotations
@@ -27,8 +32,9 @@ from flora_mcp.api.models import (
     TechniqueRunItem,
     Workspace,
 )
-from flora_mcp.api.urls import link_url, one_line
+from flora_mcp.api.urls import link_url
 from flora_mcp.outputs.saving import SavedFile
+from flora_mcp.untrusted import one_line, text_block, unforgeable
 
 
 class Result(BaseModel):
@@ -77,6 +83,8 @@ class TechniqueStartResult(StartResult):
     status: str | None = Field(default=None, description="The run's status, when the start answer gave it.")
     technique_id: str | None = Field(default=None, description="Pass with run_id to wait_for_run, get_technique_run.")
     outputs: list[RunOutput] | None = Field(default=None, description="Outputs, if the run already finished.")
+    error_code: str | None = Field(default=None, description="FLORA's reason, if the run already failed.")
+    error_message: str | None = None
 
 
 class SpentRun(Result):
@@ -211,17 +219,20 @@ def _title(output: RunOutput) -> str:
 
 
 def output_blocks(outputs: list[RunOutput] | None) -> list[ContentBlock]:
-    """Media outputs as resource links, text outputs as text.
+    """Media outputs as resource links, text outputs as fenced text.
 
-    Only a valid absolute http(s) URI becomes a link (whatever the output's type, a type FLORA
-    added included); anything else is quoted on one line, control characters escaped, so a URL
-    holding CR/LF can neither pass as a link nor write a line of its own into the text.
+    A text output is kept exactly, between code fences longer than any backtick run in it, so
+    none of its lines can pass for ours. Only a valid absolute http(s) URI becomes a link
+    (whatever the output's type, a type FLORA added included); anything else is quoted on one
+    line, control characters escaped, so a URL holding CR/LF can neither pass as a link nor
+    write a line of its own into the text.
     """
     blocks: list[ContentBlock] = []
     for output in outputs or []:
         name = one_line(output.output_id, 80)
         if output.type == "text":
-            blocks.append(TextContent(type="text", text=f"Output {name} (text):\n{output.url or ''}"))
+            text = f"Output {name} (text, FLORA's words between the fences):\n{text_block(output.url or '')}"
+            blocks.append(TextContent(type="text", text=text))
             continue
         link = link_url(output.url)
         if link is None:
@@ -257,19 +268,24 @@ def skipped_lines(lines: list[str], notes: list[str]) -> list[str] | None:
     if not notes:
         return None
     lines.append(f"{len(notes)} item(s) FLORA sent could not be read and are left out:")
-    lines.extend(f"- {note}" for note in notes)
+    lines.extend(f"- {one_line(note, None)}" for note in notes)
     return notes
 
 
 def tool_result(structured: BaseModel, text: str, extra: list[ContentBlock] | None = None) -> CallToolResult:
-    """A CallToolResult whose structuredContent is `structured` and whose content leads with `text`."""
-    content: list[ContentBlock] = [TextContent(type="text", text=text), *(extra or [])]
-    return CallToolResult(content=content, structured_content=structured.model_dump(mode="json", exclude_none=True))
+    """A CallToolResult whose structuredContent is `structured` and whose content leads with `text`.
+
+    `text` goes through `unforgeable` (see the module docstring): any string of `structured`
+    that could start a line is shown on one line wherever `text` quotes it whole.
+    """
+    data = structured.model_dump(mode="json", exclude_none=True)
+    content: list[ContentBlock] = [TextContent(type="text", text=unforgeable(text, data)), *(extra or [])]
+    return CallToolResult(content=content, structured_content=data)
 
 
 def describe_next(step: NextStep | None) -> str:
     if step is None:
         return ""
-    args = ", ".join(f"{k}={v}" for k, v in step.arguments.items())
+    args = ", ".join(f"{k}={one_line(v, 100)}" for k, v in step.arguments.items())
     when = "now" if step.after_seconds <= 0 else f"in about {step.after_seconds:g} s"
     return f"Next: call {step.tool}({args}) {when}."
