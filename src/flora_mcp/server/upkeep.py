@@ -15,6 +15,13 @@ Two jobs, run by the lifespan in a task group of their own:
   key's fingerprint are re-read here; another caller's records converge whenever that caller
   reads the run again (get_run, wait_for_run, find_runs' sources).
 
+- Starts left in flight by a dead process. A process killed between booking a start and
+  reading FLORA's answer leaves its record "in flight" for good. Every tick the server looks at
+  its own caller's records in flight for longer than any live send takes (ORPHAN_AFTER_SECONDS)
+  and searches FLORA's run lists for each (money/recovery.py): found, it is "recovered" with its
+  run id; not found, its outcome is "unknown", so a re-sent call sends it again under its own
+  key (which FLORA cannot run twice) instead of waiting on a sender that is gone.
+
 - Retention. Start records and tasks older than FLORA_STATE_RETENTION_DAYS are deleted once at
   start and then every PURGE_EVERY_SECONDS, so the store's size stays bounded.
 
@@ -32,11 +39,14 @@ import anyio
 from flora_mcp.api.client import FloraClient
 from flora_mcp.api.errors import FloraError, NotFoundError
 from flora_mcp.api.models import RunState
-from flora_mcp.server.money.booking import finite_or_none
+from flora_mcp.server.money.booking import StartPlan, finite_or_none
+from flora_mcp.server.money.recovery import find_lost_run
 from flora_mcp.state import StartRecord, Store
 
 logger = logging.getLogger("flora_mcp.server")
 
+ORPHAN_AFTER_SECONDS = 600.0  # far past the longest live send: 3 attempts of 30 s plus Retry-After waits
+ORPHAN_LOOKBACK = 200
 RECHECK_EVERY_SECONDS = 300.0
 RECHECK_FOR_SECONDS = 2 * 86400.0
 RECHECK_BATCH = 50
@@ -90,6 +100,47 @@ async def recheck_charges(store: Store, client: FloraClient, caller: str, *, now
     return read
 
 
+def _plan_of(record: StartRecord) -> StartPlan:
+    """Enough of a start's plan to search for its run: where, which model or technique, when."""
+    return StartPlan(
+        tool=record.tool,
+        kind="technique" if record.technique_id else "generation",
+        arguments={},
+        given_key=record.idempotency_key,
+        repeat=False,
+        describe=record.tool,
+        workspace_id=record.workspace_id,
+        project_id=record.project_id,
+        technique_id=record.technique_id,
+        model_id=record.model_id,
+        # No prompt: the journal keeps only its first 200 characters, which cannot be compared.
+    )
+
+
+async def resolve_orphans(store: Store, client: FloraClient, caller: str, *, now: float) -> int:
+    """Settle `caller`'s starts left in flight by a dead process (module docstring); returns how many."""
+    resolved = 0
+    for record in await store.recent(caller, ORPHAN_LOOKBACK):
+        sent = record.sent_at or record.created_at
+        if record.status != "in_flight" or now - sent < ORPHAN_AFTER_SECONDS:
+            continue
+        recovery = await find_lost_run(client, store, _plan_of(record), sent_at=sent)
+        if recovery.failed:
+            break  # FLORA is not answering: the next tick tries again
+        if recovery.run_id is not None:
+            await store.settle(record.idempotency_key, status="recovered", now=now, run_id=recovery.run_id)
+            logger.info(
+                "start %s left in flight by a stopped process: found run %s", record.idempotency_key, recovery.run_id
+            )
+        else:
+            await store.settle(record.idempotency_key, status="unknown", now=now)
+            logger.info(
+                "start %s left in flight by a stopped process: no run found; outcome unknown", record.idempotency_key
+            )
+        resolved += 1
+    return resolved
+
+
 async def purge_old(store: Store, *, retention_days: float, now: float) -> int:
     """Delete what is older than the retention period; returns how many rows went."""
     gone = await store.purge(now - retention_days * 86400.0)
@@ -128,3 +179,7 @@ async def run_upkeep(
                 await recheck_charges(store, client, server_caller, now=wall_clock())
             except Exception:
                 logger.warning("state store: charge re-check failed; retrying later", exc_info=True)
+            try:
+                await resolve_orphans(store, client, server_caller, now=wall_clock())
+            except Exception:
+                logger.warning("state store: resolving starts left in flight failed; retrying later", exc_info=True)

@@ -243,6 +243,15 @@ async def start_technique_run(
     return await _answer(ctx, state, plan, booked, quote, kind="technique", note=checked.note)
 
 
+def _failed_charge(charged: float | None) -> str:
+    if charged:
+        return f"FLORA reports a charge of {charged:g} USD for it so far (failed runs are generally refunded)."
+    return (
+        "FLORA reports no charge for it so far; failed runs are generally refunded, but a charge can settle later "
+        "(get_spend shows it). Starting it again is a new, billed run."
+    )
+
+
 # --- the answer --------------------------------------------------------------------------------
 def _result_type(plan: StartPlan) -> type[StartResult]:
     """A generation start's result has no technique fields (status, technique_id, outputs)."""
@@ -382,8 +391,10 @@ def _started(
         "next": None if finished else hints.after_start(answer.run_id, technique_id, estimated),
         **common,
     }
-    if result_type is TechniqueStartResult:
-        fields.update(status=status, outputs=answer.outputs if isinstance(answer, RunState) else None)
+    if result_type is TechniqueStartResult and isinstance(answer, RunState):
+        fields.update(
+            status=status, outputs=answer.outputs, error_code=answer.error_code, error_message=answer.error_message
+        )
     result = result_type(**fields)
     if charged is not None:
         cost = f"quoted {charged:g} USD (FLORA's quote; the final charge can differ)"
@@ -399,7 +410,14 @@ def _started(
     lines = [text, spend_line]
     if note:
         lines.append(note)
-    if finished and isinstance(answer, RunState):
+    if finished and isinstance(answer, RunState) and answer.status == "failed":
+        # Failed at once (the nested route answers with the run's state): FLORA's reason, what
+        # it charged, and whether trying again makes sense, so the agent does not pay again blindly.
+        reason = f"{answer.error_code or 'unknown'}: {answer.error_message or 'no message given'}"
+        lines.append(f"It already failed. FLORA error {reason}.")
+        lines.append(_failed_charge(charged))
+        lines.append(f"Next step: {hints.failed_run_advice(answer.error_code)}.")
+    elif finished and isinstance(answer, RunState):
         lines.append(f"It already {answer.status}.")
         lines.extend(output_lines(answer.outputs))
     else:
