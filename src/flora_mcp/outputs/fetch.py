@@ -207,7 +207,7 @@ async def fetch_output(
                 raise FetchError(f"the output could not be downloaded ({type(exc).__name__})") from None
         raise FetchError(f"the output URL redirected more than {MAX_REDIRECTS} times")
     assert scope.cancelled_caught
-    raise FetchError(f"the output did not download within {within_seconds:g} s")
+    raise FetchError(f"the output did not download within {within_seconds:.1f} s")
 
 
 async def _body(answer: _Answer, url: str, max_bytes: int) -> Fetched:

@@ -200,7 +200,14 @@ class OutputService:
             wants_preview = False
         if not (wants_preview or wants_file):
             return
-        fetched = got.get(output.url) or self._failure(output.url) or "it was not downloaded for this answer"
+        # Not fetched and no failure remembered: _wanted skipped it, past what one answer shows.
+        fetched = got.get(output.url) or self._failure(output.url)
+        if fetched is None:
+            shown.lines.append(
+                f"No preview of {output.output_id}: one answer shows {previews.MAX_PREVIEWS} previews "
+                f"({previews.MAX_TOTAL_BYTES // 1000} KB) at most."
+            )
+            return
         if isinstance(fetched, str):
             shown.lines.append(f"No preview or file for {output.output_id} yet: {fetched}.")
             return
