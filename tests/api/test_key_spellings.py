@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import base64
 import json
 import logging
 import urllib.parse
@@ -31,6 +32,14 @@ SPELLINGS = {
     "percent-encoded, every character": "".join(f"%{b:02X}" for b in CANARY_KEY.encode()),
     "percent-encoded, lower-case, some": CANARY_KEY.replace("-", "%2d"),
     "bytes repr escapes": CANARY_KEY.replace("-", "\\x2d"),
+    "JSON escapes escaped again": "".join(f"\\\\u{ord(c):04x}" for c in CANARY_KEY),
+    "HTML decimal entities": "".join(f"&#{ord(c)};" for c in CANARY_KEY),
+    "HTML hex entities, any case": "".join(
+        f"&#x{ord(c):X};" if i % 2 else f"&#X{ord(c):x};" for i, c in enumerate(CANARY_KEY)
+    ),
+    "HTML entities, leading zeros, no semicolons": "".join(f"&#0{ord(c)}" for c in CANARY_KEY[:2]) + CANARY_KEY[2:],
+    "HTML entity for the first character only": f"&#{ord(CANARY_KEY[0])};" + CANARY_KEY[1:],
+    "HTML entity, its & escaped again": "&amp;#115;" + CANARY_KEY[1:],
 }
 
 
@@ -41,6 +50,29 @@ def test_every_spelling_of_the_key_is_replaced_whole(spelling: str) -> None:
     assert scrubbed == f'{{"message": "key {REDACTED} refused", "url": "https://x.test/?k={REDACTED}&a=1"}}'
 
 
+def _b64(data: bytes, urlsafe: bool) -> str:
+    return (base64.urlsafe_b64encode if urlsafe else base64.b64encode)(data).decode()
+
+
+@pytest.mark.parametrize("urlsafe", [False, True], ids=["standard", "url-safe"])
+@pytest.mark.parametrize("before", [b"", b"u", b"us", b"user:", b"\xfb\xff\xfe"], ids=lambda b: f"after {len(b)} bytes")
+@pytest.mark.parametrize("after", [b"", b"!", b"\xff\xff"], ids=lambda b: f"before {len(b)} bytes")
+def test_base64_of_the_key_at_any_offset_goes_whole(urlsafe: bool, before: bytes, after: bytes) -> None:
+    token = _b64(before + CANARY_KEY.encode() + after, urlsafe)
+    text = f"Authorization: Basic {token}, next"
+    assert KeyScrubber(CANARY_KEY).text(text) == f"Authorization: Basic {REDACTED}, next"
+
+
+def test_base64_of_other_data_is_left_alone() -> None:
+    text = "data " + _b64(b"sk-canary-3f9d1c7e5a2b4c6d8e0X and more", False) + " " + _b64(bytes(range(256)), True)
+    assert KeyScrubber(CANARY_KEY).text(text) == text
+
+
+def test_the_scrubber_stays_linear_on_a_long_base64_blob() -> None:
+    blob = _b64(bytes(range(256)) * 4000, False)  # ~1.4 MB, as an inline image in a body would be
+    assert KeyScrubber(CANARY_KEY).text(blob) == blob
+
+
 @pytest.mark.parametrize(
     ("key", "text"),
     [
@@ -48,6 +80,7 @@ def test_every_spelling_of_the_key_is_replaced_whole(spelling: str) -> None:
         ("a", "a mug, a cat and a dog"),
         ("run", "GET /runs/{run_id} and run_abc"),
         ("sk-1", "sk-12 and xsk-1 and sk-1x"),
+        ("semi", "&#115;emix and x&#115;emi"),
     ],
 )
 def test_a_short_key_never_cuts_holes_in_other_words(key: str, text: str) -> None:
