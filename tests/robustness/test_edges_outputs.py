@@ -23,6 +23,13 @@ def test_eight_parallel_reads_of_an_8000px_png_stay_under_1_gb(tmp_path: pathlib
     assert sum("too large to preview (8000x8000), open the link" in line for line in lines) == 8, lines
 
 
+@pytest.mark.slow
+def test_eight_parallel_decodes_just_under_the_limit_stay_under_1_gb(tmp_path: pathlib.Path) -> None:
+    peak, lines = edges.peak_rss_of_parallel_reads(tmp_path, 4900, 4900)
+    assert peak < 1024, f"peak RSS {peak:.0f} MB"
+    assert sum("preview of o is attached" in line for line in lines) == 8, lines
+
+
 async def test_wait_for_run_with_slow_outputs_keeps_its_budget_and_the_next_read_does_not_download() -> None:
     first, second, text = await edges.wait_seconds_with_slow_outputs(5)
     assert first < 5, f"{first:.1f} s"
