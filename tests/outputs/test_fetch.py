@@ -6,7 +6,7 @@ import httpx2
 import pytest
 from starlette.applications import Starlette
 from starlette.requests import Request
-from starlette.responses import RedirectResponse
+from starlette.responses import RedirectResponse, Response
 from starlette.routing import Route
 
 from flora_mcp.outputs.fetch import FetchError, check_url, fetch_output, origin_of
@@ -96,3 +96,29 @@ async def test_a_redirect_to_a_private_host_is_refused() -> None:
 def test_origins_drop_default_ports() -> None:
     assert origin_of("https://media.flora.ai:443/a.png") == "https://media.flora.ai"
     assert origin_of("http://127.0.0.1:8787/api/v1") == "http://127.0.0.1:8787"
+
+
+async def test_a_checked_name_is_connected_to_its_checked_address_with_its_own_host_header() -> None:
+    from flora_mcp.outputs.fetch import _get, _Target
+    from flora_mcp.sandbox.server import serving_app
+
+    seen: list[str] = []
+
+    async def media(request: Request) -> Response:
+        seen.append(request.headers["host"])
+        return Response(b"bytes")
+
+    async with serving_app(Starlette(routes=[Route("/a.png", media)])) as origin:
+        port = httpx2.URL(origin).port
+        target = _Target(httpx2.URL(f"http://media.example:{port}/a.png"), addresses=["127.0.0.1"])
+        async with httpx2.AsyncClient() as http, _get(http, target) as answer:
+            assert answer.status == 200
+    assert seen == [f"media.example:{port}"]
+
+
+async def test_a_name_with_any_private_answer_is_refused() -> None:
+    async def mixed(host: str, port: int) -> list[str]:
+        return ["93.184.216.34", "10.1.2.3"]
+
+    with pytest.raises(FetchError, match="non-public address"):
+        await check_url("https://media.example/a.png", trusted_origin=None, resolve=mixed)

@@ -107,3 +107,18 @@ def test_the_budget_allows_four_previews_and_caps_their_bytes() -> None:
     tight = PreviewBudget(total_bytes=5_000)
     assert tight.refusal() is not None
     assert PreviewBudget(total_bytes=90_000).cap() == 90_000
+
+
+def test_a_huge_jpeg_is_previewed_from_a_reduced_decode() -> None:
+    # draft() decodes 8000x8000 at 1/8 scale: over the pixel limit as written, cheap as decoded.
+    out = io.BytesIO()
+    Image.new("RGB", (8000, 8000), (200, 30, 30)).save(out, "JPEG", quality=50)
+    preview = image_preview_sync(out.getvalue())
+    assert (preview.width, preview.height) == (768, 768)
+
+
+def test_a_png_over_the_pixel_limit_is_refused_before_decoding() -> None:
+    out = io.BytesIO()
+    Image.new("L", (6000, 6000)).save(out, "PNG")
+    with pytest.raises(PreviewError, match=r"too large to preview \(6000x6000\), open the link"):
+        image_preview_sync(out.getvalue())
