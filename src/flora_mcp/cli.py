@@ -114,6 +114,12 @@ def build_parser() -> argparse.ArgumentParser:
     )
     limits.add_argument("--http-header-timeout", type=float, metavar="S", help="Seconds to send headers (default 10).")
     limits.add_argument("--http-body-timeout", type=float, metavar="S", help="Seconds to send a body (default 30).")
+    limits.add_argument(
+        "--http-write-timeout",
+        type=float,
+        metavar="S",
+        help="Seconds a client may read nothing of an answer (default 30).",
+    )
     limits.add_argument("--http-idle-timeout", type=float, metavar="S", help="Keep-alive idle seconds (default 10).")
 
     parser.add_argument(
@@ -159,6 +165,7 @@ FLAG_OF = {
     "http_header_timeout": "--http-header-timeout",
     "http_body_timeout": "--http-body-timeout",
     "http_idle_timeout": "--http-idle-timeout",
+    "http_write_timeout": "--http-write-timeout",
     "output_dir": "--output-dir",
     "state_url": "--state-url",
 }

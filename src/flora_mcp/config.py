@@ -168,6 +168,12 @@ class Settings(BaseModel):
     http_body_timeout: float = Field(
         default=30.0, gt=0, le=3600, description="Seconds a request may take to send its body, once the headers are in."
     )
+    http_write_timeout: float = Field(
+        default=30.0,
+        gt=0,
+        le=3600,
+        description="Seconds a client may read nothing of an answer the server is writing before it is disconnected.",
+    )
     http_idle_timeout: float = Field(
         default=10.0, gt=0, le=3600, description="Seconds an idle keep-alive connection is kept open between requests."
     )

@@ -16,7 +16,15 @@ accept). The protocol built by `guarded_protocol` (uvicorn's h11 protocol, plus)
   idle between requests (proven clients) go only when there is no such waiter. When every
   open connection is busy with a request that has fully arrived, the newcomer itself is closed;
 - `max_connections` is kept below the process's open-file limit (`connection_cap`), leaving
-  room for FLORA calls and the server's own files, so accept() does not run out of descriptors.
+  room for FLORA calls and the server's own files, so accept() does not run out of descriptors;
+- a large answer (a `resources/read` of an output is ~90 MB of base64) is handed to the socket
+  in CHUNK-sized pieces, each only once the socket's buffer has drained (uvicorn waits at the
+  transport's high-water mark between body messages, but one ~90 MB message went into the
+  buffer whole, where a client that never reads pinned it). What a slow reader holds is then the
+  rest of its answer, not copies of it, and two rules free it: a connection whose client
+  reads nothing for `write_timeout` seconds is aborted (its buffers dropped), and when the
+  answers held by stalled connections pass `stalled_answer_bytes` together, the longest-stalled
+  is aborted first. A client that reads steadily, however slowly, is never stalled for long.
 
 Body deadlines and request concurrency live in http_limits.py (ASGI middleware).
 """
@@ -30,6 +38,7 @@ from dataclasses import dataclass
 from typing import Any, ClassVar
 
 import h11
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
 from uvicorn.protocols.http.h11_impl import H11Protocol
 
 logger = logging.getLogger("flora_mcp.server")
@@ -70,9 +79,23 @@ class DoorStats:
     closed_slow: int = 0  # no complete request head in time
     evicted: int = 0  # closed to make room for a newer connection
     refused: int = 0  # arrived when every connection was busy
+    slow_readers: int = 0  # aborted: read nothing of an answer in time, or held the most when over the budget
 
 
-def guarded_protocol(*, max_connections: int, header_timeout: float) -> tuple[type[H11Protocol], DoorStats]:
+# Pieces a large answer body is written in; about uvicorn's write high-water mark (64 KiB).
+CHUNK = 64 * 1024
+DEFAULT_WRITE_TIMEOUT = 30.0
+# Undelivered answer bytes that stalled connections may hold together: a few large answers.
+DEFAULT_STALLED_ANSWER_BYTES = 256 * 1024 * 1024
+
+
+def guarded_protocol(
+    *,
+    max_connections: int,
+    header_timeout: float,
+    write_timeout: float = DEFAULT_WRITE_TIMEOUT,
+    stalled_answer_bytes: int = DEFAULT_STALLED_ANSWER_BYTES,
+) -> tuple[type[H11Protocol], DoorStats]:
     """A uvicorn HTTP protocol class enforcing the rules of the module docstring, and its counters.
 
     Each call makes a new class, so the idle-connection book is per server.
@@ -84,12 +107,41 @@ def guarded_protocol(*, max_connections: int, header_timeout: float) -> tuple[ty
         # those that never completed a request, and kept-alive ones that did.
         never_served: ClassVar[dict[GuardedH11Protocol, None]] = {}
         kept_alive: ClassVar[dict[GuardedH11Protocol, None]] = {}
+        # Connections whose socket buffer is full (the client is not reading), longest-stalled first.
+        stalled: ClassVar[dict[GuardedH11Protocol, None]] = {}
 
         def __init__(self, *args: Any, **kwargs: Any) -> None:
             super().__init__(*args, **kwargs)
             self._head_deadline: asyncio.TimerHandle | None = None
             self._served = False
             self._born = self.loop.time()  # when the connection, then its current request, began
+            self._write_deadline: asyncio.TimerHandle | None = None
+            self._held = 0  # bytes of the answer being written not yet handed to the socket
+            self.app = self._chunked(self.app)
+
+        def _chunked(self, app: ASGIApp) -> ASGIApp:
+            """`app`, with its large response bodies written CHUNK by CHUNK (see the module docstring)."""
+
+            async def chunked(scope: Scope, receive: Receive, send: Send) -> None:
+                async def send_chunked(message: Message) -> None:
+                    body = message.get("body", b"") if message["type"] == "http.response.body" else b""
+                    if len(body) <= CHUNK:
+                        await send(message)
+                        return
+                    more = message.get("more_body", False)
+                    try:
+                        for start in range(0, len(body), CHUNK):
+                            if self.transport.is_closing():
+                                return  # aborted: the rest is dropped, and with it the answer
+                            self._held = len(body) - start
+                            piece = {"type": "http.response.body", "body": body[start : start + CHUNK]}
+                            await send({**piece, "more_body": more or start + CHUNK < len(body)})
+                    finally:
+                        self._held = 0
+
+                await app(scope, receive, send_chunked)
+
+            return chunked
 
         def _busy(self) -> bool:
             return self.cycle is not None and not self.cycle.response_complete
@@ -171,7 +223,36 @@ def guarded_protocol(*, max_connections: int, header_timeout: float) -> tuple[ty
         def connection_lost(self, exc: Exception | None) -> None:
             self._unwait()
             self._disarm()
+            self._unstall()
             super().connection_lost(exc)
+
+        def pause_writing(self) -> None:
+            super().pause_writing()
+            self.stalled[self] = None
+            if self._write_deadline is None:
+                self._write_deadline = self.loop.call_later(write_timeout, self._drop_reader)
+            self._keep_stalled_within_budget()
+
+        def resume_writing(self) -> None:
+            super().resume_writing()
+            self._unstall()
+
+        def _unstall(self) -> None:
+            self.stalled.pop(self, None)
+            if self._write_deadline is not None:
+                self._write_deadline.cancel()
+                self._write_deadline = None
+
+        def _keep_stalled_within_budget(self) -> None:
+            while sum(c._held for c in self.stalled) > stalled_answer_bytes:
+                next(iter(self.stalled))._drop_reader()
+
+        def _drop_reader(self) -> None:
+            """Abort a connection whose client does not read: abort, not close, drops its buffers now."""
+            self._unstall()
+            stats.slow_readers += 1
+            logger.info("closed a connection whose client did not read its answer")
+            self.transport.abort()
 
         def _head_too_slow(self) -> None:
             self._head_deadline = None

@@ -7,7 +7,8 @@ callers rather than silently dropping the check. Streamable HTTP runs stateless,
 of processes can serve behind a load balancer.
 
 An HTTP connection meets the connection rules first (a deadline for the request head, a cap
-on open connections, idle ones dropped first: http_connections.py). A request then meets, in
+on open connections, idle ones dropped first, large answers written piece by piece to clients
+that read them: http_connections.py). A request then meets, in
 this order: the Host/Origin check (421/403, http_limits.py), the Bearer-key gate (401 without a key
 unless --lend-server-key, http_auth.py), the body limits (413 too large, 408 too slow, 503 too many slow ones:
 http_limits.py), the concurrency limit (503 after a short wait), then MCP.
@@ -217,7 +218,9 @@ async def _serve_http(
         cap = connection_cap(
             settings.http_max_connections, max_concurrency=settings.http_max_concurrency, open_file_limit=files
         )
-        protocol, _ = guarded_protocol(max_connections=cap, header_timeout=settings.http_header_timeout)
+        protocol, _ = guarded_protocol(
+            max_connections=cap, header_timeout=settings.http_header_timeout, write_timeout=settings.http_write_timeout
+        )
         logger.info("HTTP door: at most %d connections (open-file limit %d)", cap, files)
         config = uvicorn.Config(
             app,
