@@ -63,6 +63,22 @@ KINDS: dict[str, Kind] = {
         i,
     ),
     "not JSON-RPC": lambda i, r: (b'{"jsonrpc": "1.0", "id": %d, "method": "tools/list"}' % i, i),
+    # Served as usual (a tools/list: nothing is started), answered with its id, not id null.
+    "BOM or NULs before a message": lambda i, r: (
+        r.choice([b"\xef\xbb\xbf", b"\x00", b"\x00\xef\xbb\xbf"])
+        + b'{"jsonrpc": "2.0", "id": %d, "method": "tools/list"}' % i,
+        i,
+    ),
+    # Each of these would start a paid run if read leniently; strict JSON refuses them.
+    "NaN, Infinity or a duplicate key": lambda i, r: (
+        r.choice(
+            [
+                _prompt(i, b'"a mug %d"' % i)[:-1] + b', "x": ' + r.choice([b"NaN", b"Infinity", b"-Infinity"]) + b"}",
+                _prompt(i, b'"a mug %d", "prompt": "another mug"' % i),
+            ]
+        ),
+        i,
+    ),
 }
 
 
