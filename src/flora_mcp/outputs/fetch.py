@@ -22,9 +22,9 @@ from collections.abc import AsyncIterator, Awaitable, Callable, Iterable
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
 from functools import cache
+from typing import TYPE_CHECKING, Any
 
 import anyio
-import httpcore2
 import httpx2
 
 from flora_mcp.api.urls import check_public_https_url, is_public
@@ -32,7 +32,9 @@ from flora_mcp.api.urls import check_public_https_url, is_public
 MAX_REDIRECTS = 3
 # What a name resolves to, as IP address strings: injectable, since tests have no DNS.
 Resolver = Callable[[str, int], Awaitable[list[str]]]
-_TRANSPORT_ERRORS = (httpx2.HTTPError, httpcore2.NetworkError, httpcore2.TimeoutException, httpcore2.ProtocolError)
+
+if TYPE_CHECKING:
+    import httpcore2
 
 
 class FetchError(Exception):
@@ -120,33 +122,46 @@ def _is_ip(host: str) -> bool:
     return True
 
 
-class _PinnedBackend(httpcore2.AsyncNetworkBackend):
-    """Connects `host` to the addresses checked for it, and nothing else anywhere."""
+@cache
+def _pinned_backend_class() -> Any:
+    """_PinnedBackend, defined on first use: httpcore2 (and h11 with it) stays out of a server start."""
+    import httpcore2
 
-    def __init__(self, host: str, addresses: list[str]) -> None:
-        self._host, self._addresses = host, addresses
-        self._inner = httpcore2.AnyIOBackend()
+    class _PinnedBackend(httpcore2.AsyncNetworkBackend):
+        """Connects `host` to the addresses checked for it, and nothing else anywhere."""
 
-    async def connect_tcp(
-        self,
-        host: str,
-        port: int,
-        timeout: float | None = None,  # noqa: ASYNC109 (httpcore's interface)
-        local_address: str | None = None,
-        socket_options: Iterable[httpcore2.SOCKET_OPTION] | None = None,
-    ) -> httpcore2.AsyncNetworkStream:
-        if host != self._host:
-            raise httpcore2.ConnectError(f"{host} was not checked")
-        failure: Exception = httpcore2.ConnectError("no address")
-        for address in self._addresses:
-            try:
-                return await self._inner.connect_tcp(address, port, timeout, local_address, socket_options)
-            except httpcore2.NetworkError as exc:
-                failure = exc  # the next checked address, as a resolver-driven connect would
-        raise failure
+        def __init__(self, host: str, addresses: list[str]) -> None:
+            self._host, self._addresses = host, addresses
+            self._inner = httpcore2.AnyIOBackend()
 
-    async def sleep(self, seconds: float) -> None:
-        await anyio.sleep(seconds)
+        async def connect_tcp(
+            self,
+            host: str,
+            port: int,
+            timeout: float | None = None,  # noqa: ASYNC109 (httpcore's interface)
+            local_address: str | None = None,
+            socket_options: Iterable[httpcore2.SOCKET_OPTION] | None = None,
+        ) -> httpcore2.AsyncNetworkStream:
+            if host != self._host:
+                raise httpcore2.ConnectError(f"{host} was not checked")
+            failure: Exception = httpcore2.ConnectError("no address")
+            for address in self._addresses:
+                try:
+                    return await self._inner.connect_tcp(address, port, timeout, local_address, socket_options)
+                except httpcore2.NetworkError as exc:
+                    failure = exc  # the next checked address, as a resolver-driven connect would
+            raise failure
+
+        async def sleep(self, seconds: float) -> None:
+            await anyio.sleep(seconds)
+
+    return _PinnedBackend
+
+
+def _transport_errors() -> tuple[type[Exception], ...]:
+    import httpcore2
+
+    return (httpx2.HTTPError, httpcore2.NetworkError, httpcore2.TimeoutException, httpcore2.ProtocolError)
 
 
 @cache
@@ -170,7 +185,9 @@ async def _get(http: httpx2.AsyncClient, target: _Target) -> AsyncIterator[_Answ
         async with http.stream("GET", target.url, follow_redirects=False) as answer:
             yield _Answer(answer.status_code, answer.headers, answer.aiter_bytes())
         return
-    backend = _PinnedBackend(target.url.host, target.addresses)
+    import httpcore2
+
+    backend = _pinned_backend_class()(target.url.host, target.addresses)
     headers = [(b"Accept-Encoding", b"identity"), (b"User-Agent", b"flora-mcp")]
     pool = httpcore2.AsyncConnectionPool(ssl_context=_tls(), network_backend=backend, max_connections=1)
     async with pool, pool.stream("GET", str(target.url), headers=headers) as raw:
@@ -203,7 +220,7 @@ async def fetch_output(
                         current = str(target.url.join(answer.headers["location"]))
                         continue
                     return await _body(answer, str(target.url), max_bytes)
-            except _TRANSPORT_ERRORS as exc:
+            except _transport_errors() as exc:
                 raise FetchError(f"the output could not be downloaded ({type(exc).__name__})") from None
         raise FetchError(f"the output URL redirected more than {MAX_REDIRECTS} times")
     assert scope.cancelled_caught
