@@ -11,11 +11,12 @@ them killed with SIGKILL while FLORA holds its start's answer.
 
 from __future__ import annotations
 
+import contextlib
 import json
 import re
 import sqlite3
 import sys
-from collections.abc import AsyncIterator, Awaitable, Callable
+from collections.abc import AsyncIterator, Callable
 from contextlib import AsyncExitStack, asynccontextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -278,7 +279,7 @@ async def nested_start_failing_at_once() -> str:
 
 # --- the store failing after FLORA accepted -------------------------------------------------------
 async def store_locked_after_accept(work: Path) -> tuple[str | None, str | None]:
-    """SQLite locked by another connection from the moment the start goes out: (run id answered, journal's run id later)."""
+    """SQLite locked by another connection once the start goes out: (run id answered, journal's run id later)."""
     from flora_mcp.state import sqlite as sqlite_store
 
     path = work / "locked.db"
@@ -335,6 +336,11 @@ class HoldingStarts:
             await send(message)
 
 
+async def unanswered(http: httpx2.AsyncClient, url: str, call: dict[str, Any]) -> None:
+    with contextlib.suppress(httpx2.HTTPError):
+        await rpc(http, url, "tools/call", call)
+
+
 @dataclass
 class KillFigures:
     rounds: int = 0
@@ -359,14 +365,8 @@ async def killed_mid_start(store_url: Callable[[], str], rounds: int = 5) -> Kil
             )  # fmt: skip
             http = await stack.enter_async_context(httpx2.AsyncClient(timeout=120))
             async with mcp_process(env) as first, anyio.create_task_group() as tasks:
-
-                async def doomed_call(url: str = first.url) -> None:
-                    try:
-                        await rpc(http, url, "tools/call", call)
-                    except httpx2.HTTPError:
-                        pass  # the process died under it: the agent saw no answer
-
-                tasks.start_soon(doomed_call)
+                # The process dies under this call: its agent sees no answer.
+                tasks.start_soon(unanswered, http, first.url, call)
                 with anyio.fail_after(30):
                     await holding.made.wait()
                 first.process.kill()
@@ -464,7 +464,7 @@ async def edge_figures(work: Path, *, postgres: bool = True) -> list[Edge]:
         for name, url in stores:
             kills = await killed_mid_start(url)
             add(f"kill -9 between booking and FLORA's answer ({name}): in flight forever, 45 s per re-send",
-                "kill -9 mid-start ×5 → 0 second runs", kills.rounds,
+                "kill -9 mid-start x5 → 0 second runs", kills.rounds,
                 kills.second_runs + kills.rounds - kills.answered_with_the_run,
                 f"{kills.rounds} kills: {kills.second_runs} second runs, {kills.answered_with_the_run} re-sends "
                 f"answered with the run, slowest {kills.slowest_resend_seconds:.1f} s")  # fmt: skip
