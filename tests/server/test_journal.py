@@ -15,7 +15,7 @@ from flora_mcp.config import Settings
 from flora_mcp.sandbox import Sandbox, SandboxConfig
 from flora_mcp.server import create_server
 from flora_mcp.server.tools.journal import when_to_unix
-from flora_mcp.server.upkeep import RECHECK_EVERY_SECONDS, RECHECK_FOR_SECONDS
+from flora_mcp.server.upkeep import ORPHAN_AFTER_SECONDS, RECHECK_EVERY_SECONDS, RECHECK_FOR_SECONDS
 from flora_mcp.state import ReserveRequest, Store, open_store
 
 from .support import POSTER, FakeTime, call_error, call_ok, generation, text_of
@@ -192,3 +192,40 @@ async def test_a_reading_already_in_the_journal_is_not_written_again_until_it_ch
         async with open_store(state_url) as store:
             aged = await store.find_run(caller, run_id)
         assert aged is not None and aged.updated_at == clock.now, "written again once a minute has passed"
+
+
+async def test_a_start_left_in_flight_by_a_stopped_process_is_found_by_the_next_one(
+    live: Sandbox, http: httpx2.AsyncClient, state_url: str
+) -> None:
+    clock = FakeTime()
+    # What a process killed mid-start leaves: FLORA made the run, the journal says "in flight".
+    answer = await http.post(
+        live.base_url("http://sandbox.test") + "/runs/generation",
+        json=generation(prompt="an orphan"),
+        headers={"Authorization": f"Bearer {live.config.api_key}", "Idempotency-Key": "orphan-key-0001"},
+    )
+    made = answer.json()["run_id"]
+    async with open_store(state_url) as store:
+        await store.reserve(
+            ReserveRequest(
+                caller=store.fingerprint(live.config.api_key),
+                tool="start_generation_run",
+                args_digest="digest-of-the-orphan",
+                idempotency_key="orphan-key-0001",
+                quote_usd=0.04,
+                cap_usd=None,
+                now=clock.now,
+                sent_at=clock.now,
+                workspace_id="ws_sandbox",
+                project_id="prj_sandbox",
+            )
+        )
+    async with Client(server_on(live, http, state_url, clock)):
+        await anyio.sleep(0.2)
+        async with open_store(state_url) as store:
+            assert (await _record(store, "orphan-key-0001")).status == "in_flight", "a live send may still be going"
+        clock.now += ORPHAN_AFTER_SECONDS + 1
+        await anyio.sleep(0.5)  # the upkeep ticks every 0.02 s
+    async with open_store(state_url) as store:
+        record = await _record(store, "orphan-key-0001")
+    assert (record.status, record.run_id) == ("recovered", made)

@@ -34,6 +34,7 @@ from flora_mcp.server.results import (
     tool_result,
 )
 from flora_mcp.server.tools.registry import READ_ONLY, NoArguments, ToolSpec
+from flora_mcp.untrusted import quoted
 
 
 def _more(next_cursor: str | None) -> str:
@@ -128,15 +129,15 @@ async def get_technique(ctx: Context[Any], args: TechniqueArguments) -> CallTool
         t = await state.client_for(ctx).get_technique(args.technique_id)
     state.catalog.remember_technique(state.caller(ctx), args.technique_id, t)  # starts check against it
     lines = [_technique_line(t).removeprefix("- ")]
-    if t.description:
-        lines.append(t.description)
+    if t.description:  # FLORA's words, quoted: never at the start of a line, where they would read as ours
+        lines.append(f"Description: {quoted(t.description)}")
     lines.append("Inputs:")
     for item in t.inputs or []:
         need = "optional" if item.optional else "required"
         if item.allow_multiple:
             need += ", several values allowed"
         lines.append(
-            f"- {item.id} ({item.type or '?'}, {need})" + (f": {item.description}" if item.description else "")
+            f"- {item.id} ({item.type or '?'}, {need})" + (f": {quoted(item.description)}" if item.description else "")
         )
     if t.outputs:
         lines.append("Outputs: " + ", ".join(f"{o.id} ({o.type or '?'})" for o in t.outputs))

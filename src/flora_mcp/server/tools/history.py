@@ -17,6 +17,7 @@ from flora_mcp.server.context import state_of
 from flora_mcp.server.errors import flora_errors
 from flora_mcp.server.results import GenerationsResult, TechniqueRunsResult, skipped_lines, tool_result
 from flora_mcp.server.tools.registry import READ_ONLY, ToolSpec
+from flora_mcp.untrusted import quoted
 
 
 def _more(next_cursor: str | None) -> str:
@@ -51,8 +52,7 @@ def _generation_line(item: GenerationItem) -> str:
         line += f", model {item.model.model_id}"
     line += f", project {item.project_id or '?'}"
     if item.prompt:
-        prompt = item.prompt if len(item.prompt) <= _PROMPT_SHOWN else item.prompt[: _PROMPT_SHOWN - 3] + "..."
-        line += f', prompt "{prompt}"'
+        line += f", prompt {quoted(item.prompt, _PROMPT_SHOWN)}"
     return line
 
 

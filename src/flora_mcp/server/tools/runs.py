@@ -43,6 +43,7 @@ from flora_mcp.server.results import (
     tool_result,
 )
 from flora_mcp.server.tools.registry import READ_ONLY, ToolSpec
+from flora_mcp.untrusted import quoted
 
 logger = logging.getLogger("flora_mcp.server")
 
@@ -117,7 +118,8 @@ def run_text(result: RunResult, headline: str | None = None, *, offer_wait: bool
     if result.charged_cost is not None:
         lines.append(f"Charged: {result.charged_cost:g} USD.")
     if result.status == "failed":
-        lines.append(f"Error {result.error_code or 'unknown'}: {result.error_message or 'no message given'}.")
+        message = quoted(result.error_message) if result.error_message else "no message given"
+        lines.append(f"Error {one_line(result.error_code or 'unknown', 100)}: {message}.")
     if result.outputs:
         lines.append("Outputs:")
         lines.extend(output_lines(result.outputs))
