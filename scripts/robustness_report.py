@@ -38,6 +38,7 @@ sys.path.insert(0, str(ROOT))  # the campaigns live in tests/robustness/
 from tests.robustness.booking_campaign import Row, run_booking_campaign  # noqa: E402
 from tests.robustness.booking_wire import run_wire_campaign  # noqa: E402
 from tests.robustness.catalog_campaign import MistakeRow, UnknownRow, run_mistakes, run_unknowns  # noqa: E402
+from tests.robustness.edges import Edge  # noqa: E402
 from tests.robustness.fault_campaign import (  # noqa: E402
     MAX_AGENT_CALLS,
     CampaignFigures,
@@ -229,7 +230,9 @@ GUARD_SECTION = """\
   24h), in the state store (`FLORA_STATE_URL`) that every process on it shares. One record per
   idempotency key: FLORA's `charged_cost` from the start answer, replaced by a later read of the run
   (FLORA's charges settle late), else the quote known before sending. Charges count only as finite
-  numbers >= 0, and while a run is unfinished a read never lowers the quote (0 then is no news). A
+  numbers >= 0 (true/false is no amount), and a read never lowers the quote while a run is
+  unfinished, nor, with a charge of 0, within the settle window (1 h from the start) after it ended:
+  FLORA bills late, and a 0 then is no news. Free starts (quoted 0, charged 0) stay free. A
   start is refused, before anything is sent, when spent + unknown-outcome quotes + starts in flight
   reach the cap, or when its known quote would pass it. The error states spent, cap, and that only
   the user can raise it. A retry with a key already booked is never refused (FLORA cannot charge it
@@ -248,6 +251,8 @@ GUARD_SECTION = """\
   named it (or the listing marks one, or the type has one model) its estimate is used, else the
   most expensive model of the type (an upper bound; the refusal says that an explicit model gives
   an exact quote). Params can change the real cost; the quote is the model's estimate.
+  `estimated_credits: 0` is an unknown quote, labelled so: FLORA's own guidance found paid
+  gateway models listing 0 credits.
 - **Your spend.** `get_spend` (read-only, idempotent, no FLORA call) reports spent,
   unknown-outcome and remaining USD in the window, the cap, the threshold, and the caller's own
   starts (run ids, outcome, cost); over HTTP a caller sees only starts made with its own key, never
@@ -259,11 +264,66 @@ GUARD_SECTION = """\
   cancelled: a tool error says so, nothing is sent or charged. A client that cannot ask (no
   elicitation capability, or a stateless HTTP connection with no way to send the question) gets
   a refusal that says why, not a silent start: the threshold is the user's "ask me first", and
-  going ahead unasked would spend money nobody approved. An unknown quote is not asked about.
+  going ahead unasked would spend money nobody approved. A start of unknown cost is asked about
+  too (it may be above the threshold), with its quote labelled unknown.
 - **Read-only** (`--read-only`, `FLORA_READ_ONLY=true`): the start tools are not in `tools/list`
   at all, the instructions say starts are disabled, and a call to a start tool answers that the
   operator disabled starts and what still works (not "Unknown tool").
 """
+
+
+EDGE_AREAS = ("money", "stdio", "outputs", "http", "text")
+
+
+async def edge_figures(work: Path) -> list[Edge]:
+    """Every area's findings of the attack campaign (issue 19), tried again on this code."""
+    import importlib
+
+    edges: list[Edge] = []
+    for area in EDGE_AREAS:
+        module = importlib.import_module(f"tests.robustness.edges_{area}")
+        folder = work / area
+        folder.mkdir(parents=True, exist_ok=True)
+        edges += await module.edge_figures(folder)
+    return edges
+
+
+def edges_section(edges: list[Edge]) -> list[str]:
+    held = sum(e.holds or e.tried == 0 for e in edges)
+    lines = [
+        "## The edges: an attack campaign's findings, tried again",
+        "",
+        "An attack campaign on the previous round's code, as an attacker and as an unlucky user would, "
+        "found the cases below (FLORA was the sandbox behind a wrapper that rewrites its answers). Each is "
+        "fixed at its mechanism and tried again here, by `tests/robustness/edges_*.py`, which the tests in "
+        "`tests/robustness/test_edges_*.py` assert on: in memory (virtual time) or against real server "
+        "processes, real SQLite files and PostgreSQL, real sockets. The rule behind all of them: no "
+        "failure, crash or advice of ours may start a run twice, lose a run id, let the cap count less "
+        "than was spent, or let one client's behaviour take the server's memory or time.",
+        "",
+        f"Findings: {len(edges)}, holding now: {held}.",
+        "",
+    ]
+    return (
+        lines
+        + table(
+            [(e.area, e.finding, e.target, e.tried, e.failed, e.measured) for e in edges],
+            ("area", "finding", "target", "tried", "failed", "measured after the fix"),
+        )
+        + [""]
+    )
+
+
+def replace_section(page: str, section: list[str]) -> str:
+    """`page` with the section that starts like `section` replaced (or put first when it has none)."""
+    header = section[0]
+    lines = page.split("\n")
+    if header in lines:
+        start = lines.index(header)
+        end = next((i for i in range(start + 1, len(lines)) if lines[i].startswith("## ")), len(lines))
+    else:
+        start = end = next(i for i, line in enumerate(lines) if line.startswith("## "))
+    return "\n".join([*lines[:start], *section, *lines[end:]]).rstrip() + "\n"
 
 
 def booking_section(rows: list[Row]) -> list[str]:
@@ -444,6 +504,7 @@ async def build(seed: int, starts: int) -> str:
     run_hostile = hostile_campaign()
     hostile = await run_hostile(seed=seed) if run_hostile is not None else None
     door = await front_door_figures(seed=seed)
+    edges = await edge_figures(Path(tempfile.mkdtemp(prefix="flora-edges-report-")))
     seconds = time.perf_counter() - began
     today = datetime.datetime.now(datetime.UTC).strftime("%Y-%m-%d %H:%M UTC")
     command = f".venv/bin/python scripts/robustness_report.py --seed {seed} --starts {starts}"
@@ -458,6 +519,7 @@ async def build(seed: int, starts: int) -> str:
     ]
     sections = [
         head,
+        edges_section(edges),
         money_section(money),
         booking_section(booking),
         [GUARD_SECTION],
@@ -478,6 +540,9 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument(
         "--only-state", action="store_true", help=f"measure only '{STATE_HEADER[3:]}' and replace that section"
     )
+    parser.add_argument(
+        "--only-edges", action="store_true", help="measure only the attack campaign's findings and replace that section"
+    )
     args = parser.parse_args(argv)
     # Servers built without a sandbox default to the SQLite store in the user's state directory:
     # the campaigns must neither read nor add to the person's real journal and budget.
@@ -488,6 +553,13 @@ def main(argv: list[str] | None = None) -> None:
         page = args.out.read_text().split("\n" + STATE_HEADER + "\n")[0].rstrip() + "\n\n"
         args.out.write_text(page + "\n".join(state_section(rows)).rstrip() + "\n")
         sys.stderr.write(f"wrote the state section of {args.out}\n")
+        return
+    if args.only_edges:
+        logging.getLogger("flora_mcp").setLevel(logging.CRITICAL)
+        logging.getLogger("uvicorn.error").disabled = True
+        edges = anyio.run(edge_figures, Path(tempfile.mkdtemp(prefix="flora-edges-report-")))
+        args.out.write_text(replace_section(args.out.read_text(), edges_section(edges)))
+        sys.stderr.write(f"wrote the edges section of {args.out}\n")
         return
     # The campaigns fail thousands of calls on purpose; their log lines are noise here.
     logging.getLogger("flora_mcp").setLevel(logging.CRITICAL)
