@@ -15,7 +15,7 @@ from flora_mcp.config import Settings
 from flora_mcp.sandbox import Sandbox, SandboxConfig
 from flora_mcp.server import create_server
 from flora_mcp.server.tools.journal import when_to_unix
-from flora_mcp.server.upkeep import ORPHAN_AFTER_SECONDS, RECHECK_EVERY_SECONDS, RECHECK_FOR_SECONDS
+from flora_mcp.runs.upkeep import ORPHAN_AFTER_SECONDS, RECHECK_EVERY_SECONDS, RECHECK_FOR_SECONDS
 from flora_mcp.state import ReserveRequest, Store, open_store
 
 from .support import POSTER, FakeTime, call_error, call_ok, generation, text_of

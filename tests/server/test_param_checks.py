@@ -7,7 +7,7 @@ from typing import Any
 import pytest
 
 from flora_mcp.api.models import Model, ModelParam, Technique, TechniqueInput
-from flora_mcp.server.money.param_checks import check_generation_params, check_param, check_technique_inputs
+from flora_mcp.runs.param_checks import check_generation_params, check_param, check_technique_inputs
 
 
 def param(kind: str, **extra: Any) -> ModelParam:

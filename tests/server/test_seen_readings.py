@@ -1,8 +1,8 @@
-"""SeenReadings: which journal writes of reads can be skipped (server/money/seen.py)."""
+"""SeenReadings: which journal writes of reads can be skipped (runs/seen.py)."""
 
 from __future__ import annotations
 
-from flora_mcp.server.money.seen import SeenReadings
+from flora_mcp.runs.seen import SeenReadings
 
 DONE = SeenReadings.reading("completed", True, 0.04, [{"output_id": "o1", "url": "https://x/o1.png"}])
 

@@ -28,7 +28,7 @@ async def run_answer(
     state = state_of(ctx)
     if state.outputs is None:
         return tool_result(result, text, output_blocks(result.outputs))
-    shown = await state.outputs.present(state.caller(ctx), result, within_seconds=within_seconds)
+    shown = await state.outputs.present(state.caller(ctx).fingerprint, result, within_seconds=within_seconds)
     if shown.files:
         result = result.model_copy(update={"saved_files": shown.files})
     return tool_result(result, "\n".join([text, *shown.lines]), shown.blocks)

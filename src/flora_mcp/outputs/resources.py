@@ -131,7 +131,8 @@ def _service(ctx: Context[Any]) -> tuple[OutputService, FloraClient, str]:
     state = state_of(ctx)
     if state.outputs is None:  # pragma: no cover - only a wiring mistake gets here
         raise ResourceError("flora-mcp's outputs are not set up")
-    return state.outputs, state.client_for(ctx), state.caller(ctx)
+    who = state.caller(ctx)
+    return state.outputs, who.client, who.fingerprint
 
 
 async def read_output_for(ctx: Context[Any], uri: str) -> Iterable[ReadResourceContents]:

@@ -37,16 +37,18 @@ from flora_mcp.config import Settings
 from flora_mcp.outputs import resources as output_resources
 from flora_mcp.outputs.setup import build_output_service
 from flora_mcp.outputs.viewer import RunViewer
-from flora_mcp.server.catalog import Catalog
+from flora_mcp.runs.booking import Booking
+from flora_mcp.runs.caller import Caller
+from flora_mcp.runs.catalog import Catalog
+from flora_mcp.runs.following import RunMemory
+from flora_mcp.runs.quotes import QuoteBook
+from flora_mcp.runs.refusals import Refusal
+from flora_mcp.runs.upkeep import TICK_SECONDS, run_upkeep
 from flora_mcp.server.context import AppState
-from flora_mcp.server.errors import invalid_arguments_text
+from flora_mcp.server.errors import invalid_arguments_text, tool_error
 from flora_mcp.server.flora_http import flora_http_client
-from flora_mcp.server.hints import RunMemory
-from flora_mcp.server.money.booking import Booking
-from flora_mcp.server.money.quotes import QuoteBook
 from flora_mcp.server.tasks import RunTasks
 from flora_mcp.server.tools import build_tools, start_tool_names
-from flora_mcp.server.upkeep import TICK_SECONDS, run_upkeep
 from flora_mcp.state import Store, open_store
 
 if TYPE_CHECKING:
@@ -138,6 +140,9 @@ class FloraMCPServer(MCPServer[AppState]):
         try:
             return await super().call_tool(name, arguments, context)
         except UnexpectedToolError as exc:
+            if isinstance(exc.__cause__, Refusal):
+                # The core said no (the cap, a key conflict, a mistake in the catalog, FLORA's refusal).
+                raise tool_error(exc.__cause__) from exc.__cause__
             logger.error("tool %s crashed", name, exc_info=exc.__cause__ or exc)
             raise ToolError(
                 f"flora-mcp failed unexpectedly in {name} ({type(exc.__cause__).__name__}); the details are in "
@@ -229,13 +234,11 @@ def create_server(
     quotes = QuoteBook(Catalog(clock=clock), usd_per_credit=settings.usd_per_credit)
     if store is None:
         store = open_store(settings.store_url(sandbox=sandbox is not None), secret=settings.state_secret_value())
-    server_key = sandbox.config.api_key if sandbox is not None else settings.api_key_value()
     booking = Booking(
         store,
         cap_usd=settings.max_spend_usd,
         spend_window=settings.spend_window,
         repeat_window_seconds=settings.repeat_window_seconds,
-        server_api_key=server_key,
         wall_clock=wall_clock,
     )
     codec = StoreRequestStateCodec()
@@ -270,6 +273,8 @@ def create_server(
                 # start that only lists tools never pays for them.
                 client_http = await stack.enter_async_context(flora_http_client(trust_env=sandbox is None))
             client = FloraClient.from_settings(settings, client_http, base_url=base_url, api_key=api_key, sleep=sleep)
+            # The server key's caller, made once: stdio's every request, and HTTP's when the key is lent.
+            own = Caller(store.fingerprint(api_key or ""), client)
             # Late charges and retention (upkeep.py), stopped before the client and store close.
             upkeep = await stack.enter_async_context(anyio.create_task_group())
             stack.callback(upkeep.cancel_scope.cancel)
@@ -278,7 +283,7 @@ def create_server(
                     run_upkeep,
                     store,
                     client,
-                    server_caller=store.fingerprint(api_key) if api_key else None,
+                    server_caller=own.fingerprint if api_key else None,
                     retention_days=settings.state_retention_days,
                     wall_clock=wall_clock,
                     tick_seconds=upkeep_tick_seconds,
@@ -293,6 +298,7 @@ def create_server(
             yield AppState(
                 outputs=outputs,
                 client=client,
+                own=own,
                 booking=booking,
                 memory=memory,
                 sleep=sleep,

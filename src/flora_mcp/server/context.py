@@ -2,6 +2,10 @@
 
 The lifespan builds one `AppState`; tools read it from their Context. The clock and sleep are
 injectable so tests of waiting and polling never wait.
+
+The caller of a request (runs/caller.py) is resolved here, once per request: over HTTP from the
+key the key gate parsed (server/wire/http_auth.py) and kept on the request; otherwise (stdio,
+an in-memory client) it is the server's own caller, made once when the server starts.
 """
 
 from __future__ import annotations
@@ -16,18 +20,21 @@ from mcp.server.mcpserver import Context
 
 from flora_mcp.api.client import FloraClient
 from flora_mcp.outputs.service import OutputService
-from flora_mcp.server.catalog import Catalog
-from flora_mcp.server.hints import RunMemory
-from flora_mcp.server.money.quotes import QuoteBook
-from flora_mcp.server.wire.http_auth import bearer_key, request_headers
+from flora_mcp.runs.caller import Caller
+from flora_mcp.runs.catalog import Catalog
+from flora_mcp.runs.following import RunMemory
+from flora_mcp.runs.preflight import CatalogChecks
+from flora_mcp.runs.quotes import QuoteBook
+from flora_mcp.server.wire.http_auth import REQUEST_KEY, bearer_key
 
 if TYPE_CHECKING:
-    from flora_mcp.server.money.booking import Booking
+    from flora_mcp.runs.booking import Booking
 
 
 # Reads of runs one API key may have in flight at once from this process: FLORA's rate limit
 # is per workspace, and a key reads within its own workspaces.
 READS_AT_ONCE = 3
+_CALLER = "flora_caller"  # where a request keeps its resolved Caller
 
 
 class ReadGate:
@@ -51,26 +58,44 @@ class AppState:
     memory: RunMemory
     sleep: Callable[[float], Awaitable[None]]
     clock: Callable[[], float]
+    own: Caller  # the server key's caller: stdio's, and HTTP's when the key is lent
     quotes: QuoteBook = field(default_factory=QuoteBook)
     confirm_above_usd: float | None = None
     strict_params: bool = False  # FLORA_STRICT_PARAMS: refuse starts the catalog cannot check
     reads: ReadGate = field(default_factory=ReadGate)
+    outputs: OutputService | None = None  # previews, saved files and output resources
 
     @property
     def catalog(self) -> Catalog:
         """FLORA's models and techniques, cached per caller; shared with the quotes."""
         return self.quotes.catalog
 
-    def caller(self, ctx: Context[Any] | ServerRequestContext[Any, Any]) -> str:
-        """Who is calling: a keyed fingerprint of the API key this request uses, never the key."""
-        return self.booking.caller(ctx)
+    @property
+    def checks(self) -> CatalogChecks:
+        """The catalog checks every start passes before it is sent (runs/preflight.py)."""
+        return CatalogChecks(self.catalog, strict=self.strict_params)
 
-    outputs: OutputService | None = None  # previews, saved files and output resources
+    def caller(self, ctx: Context[Any] | ServerRequestContext[Any, Any]) -> Caller:
+        """Who this request acts for (the module docstring): resolved on first use, then kept on the request."""
+        request = _request_of(ctx)
+        if request is None:
+            return self.own
+        state = request.scope.setdefault("state", {})
+        known = state.get(_CALLER)
+        if known is None:
+            key = state[REQUEST_KEY] if REQUEST_KEY in state else bearer_key(request.headers)
+            known = (
+                self.own if key is None else Caller(self.booking.store.fingerprint(key), self.client.with_api_key(key))
+            )
+            state[_CALLER] = known
+        return known
 
-    def client_for(self, ctx: Context[Any] | ServerRequestContext[Any, Any]) -> FloraClient:
-        """The client for this request: with the request's own Bearer key when it brought one."""
-        key = bearer_key(request_headers(ctx))
-        return self.client.with_api_key(key) if key else self.client
+
+def _request_of(ctx: Context[Any] | ServerRequestContext[Any, Any]) -> Any:
+    """The HTTP request a tool call or method handler serves, or None (stdio, in memory)."""
+    context = getattr(ctx, "request_context", ctx)
+    request = getattr(context, "request", None)
+    return request if request is not None and hasattr(request, "scope") else None
 
 
 def state_of(ctx: Context[Any]) -> AppState:

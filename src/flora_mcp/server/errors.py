@@ -44,6 +44,7 @@ from flora_mcp.api.errors import (
     ServerError,
     UnexpectedResponseError,
 )
+from flora_mcp.runs.refusals import Refusal, StartFailed, TechniqueNotFound, Unsendable
 from flora_mcp.untrusted import one_line, quoted
 
 DEFAULT_RETRY_SECONDS = 30
@@ -156,6 +157,27 @@ def unsendable_text(exc: ValueError, tool: str) -> str:
         f"Invalid arguments for {tool}: {one_line(exc, None)}. Nothing was sent to FLORA.\n"
         f"Next step: fix it and call {tool} again."
     )
+
+
+def refusal_text(refusal: Refusal) -> str:
+    """What the agent reads for a refusal of the core (runs/refusals.py): the one place they are worded.
+
+    Most carry their own sentences; a FLORA failure is worded like every other FLORA error here.
+    """
+    if isinstance(refusal, StartFailed):
+        text = start_error_text(refusal.error, refusal.tool, refusal.key)
+        return text + ("\n" + refusal.searched if refusal.searched else "")
+    if isinstance(refusal, Unsendable):
+        return unsendable_text(refusal.error, refusal.tool)
+    if isinstance(refusal, TechniqueNotFound):
+        lines = flora_error_text(refusal.error, "get_technique").split("\n")
+        outcome = "Start outcome: not started. The technique was not found, so nothing was sent; nothing was charged."
+        return "\n".join([*lines[:-1], outcome, lines[-1]])
+    return refusal.text
+
+
+def tool_error(refusal: Refusal) -> ToolError:
+    return ToolError(refusal_text(refusal))
 
 
 @asynccontextmanager

@@ -17,7 +17,7 @@ formatter put it in as it came.
 from __future__ import annotations
 
 import mimetypes
-from typing import Any, Literal
+from typing import Literal
 from urllib.parse import urlsplit
 
 from mcp_types import CallToolResult, ContentBlock, ResourceLink, TextContent
@@ -34,6 +34,7 @@ from flora_mcp.api.models import (
 )
 from flora_mcp.api.urls import link_url
 from flora_mcp.outputs.saving import SavedFile
+from flora_mcp.runs.following import NextStep
 from flora_mcp.untrusted import one_line, text_block, unforgeable
 
 
@@ -41,14 +42,6 @@ class Result(BaseModel):
     """Base of the shapes here: validators are built at first use, not at import (cold start)."""
 
     model_config = ConfigDict(defer_build=True)
-
-
-class NextStep(Result):
-    """The call an agent should make next."""
-
-    tool: str = Field(description="Name of the tool to call next.")
-    arguments: dict[str, Any] = Field(description="Arguments to call it with.")
-    after_seconds: float = Field(description="Seconds to wait before calling it (0 means now).")
 
 
 class StartResult(Result):

@@ -34,7 +34,7 @@ from mcp_types.version import MODERN_PROTOCOL_VERSIONS
 from pydantic import Field
 
 from flora_mcp.api.errors import FloraError, RateLimitedError
-from flora_mcp.server import hints
+from flora_mcp.runs import following
 from flora_mcp.server.context import AppState
 from flora_mcp.server.errors import flora_error_text
 from flora_mcp.server.tools.runs import TRANSIENT, read_within, wait_answer
@@ -97,8 +97,8 @@ def poll_interval_ms(refs: list[dict[str, Any]], now: float) -> int:
         estimate = ref.get("estimated_seconds")
         if estimate is not None:
             waits.append(ref["started_at"] + float(estimate) - now)
-    wait = min(waits) if waits else hints.MIN_POLL_SECONDS * 2
-    return int(hints.clamp(wait, hints.MIN_POLL_SECONDS, hints.MAX_POLL_SECONDS) * 1000)
+    wait = min(waits) if waits else following.MIN_POLL_SECONDS * 2
+    return int(following.clamp(wait, following.MIN_POLL_SECONDS, following.MAX_POLL_SECONDS) * 1000)
 
 
 def _wire(task: TaskRecord) -> dict[str, Any]:
@@ -156,7 +156,7 @@ class RunTasks(Extension):
         text = next((block.text for block in result.content if isinstance(block, TextContent)), "")
         task = TaskRecord(
             task_id="task_" + secrets.token_urlsafe(24),
-            caller=state.booking.caller(ctx),
+            caller=state.caller(ctx).fingerprint,
             tool=params.name,
             status="working",
             created_at=now,
@@ -175,7 +175,7 @@ class RunTasks(Extension):
     async def _task(self, ctx: ServerRequestContext[Any, Any], task_id: str) -> tuple[AppState, TaskRecord]:
         require_client_extension(ctx, TASKS)
         state: AppState = ctx.lifespan_context
-        task = await state.booking.store.get_task(task_id, state.booking.caller(ctx))
+        task = await state.booking.store.get_task(task_id, state.caller(ctx).fingerprint)
         if task is None:
             raise _unknown(task_id)
         return state, task
@@ -199,7 +199,7 @@ class RunTasks(Extension):
 
     async def _refresh(self, ctx: ServerRequestContext[Any, Any], state: AppState, task: TaskRecord) -> TaskRecord:
         """Read each run once (the caller's read gate) and record what the task now is."""
-        client = state.client_for(ctx)
+        client = state.caller(ctx).client
         entries = [
             RunEntry(ref["run_id"], ref.get("technique_id"), poll_url=ref.get("poll_url")) for ref in task.run_refs
         ]
@@ -214,14 +214,14 @@ class RunTasks(Extension):
                     )
                 except TRANSIENT as exc:
                     wait = exc.retry_after if isinstance(exc, RateLimitedError) else None
-                    retry_after = max(retry_after or 0.0, wait or hints.backoff(1))
+                    retry_after = max(retry_after or 0.0, wait or following.backoff(1))
                     return
                 except FloraError as exc:
                     entry.error = flora_error_text(exc, "tasks/get")
                     return
             if run is not None:
                 entry.run = run
-                await state.booking.observe(ctx, run)
+                await state.booking.observe(state.caller(ctx), run)
 
         async with anyio.create_task_group() as group:
             for entry in entries:
@@ -289,5 +289,5 @@ def _progress(entries: list[RunEntry], done: int) -> str:
         run = entries[0].run
         if run is None:
             return f"Run {entries[0].run_id}: FLORA did not answer the last read."
-        return f"Run {run.run_id}: {run.status[:60]}, {hints.progress_fraction(run) * 100:.0f}% done."
+        return f"Run {run.run_id}: {run.status[:60]}, {following.progress_fraction(run) * 100:.0f}% done."
     return f"{done} of {len(entries)} runs done."

@@ -20,10 +20,9 @@ from __future__ import annotations
 from typing import Annotated, Any
 
 from mcp.server.mcpserver import Context
-from mcp.server.mcpserver.exceptions import ToolError
 from mcp.server.mcpserver.resolve import Elicit, Resolve
 from mcp_types import CallToolResult
-from pydantic import BaseModel, Field, ValidationError
+from pydantic import BaseModel, Field
 
 from flora_mcp.api.client import AcceptedEarlier, FloraClient, Started
 from flora_mcp.api.models import (
@@ -36,11 +35,15 @@ from flora_mcp.api.models import (
     StartResponse,
     WorkspaceId,
 )
-from flora_mcp.server import hints
-from flora_mcp.server.context import AppState, state_of
-from flora_mcp.server.money import preflight
-from flora_mcp.server.money.booking import Booked, Refused, StartPlan, finite_or_none
-from flora_mcp.server.money.consent import (
+from flora_mcp.runs import following
+from flora_mcp.runs.booking import Booked, finite_or_none
+from flora_mcp.runs.following import NextStep
+from flora_mcp.runs.keys import arguments_digest, item_key
+from flora_mcp.runs.plan import StartPlan
+from flora_mcp.runs.preflight import Checked
+from flora_mcp.runs.quotes import NOT_LOOKED_UP, Quote
+from flora_mcp.runs.refusals import CatalogRefusal, Refusal
+from flora_mcp.server.consent import (
     Confirmation,
     ConfirmStart,
     NotAsked,
@@ -48,11 +51,10 @@ from flora_mcp.server.money.consent import (
     require_consent,
     shown_prompt,
 )
-from flora_mcp.server.money.keys import arguments_digest, item_key
-from flora_mcp.server.money.preflight import Checked
-from flora_mcp.server.money.quotes import NOT_LOOKED_UP, Quote
-from flora_mcp.server.results import NextStep, describe_next, tool_result
-from flora_mcp.server.tools.registry import PAID_START, ToolSpec
+from flora_mcp.server.context import AppState, state_of
+from flora_mcp.server.errors import refusal_text
+from flora_mcp.server.results import describe_next, tool_result
+from flora_mcp.server.tools.registry import PAID_START, ToolSpec, parsed_arguments
 from flora_mcp.server.tools.starts import REPEAT_FIELD
 from flora_mcp.server.tools.waiting import RunsWaitResult
 
@@ -185,7 +187,8 @@ def item_plans(args: StartGenerationRunsArguments, batch_key: str) -> list[Start
 async def item_quotes(ctx: Context[Any], state: AppState, requests: list[GenerationRunRequest]) -> list[Quote]:
     if state.booking.cap_usd is None and state.confirm_above_usd is None:
         return [NOT_LOOKED_UP] * len(requests)
-    client, caller = state.client_for(ctx), state.caller(ctx)
+    who = state.caller(ctx)
+    client, caller = who.client, who.fingerprint
     return [await state.quotes.generation(client, caller, r.type, r.model) for r in requests]
 
 
@@ -198,28 +201,7 @@ def total_of(quotes: list[Quote]) -> Quote:
 
 
 # --- resolvers (before the body; raw arguments, so a malformed call is left to validation) ------
-async def batch_arguments(
-    ctx: Context[Any],
-    workspace_id: Any = None,
-    project_id: Any = None,
-    type: Any = None,
-    model: Any = None,
-    params: Any = None,
-    items: Any = None,
-    idempotency_key: Any = None,
-    repeat: Any = None,
-) -> StartGenerationRunsArguments | None:
-    """The batch's arguments as the model, parsed once per call for every resolver below (the SDK
-    memoizes a resolver within a call); None when they fail it, which the tool's own check reports."""
-    raw = dict(workspace_id=workspace_id, project_id=project_id, type=type, model=model, params=params, items=items)
-    raw |= {"idempotency_key": idempotency_key, "repeat": repeat}
-    try:
-        return StartGenerationRunsArguments.model_validate({k: v for k, v in raw.items() if v is not None})
-    except ValidationError:
-        return None
-
-
-Parsed = Annotated[StartGenerationRunsArguments | None, Resolve(batch_arguments)]
+Parsed = Annotated[StartGenerationRunsArguments | None, Resolve(parsed_arguments(StartGenerationRunsArguments))]
 
 
 async def batch_quote(ctx: Context[Any], args: Parsed) -> Quote:
@@ -233,27 +215,21 @@ async def batch_checked(ctx: Context[Any], args: Parsed) -> Checked:
     if args is None:
         return Checked()
     state = state_of(ctx)
-    client, caller = state.client_for(ctx), state.caller(ctx)
+    who = state.caller(ctx)
     problems: list[str] = []
     notes: list[str] = []
     for index, request in enumerate(item_requests(args)):
         try:
-            checked = await preflight.check_generation_start(
-                state,
-                client,
-                caller,
-                generation_type=request.type,
-                model=request.model,
-                params=request.params,
-                tool=TOOL,
+            checked = await state.checks.generation(
+                who, generation_type=request.type, model=request.model, params=request.params, tool=TOOL
             )
-        except ToolError as exc:
-            problems.append(f"Item {index}: {exc}")
+        except CatalogRefusal as refusal:
+            problems.append(f"Item {index}: {refusal}")
             continue
         if checked.note and checked.note not in notes:
             notes.append(checked.note)
     if problems:
-        raise ToolError(
+        raise CatalogRefusal(
             f"Refused before sending: {len(problems)} of {len(args.items)} items are mistakes. Nothing was sent to "
             "FLORA and nothing was charged; fix these items and call start_generation_runs again with the whole "
             "batch.\n\n" + "\n\n".join(problems)
@@ -271,7 +247,7 @@ async def confirm_batch(
         return NotAsked("the arguments are left to validation")
     state = state_of(ctx)
     plan = batch_plan(args)
-    batch_key = state.booking.key_for(state.caller(ctx), plan)
+    batch_key = state.booking.key_for(state.caller(ctx).fingerprint, plan)
     return await ask_if_costly(ctx, lambda: plan, quote, batch=item_plans(args, batch_key))
 
 
@@ -282,8 +258,8 @@ async def start_generation_runs(
     require_consent(confirmation, TOOL, quote)
     state = state_of(ctx)
     booking = state.booking
-    caller = state.caller(ctx)
-    client = state.client_for(ctx)
+    who = state.caller(ctx)
+    caller = who.fingerprint
     batch_key = booking.key_for(caller, batch_plan(args))
     plans = item_plans(args, batch_key)
     requests = item_requests(args)
@@ -296,7 +272,7 @@ async def start_generation_runs(
         return send
 
     starts = [(plan, q, sender(r)) for plan, q, r in zip(plans, quotes, requests, strict=True)]
-    outcomes = await booking.start_many(ctx, client, starts)
+    outcomes = await booking.start_many(who, starts)
     rows = [
         _row(state, index, args, plan, outcome)
         for index, (plan, outcome) in enumerate(zip(plans, outcomes, strict=True))
@@ -319,13 +295,15 @@ async def start_generation_runs(
 
 
 def _row(
-    state: AppState, index: int, args: StartGenerationRunsArguments, plan: StartPlan, outcome: Booked | ToolError
+    state: AppState, index: int, args: StartGenerationRunsArguments, plan: StartPlan, outcome: Booked | Refusal
 ) -> BatchItemResult:
     name = args.items[index].name
     key = plan.given_key or ""
-    if isinstance(outcome, ToolError):
-        outcome_name = "refused" if isinstance(outcome, Refused) else "failed"
-        return BatchItemResult(index=index, name=name, outcome=outcome_name, idempotency_key=key, reason=str(outcome))
+    if isinstance(outcome, Refusal):
+        outcome_name = "refused" if outcome.before_sending else "failed"
+        return BatchItemResult(
+            index=index, name=name, outcome=outcome_name, idempotency_key=key, reason=refusal_text(outcome)
+        )
     row = BatchItemResult(
         index=index, name=name, outcome=outcome.outcome, run_id=outcome.run_id, idempotency_key=outcome.key
     )
@@ -338,7 +316,7 @@ def _row(
         # What wait_for_runs needs to not read a run before it can be done.
         state.memory.remember(
             answer.run_id,
-            hints.RunFacts(poll_url=answer.poll_url, estimated_seconds=row.estimated_seconds, started_at=now),
+            following.RunFacts(poll_url=answer.poll_url, estimated_seconds=row.estimated_seconds, started_at=now),
         )
     elif outcome.record is not None:
         row.quote_usd = outcome.record.charged_usd or outcome.record.quote_usd

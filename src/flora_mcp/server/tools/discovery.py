@@ -20,10 +20,10 @@ from flora_mcp.api.models import (
     TechniqueListQuery,
     TechniqueRef,
 )
+from flora_mcp.runs.param_checks import option_values
+from flora_mcp.runs.quotes import credits_to_usd
 from flora_mcp.server.context import state_of
 from flora_mcp.server.errors import flora_errors
-from flora_mcp.server.money.param_checks import option_values
-from flora_mcp.server.money.quotes import credits_to_usd
 from flora_mcp.server.results import (
     ModelsResult,
     ProjectsResult,
@@ -43,7 +43,7 @@ def _more(next_cursor: str | None) -> str:
 
 async def list_workspaces(ctx: Context[Any], args: NoArguments) -> CallToolResult:
     async with flora_errors("list_workspaces"):
-        answer = await state_of(ctx).client_for(ctx).list_workspaces()
+        answer = await state_of(ctx).caller(ctx).client.list_workspaces()
     lines = [f"{len(answer.workspaces)} workspace(s):"]
     lines += [
         f"- {w.workspace_id}: {w.name or '(no name)'}" + (f" [{w.role}]" if w.role else "") for w in answer.workspaces
@@ -55,7 +55,7 @@ async def list_workspaces(ctx: Context[Any], args: NoArguments) -> CallToolResul
 
 async def list_projects(ctx: Context[Any], query: ProjectListQuery) -> CallToolResult:
     async with flora_errors("list_projects"):
-        answer = await state_of(ctx).client_for(ctx).list_projects(query)
+        answer = await state_of(ctx).caller(ctx).client.list_projects(query)
     lines = [f"{len(answer.projects)} project(s) in {query.workspace_id}:"]
     lines += [f"- {p.project_id}: {p.name or '(no name)'}" for p in answer.projects]
     skipped = skipped_lines(lines, answer.skipped)
@@ -92,8 +92,8 @@ def _model_line(model: Model, usd_per_credit: float) -> str:
 async def list_models(ctx: Context[Any], query: ModelListQuery) -> CallToolResult:
     state = state_of(ctx)
     async with flora_errors("list_models"):
-        answer = await state.client_for(ctx).list_models(query)
-    state.catalog.remember_models(state.caller(ctx), query.type, answer.models)  # starts check against it
+        answer = await state.caller(ctx).client.list_models(query)
+    state.catalog.remember_models(state.caller(ctx).fingerprint, query.type, answer.models)  # starts check against it
     rate = state.quotes.usd_per_credit
     lines = [f"{len(answer.models)} model(s):", *(_model_line(m, rate) for m in answer.models)]
     skipped = skipped_lines(lines, answer.skipped)
@@ -114,7 +114,7 @@ def _technique_line(t: Technique) -> str:
 
 async def list_techniques(ctx: Context[Any], query: TechniqueListQuery) -> CallToolResult:
     async with flora_errors("list_techniques"):
-        answer = await state_of(ctx).client_for(ctx).list_techniques(query)
+        answer = await state_of(ctx).caller(ctx).client.list_techniques(query)
     lines = [f"{len(answer.techniques)} technique(s):", *(_technique_line(t) for t in answer.techniques)]
     skipped = skipped_lines(lines, answer.skipped)
     lines.append("Next: get_technique(technique_id=...) to see its inputs.")
@@ -126,8 +126,8 @@ async def list_techniques(ctx: Context[Any], query: TechniqueListQuery) -> CallT
 async def get_technique(ctx: Context[Any], args: TechniqueArguments) -> CallToolResult:
     state = state_of(ctx)
     async with flora_errors("get_technique"):
-        t = await state.client_for(ctx).get_technique(args.technique_id)
-    state.catalog.remember_technique(state.caller(ctx), args.technique_id, t)  # starts check against it
+        t = await state.caller(ctx).client.get_technique(args.technique_id)
+    state.catalog.remember_technique(state.caller(ctx).fingerprint, args.technique_id, t)  # starts check against it
     lines = [_technique_line(t).removeprefix("- ")]
     if t.description:  # FLORA's words, quoted: never at the start of a line, where they would read as ours
         lines.append(f"Description: {quoted(t.description)}")

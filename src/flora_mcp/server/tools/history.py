@@ -26,7 +26,7 @@ def _more(next_cursor: str | None) -> str:
 
 async def list_technique_runs(ctx: Context[Any], query: TechniqueRunListQuery) -> CallToolResult:
     async with flora_errors("list_technique_runs"):
-        answer = await state_of(ctx).client_for(ctx).list_technique_runs(query)
+        answer = await state_of(ctx).caller(ctx).client.list_technique_runs(query)
     lines = [f"{len(answer.technique_runs)} technique run(s), newest first:"]
     for run in answer.technique_runs:
         technique = run.technique.technique_id if run.technique else "?"
@@ -58,7 +58,7 @@ def _generation_line(item: GenerationItem) -> str:
 
 async def list_generations(ctx: Context[Any], query: GenerationListQuery) -> CallToolResult:
     async with flora_errors("list_generations"):
-        answer = await state_of(ctx).client_for(ctx).list_generations(query)
+        answer = await state_of(ctx).caller(ctx).client.list_generations(query)
     lines = [f"{len(answer.generations)} generation run(s), newest first:"]
     lines += [_generation_line(item) for item in answer.generations]
     skipped = skipped_lines(lines, answer.skipped)

@@ -134,7 +134,7 @@ def _line(run: JournalRun) -> str:
 
 async def find_runs(ctx: Context[Any], args: FindRunsArguments) -> CallToolResult:
     booking = state_of(ctx).booking
-    caller = booking.caller(ctx)
+    caller = state_of(ctx).caller(ctx).fingerprint
     now = booking.now()
     records = await booking.store.search(
         caller,

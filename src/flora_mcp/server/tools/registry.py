@@ -27,7 +27,7 @@ from mcp.server.mcpserver.resolve import build_resolver_plans, find_resolved_par
 from mcp.server.mcpserver.tools import Tool
 from mcp.server.mcpserver.utilities.func_metadata import ArgModelBase, FuncMetadata, StrictJsonSchema
 from mcp_types import CallToolResult, ToolAnnotations
-from pydantic import BaseModel, create_model
+from pydantic import BaseModel, ValidationError, create_model
 
 from flora_mcp.api.models import RequestModel
 from flora_mcp.server.tools.lean_schema import lean_input_schema, outline_output_schema, walk
@@ -62,6 +62,32 @@ class ToolSpec:
     resolved: Mapping[str, Any] = field(default_factory=dict)
     meta: Mapping[str, Any] | None = None
     starts_runs: bool = False  # True for tools that can spend money (refused in read-only mode)
+
+
+def parsed_arguments(model: type[RequestModel]) -> Callable[..., Awaitable[RequestModel | None]]:
+    """A resolver giving a start's guards (quote, catalog check, consent) the call's arguments as `model`.
+
+    The SDK hands a resolver the tool's raw arguments by parameter name, so this one's signature
+    is made from the model's fields: a field added to the model reaches every guard with nothing
+    listed again. It parses once per call (the SDK memoizes a resolver within a call) and gives
+    None when the arguments fail the model, which the tool's own validation then reports.
+    """
+
+    async def parse(ctx: Context[Any], **raw: Any) -> RequestModel | None:
+        try:
+            return model.model_validate({k: v for k, v in raw.items() if v is not None})
+        except ValidationError:
+            return None
+
+    parameters = [inspect.Parameter("ctx", inspect.Parameter.POSITIONAL_OR_KEYWORD, annotation=Context)]
+    parameters += [
+        inspect.Parameter(name, inspect.Parameter.KEYWORD_ONLY, default=None, annotation=Any)
+        for name in model.model_fields
+    ]
+    parse.__signature__ = inspect.Signature(parameters)  # type: ignore[attr-defined]
+    parse.__annotations__ = {"ctx": Context, **dict.fromkeys(model.model_fields, Any)}
+    parse.__name__ = parse.__qualname__ = f"parsed_{model.__name__}"
+    return parse
 
 
 class NoArguments(RequestModel):

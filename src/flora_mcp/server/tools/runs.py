@@ -1,6 +1,6 @@
 """The run tools: read a run once (get_run, get_technique_run) or follow it (wait_for_run).
 
-wait_for_run polls on the cadence in hints.py and sends an MCP progress notification on every
+wait_for_run polls on the cadence in following.py and sends an MCP progress notification on every
 poll (clients that honour them keep the call alive past their usual timeout), and on a failed
 poll. A run this process started is not read before it can be done; the wait opens with a
 notification from the start's estimate instead. A poll that fails in a way worth retrying
@@ -30,7 +30,7 @@ from flora_mcp.api.errors import FloraConnectionError, RateLimitedError, ServerE
 from flora_mcp.api.models import KNOWN_STATUSES, RequestModel, RunId, RunState, TechniqueRef
 from flora_mcp.api.urls import one_line
 from flora_mcp.outputs.answer import run_answer
-from flora_mcp.server import hints
+from flora_mcp.runs import following
 from flora_mcp.server.context import AppState, state_of
 from flora_mcp.server.errors import flora_errors
 from flora_mcp.server.results import (
@@ -75,9 +75,9 @@ class WaitForRunArguments(RequestModel):
         description="For a technique run, as its start returned it.",
     )
     timeout_seconds: float = Field(
-        default=hints.DEFAULT_WAIT_SECONDS,
+        default=following.DEFAULT_WAIT_SECONDS,
         ge=1,
-        le=hints.MAX_WAIT_SECONDS,
+        le=following.MAX_WAIT_SECONDS,
         description="Over 60 only if your client waits while progress arrives.",
     )
 
@@ -87,16 +87,16 @@ def run_fields(run: RunState, *, technique_id: str | None, next_step: NextStep |
     """The fields of a RunResult (or WaitResult) for `run`."""
     advice = None
     if run.status == "failed":
-        advice = hints.failed_run_advice(run.error_code)
+        advice = following.failed_run_advice(run.error_code)
     elif run.status == "completed":
         advice = "The run completed; its outputs are listed."
     elif not run.status_known:
-        advice = hints.unknown_status_advice(run.status)
+        advice = following.unknown_status_advice(run.status)
     return {
         "run_id": run.run_id,
         "status": run.status,
         "finished": run.is_terminal,
-        "progress_percent": round(hints.progress_fraction(run) * 100, 1),
+        "progress_percent": round(following.progress_fraction(run) * 100, 1),
         "charged_cost": run.charged_cost,
         "error_code": run.error_code,
         "error_message": run.error_message,
@@ -133,7 +133,7 @@ def run_text(result: RunResult, headline: str | None = None, *, offer_wait: bool
 
 async def observed(ctx: Context[Any], state: AppState, run: RunState) -> None:
     """Tell the booking what a read showed (journal, charges); never fails the read."""
-    await state.booking.observe(ctx, run)
+    await state.booking.observe(state.caller(ctx), run)
 
 
 async def read_within(
@@ -152,16 +152,16 @@ async def read_within(
 # --- get_run, get_technique_run ----------------------------------------------------------------
 async def _read(ctx: Context[Any], tool: str, run_id: str, technique_id: str | None) -> CallToolResult:
     state = state_of(ctx)
-    client = state.client_for(ctx)
+    client = state.caller(ctx).client
     async with flora_errors(tool):
         if technique_id:
             run = await client.get_technique_run(technique_id, run_id)
         else:
             run = await client.get_run(run_id)
     await observed(ctx, state, run)
-    facts = state.memory.observe(run_id, state.clock(), hints.progress_fraction(run), finished=run.is_terminal)
-    delay = hints.next_read_in(facts, state.clock(), reads=1)
-    next_step = hints.while_running(run_id, technique_id, delay=delay, tool=tool)
+    facts = state.memory.observe(run_id, state.clock(), following.progress_fraction(run), finished=run.is_terminal)
+    delay = following.next_read_in(facts, state.clock(), reads=1)
+    next_step = following.while_running(run_id, technique_id, delay=delay, tool=tool)
     result = RunResult(**run_fields(run, technique_id=technique_id, next_step=next_step))
     return await run_answer(ctx, result, run_text(result))
 
@@ -185,21 +185,21 @@ async def wait_for_run(ctx: Context[Any], args: WaitForRunArguments) -> CallTool
 
 async def _follow(ctx: Context[Any], run_id: str, technique_id: str | None, timeout_seconds: float) -> CallToolResult:
     state = state_of(ctx)
-    client = state.client_for(ctx)
+    client = state.caller(ctx).client
     facts = state.memory.recall(run_id)
     technique_id = technique_id or facts.technique_id
     poll_url = facts.poll_url
     began = state.clock()
     deadline = began + timeout_seconds
-    track = hints.ProgressTrack()
+    track = following.ProgressTrack()
     reads = failures = 0
     last: RunState | None = None
 
-    delay = hints.next_read_in(facts, began, reads=0)
+    delay = following.next_read_in(facts, began, reads=0)
     if delay > 0:
         # The run cannot be done yet (or was read a moment ago): say where it should be instead
         # of reading it, so the client hears from the call at once.
-        guess = hints.expected_fraction(facts, began)
+        guess = following.expected_fraction(facts, began)
         source = "by FLORA's estimate" if facts.expected_end is not None else "when last read"
         await ctx.report_progress(
             track.next_value(guess),
@@ -215,11 +215,11 @@ async def _follow(ctx: Context[Any], run_id: str, technique_id: str | None, time
                 run = await read_within(client, run_id, technique_id, poll_url, seconds=deadline - state.clock())
             except TRANSIENT as exc:
                 left = deadline - state.clock()
-                if left < hints.MIN_POLL_SECONDS:
+                if left < following.MIN_POLL_SECONDS:
                     raise
                 logger.info("poll failed; retrying within the wait", extra={"run_id": run_id, "error": repr(exc)})
                 failures += 1
-                delay = min(hints.backoff(failures), left)
+                delay = min(following.backoff(failures), left)
                 await ctx.report_progress(
                     track.next_value(facts.fraction or 0.0),
                     100,
@@ -232,7 +232,7 @@ async def _follow(ctx: Context[Any], run_id: str, technique_id: str | None, time
         last = run
         reads += 1
         await observed(ctx, state, run)
-        fraction = hints.progress_fraction(run)
+        fraction = following.progress_fraction(run)
         facts = state.memory.observe(run_id, now, fraction, finished=run.is_terminal)
         await ctx.report_progress(
             track.next_value(fraction),
@@ -244,9 +244,9 @@ async def _follow(ctx: Context[Any], run_id: str, technique_id: str | None, time
                 ctx, run, technique_id, waited=now - began, polls=reads, exhausted=False, left=deadline - now
             )
         left = deadline - now
-        if left < hints.MIN_POLL_SECONDS:
+        if left < following.MIN_POLL_SECONDS:
             return await _answer(ctx, run, technique_id, waited=now - began, polls=reads, exhausted=True, left=left)
-        delay = min(hints.next_read_in(facts, now, reads=reads), left)
+        delay = min(following.next_read_in(facts, now, reads=reads), left)
 
 
 async def _answer(
@@ -276,7 +276,7 @@ def _wait_parts(
     run: RunState, technique_id: str | None, *, waited: float, polls: int, exhausted: bool
 ) -> tuple[WaitResult, str]:
     # When the budget ran out, calling wait_for_run again at once is right: it waits itself.
-    next_step = hints.while_running(run.run_id, technique_id, delay=0) if exhausted else None
+    next_step = following.while_running(run.run_id, technique_id, delay=0) if exhausted else None
     result = WaitResult(
         **run_fields(run, technique_id=technique_id, next_step=next_step),
         waited_seconds=round(waited, 1),
@@ -297,7 +297,7 @@ async def _unanswered(
     ctx: Context[Any], run_id: str, technique_id: str | None, last: RunState | None, *, waited: float, polls: int
 ) -> CallToolResult:
     """The budget ran out while FLORA had not answered a read: the last state seen, or none."""
-    next_step = hints.while_running(run_id, technique_id, delay=hints.MIN_POLL_SECONDS)
+    next_step = following.while_running(run_id, technique_id, delay=following.MIN_POLL_SECONDS)
     if last is not None:
         return await _answer(ctx, last, technique_id, waited=waited, polls=polls, exhausted=True)
     result = WaitResult(

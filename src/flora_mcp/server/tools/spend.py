@@ -22,7 +22,7 @@ MAX_LISTED = 50
 async def get_spend(ctx: Context[Any], args: NoArguments) -> CallToolResult:
     state = state_of(ctx)
     booking = state.booking
-    caller = booking.caller(ctx)
+    caller = state_of(ctx).caller(ctx).fingerprint
     spend = await booking.summary(caller)
     records = await booking.store.recent(caller, MAX_LISTED)
     runs = [

@@ -20,30 +20,29 @@ from pydantic import Field, model_validator
 from flora_mcp.api.client import AcceptedEarlier, FloraClient, Started
 from flora_mcp.api.models import (
     GenerationRunRequest,
-    GenerationType,
     IdempotencyKey,
     RunState,
     StartResponse,
     StartTechniqueRun,
 )
 from flora_mcp.api.urls import one_line
-from flora_mcp.server import hints
-from flora_mcp.server.context import AppState, state_of
-from flora_mcp.server.errors import flora_errors
-from flora_mcp.server.money import preflight, texts
-from flora_mcp.server.money.booking import Booked, StartPlan, finite_or_none
-from flora_mcp.server.money.consent import (
+from flora_mcp.runs import following, texts
+from flora_mcp.runs.booking import Booked, finite_or_none
+from flora_mcp.runs.plan import StartPlan
+from flora_mcp.runs.preflight import Checked
+from flora_mcp.runs.quotes import NOT_LOOKED_UP, Quote
+from flora_mcp.server.consent import (
     Confirmation,
     ConfirmStart,
     NotAsked,
     ask_if_costly,
-    generation_quote,
+    quote_generation,
+    quote_technique,
     require_consent,
     shown_prompt,
-    technique_quote,
 )
-from flora_mcp.server.money.preflight import Checked
-from flora_mcp.server.money.quotes import Quote
+from flora_mcp.server.context import AppState, state_of
+from flora_mcp.server.errors import flora_errors
 from flora_mcp.server.results import (
     StartResult,
     TechniqueStartResult,
@@ -52,7 +51,7 @@ from flora_mcp.server.results import (
     output_lines,
     tool_result,
 )
-from flora_mcp.server.tools.registry import PAID_START, ToolSpec
+from flora_mcp.server.tools.registry import PAID_START, ToolSpec, parsed_arguments
 
 logger = logging.getLogger("flora_mcp.server")
 
@@ -123,59 +122,60 @@ def technique_plan(args: StartTechniqueArguments, technique_id: str | None = Non
     )
 
 
-# --- consent resolvers (run before the bodies; they take the tool's arguments by name) ---------
+# --- guards (resolvers: they run before the body, on the call's arguments parsed once) ---------
+ParsedGeneration = Annotated[StartGenerationArguments | None, Resolve(parsed_arguments(StartGenerationArguments))]
+ParsedTechnique = Annotated[StartTechniqueArguments | None, Resolve(parsed_arguments(StartTechniqueArguments))]
+
+
+async def generation_quote(ctx: Context[Any], args: ParsedGeneration) -> Quote:
+    if args is None:
+        return NOT_LOOKED_UP
+    return await quote_generation(ctx, args.type, args.model)
+
+
+async def technique_quote(ctx: Context[Any], args: ParsedTechnique) -> Quote:
+    if args is None:
+        return NOT_LOOKED_UP
+    return await quote_technique(ctx, args.technique_id)
+
+
+async def generation_checked(ctx: Context[Any], args: ParsedGeneration) -> Checked:
+    """The catalog check (runs/preflight.py) before anyone is asked: a user never approves a mistake."""
+    if args is None:
+        return Checked()
+    state = state_of(ctx)
+    return await state.checks.generation(
+        state.caller(ctx), generation_type=args.type, model=args.model, params=args.params
+    )
+
+
+async def technique_checked(ctx: Context[Any], args: ParsedTechnique) -> Checked:
+    if args is None:
+        return Checked()
+    state = state_of(ctx)
+    return await state.checks.technique(state.caller(ctx), technique_id=args.technique_id, inputs=args.inputs)
+
+
 async def confirm_generation(
     ctx: Context[Any],
-    workspace_id: str,
-    project_id: str,
-    prompt: str,
-    type: GenerationType,
-    model: str | None,
-    params: dict[str, Any] | None,
-    idempotency_key: str | None,
-    repeat: bool,
+    args: ParsedGeneration,
     quote: Annotated[Quote, Resolve(generation_quote)],
-    checked: Annotated[Checked, Resolve(preflight.generation_checked)],  # mistakes refused before asking
+    checked: Annotated[Checked, Resolve(generation_checked)],  # mistakes refused before asking
 ) -> Elicit[ConfirmStart] | NotAsked:
-    def plan() -> StartPlan:
-        args = StartGenerationArguments.model_construct(
-            workspace_id=workspace_id,
-            project_id=project_id,
-            prompt=prompt,
-            type=type,
-            model=model,
-            params=params,
-            idempotency_key=idempotency_key,
-            repeat=repeat,
-        )
-        return generation_plan(args)
-
-    return await ask_if_costly(ctx, plan, quote)
+    if args is None:
+        return NotAsked("the arguments are refused by the tool's own check")
+    return await ask_if_costly(ctx, lambda: generation_plan(args), quote)
 
 
 async def confirm_technique(
     ctx: Context[Any],
-    technique_id: str,
-    inputs: list[Any],
-    workspace_id: str | None,
-    callback_url: str | None,
-    idempotency_key: str | None,
-    repeat: bool,
+    args: ParsedTechnique,
     quote: Annotated[Quote, Resolve(technique_quote)],
-    checked: Annotated[Checked, Resolve(preflight.technique_checked)],  # mistakes refused before asking
+    checked: Annotated[Checked, Resolve(technique_checked)],  # mistakes refused before asking
 ) -> Elicit[ConfirmStart] | NotAsked:
-    def plan() -> StartPlan:
-        args = StartTechniqueArguments.model_construct(
-            technique_id=technique_id,
-            inputs=inputs,
-            workspace_id=workspace_id,
-            callback_url=callback_url,
-            idempotency_key=idempotency_key,
-            repeat=repeat,
-        )
-        return technique_plan(args)
-
-    return await ask_if_costly(ctx, plan, quote)
+    if args is None:
+        return NotAsked("the arguments are refused by the tool's own check")
+    return await ask_if_costly(ctx, lambda: technique_plan(args), quote)
 
 
 # --- bodies ------------------------------------------------------------------------------------
@@ -192,11 +192,11 @@ async def start_generation_run(
     async def send(client: FloraClient, key: str) -> Started[StartResponse] | AcceptedEarlier:
         return await client.start_generation_run(request, idempotency_key=key)
 
-    booked = await state.booking.start(ctx, state.client_for(ctx), plan, quote, send)
+    booked = await state.booking.start(state.caller(ctx), plan, quote, send)
     answer = booked.answer.response if booked.answer else None
     if args.model is None and isinstance(answer, StartResponse) and answer.model:
         # FLORA named the model it ran: the type's default, which later checks can use.
-        state.catalog.learn_default(state.caller(ctx), args.type, answer.model.model_id)
+        state.catalog.learn_default(state.caller(ctx).fingerprint, args.type, answer.model.model_id)
     return await _answer(ctx, state, plan, booked, quote, kind=f"{args.type} generation", note=checked.note)
 
 
@@ -212,7 +212,7 @@ async def _technique_on_its_workspace(ctx: Context[Any], args: StartTechniqueArg
     if args.workspace_id is None or technique_id.startswith("tech_"):
         return technique_id
     async with flora_errors("start_technique_run"):
-        technique = await state_of(ctx).client_for(ctx).get_technique(technique_id)
+        technique = await state_of(ctx).caller(ctx).client.get_technique(technique_id)
     if not technique.technique_id.startswith("tech_"):
         raise ToolError(
             f"Technique {technique_id} has no tech_ id to start in workspace {args.workspace_id} with; nothing was "
@@ -239,7 +239,7 @@ async def start_technique_run(
     async def send(client: FloraClient, key: str) -> Started[Any] | AcceptedEarlier:
         return await client.start_technique_run(request.model_copy(update={"idempotency_key": key}))
 
-    booked = await state.booking.start(ctx, state.client_for(ctx), plan, quote, send)
+    booked = await state.booking.start(state.caller(ctx), plan, quote, send)
     return await _answer(ctx, state, plan, booked, quote, kind="technique", note=checked.note)
 
 
@@ -273,7 +273,7 @@ async def _answer(
         )
         result = _result_type(plan)(outcome=booked.outcome, run_id=booked.run_id, idempotency_key=booked.key)
         if booked.run_id:
-            result.next = hints.after_start(
+            result.next = following.after_start(
                 booked.run_id, plan.technique_id if plan.kind == "technique" else None, None
             )
             text += "\n" + describe_next(result.next)
@@ -310,7 +310,7 @@ async def _full_answer(
     record = booked.record
     if booked.outcome == "repeat" and booked.run_id:
         age = booked.age_seconds or 0.0
-        next_step = hints.after_start(booked.run_id, technique_id, None)
+        next_step = following.after_start(booked.run_id, technique_id, None)
         result = result_type(
             outcome="repeat",
             run_id=booked.run_id,
@@ -326,7 +326,7 @@ async def _full_answer(
         )
         return tool_result(result, text)
     if booked.outcome == "recovered" and booked.run_id:
-        next_step = hints.after_start(booked.run_id, technique_id, None)
+        next_step = following.after_start(booked.run_id, technique_id, None)
         result = result_type(outcome="recovered", run_id=booked.run_id, next=next_step, **common)
         searched = booked.recovery.searched if booked.recovery else "the run history"
         text = (
@@ -338,7 +338,7 @@ async def _full_answer(
     # Accepted, but the run is not identified (yet).
     recovery = booked.recovery
     candidates = recovery.candidates if recovery else []
-    next_step = hints.find_accepted_start(
+    next_step = following.find_accepted_start(
         plan.kind, workspace_id=plan.workspace_id, project_id=plan.project_id, technique_id=technique_id
     )
     result = result_type(outcome="accepted_earlier", candidates=candidates or None, next=next_step, **common)
@@ -372,11 +372,11 @@ def _started(
     charged = finite_or_none(answer.charged_cost)
     status = answer.status if isinstance(answer, RunState) else None
     now = state.clock()
-    facts = hints.RunFacts(
+    facts = following.RunFacts(
         technique_id=technique_id, poll_url=answer.poll_url, estimated_seconds=estimated, started_at=now
     )
     if isinstance(answer, RunState):
-        facts.observe(now, hints.progress_fraction(answer))  # the nested route answers with a read
+        facts.observe(now, following.progress_fraction(answer))  # the nested route answers with a read
     state.memory.remember(answer.run_id, facts)
     finished = isinstance(answer, RunState) and answer.is_terminal
     fields: dict[str, Any] = {
@@ -388,7 +388,7 @@ def _started(
         "poll_url": answer.poll_url,
         "model_id": answer.model.model_id if isinstance(answer, StartResponse) and answer.model else None,
         "request_id": outcome.request_id,
-        "next": None if finished else hints.after_start(answer.run_id, technique_id, estimated),
+        "next": None if finished else following.after_start(answer.run_id, technique_id, estimated),
         **common,
     }
     if result_type is TechniqueStartResult and isinstance(answer, RunState):
@@ -416,7 +416,7 @@ def _started(
         reason = f"{answer.error_code or 'unknown'}: {answer.error_message or 'no message given'}"
         lines.append(f"It already failed. FLORA error {reason}.")
         lines.append(_failed_charge(charged))
-        lines.append(f"Next step: {hints.failed_run_advice(answer.error_code)}.")
+        lines.append(f"Next step: {following.failed_run_advice(answer.error_code)}.")
     elif finished and isinstance(answer, RunState):
         lines.append(f"It already {answer.status}.")
         lines.extend(output_lines(answer.outputs))
@@ -450,7 +450,7 @@ SPECS = [
         body=start_generation_run,
         resolved={
             "quote": Annotated[Quote, Resolve(generation_quote)],
-            "checked": Annotated[Checked, Resolve(preflight.generation_checked)],
+            "checked": Annotated[Checked, Resolve(generation_checked)],
             "confirmation": Annotated[Confirmation, Resolve(confirm_generation)],
         },
         starts_runs=True,
@@ -465,7 +465,7 @@ SPECS = [
         body=start_technique_run,
         resolved={
             "quote": Annotated[Quote, Resolve(technique_quote)],
-            "checked": Annotated[Checked, Resolve(preflight.technique_checked)],
+            "checked": Annotated[Checked, Resolve(technique_checked)],
             "confirmation": Annotated[Confirmation, Resolve(confirm_technique)],
         },
         starts_runs=True,

@@ -1,6 +1,6 @@
 """wait_for_runs: follow up to 20 runs (generation and technique alike) in one call.
 
-Each run is read on its own cadence (hints.py, as wait_for_run reads one), and reads go out
+Each run is read on its own cadence (following.py, as wait_for_run reads one), and reads go out
 through the caller's read gate (context.ReadGate), so one API key never has more than a few
 reads in flight however many runs it follows: FLORA's rate limit is per workspace. A read
 that fails in a way worth retrying (429, 5xx, a lost connection) is retried later, after
@@ -24,10 +24,11 @@ from pydantic import BaseModel, Field, model_validator
 from flora_mcp.api.errors import FloraError, RateLimitedError
 from flora_mcp.api.models import RequestModel, RunId, RunState, TechniqueRef
 from flora_mcp.api.urls import one_line
-from flora_mcp.server import hints
+from flora_mcp.runs import following
+from flora_mcp.runs.following import NextStep
 from flora_mcp.server.context import state_of
 from flora_mcp.server.errors import flora_error_text
-from flora_mcp.server.results import NextStep, RunResult, describe_next, output_blocks, tool_result
+from flora_mcp.server.results import RunResult, describe_next, output_blocks, tool_result
 from flora_mcp.server.tools.registry import READ_ONLY, ToolSpec
 from flora_mcp.server.tools.runs import TRANSIENT, observed, read_within, run_fields, run_text
 
@@ -54,9 +55,9 @@ class WaitForRunsArguments(RequestModel):
         max_length=MAX_RUNS,
     )
     timeout_seconds: float = Field(
-        default=hints.DEFAULT_WAIT_SECONDS,
+        default=following.DEFAULT_WAIT_SECONDS,
         ge=1,
-        le=hints.MAX_WAIT_SECONDS,
+        le=following.MAX_WAIT_SECONDS,
         description="Over 60 only if your client waits while progress arrives.",
     )
 
@@ -102,7 +103,7 @@ class RunEntry:
     reads: int = 0
     failures: int = 0
     next_at: float = 0.0
-    facts: hints.RunFacts = field(default_factory=hints.RunFacts)
+    facts: following.RunFacts = field(default_factory=following.RunFacts)
 
     @property
     def ended(self) -> bool:
@@ -129,7 +130,7 @@ def runs_answer(entries: Sequence[RunEntry], *, waited: float, polls: int) -> Ca
     """wait_for_runs' answer for `entries` (also the result of a finished batch task)."""
     runs = [_followed(entry) for entry in entries]
     done = sum(entry.ended for entry in entries)
-    open_refs = [hints.run_arguments(e.run_id, e.technique_id) for e in entries if not e.ended]
+    open_refs = [following.run_arguments(e.run_id, e.technique_id) for e in entries if not e.ended]
     next_step = NextStep(tool=TOOL, arguments={"runs": open_refs}, after_seconds=0) if open_refs else None
     result = RunsWaitResult(
         runs=runs,
@@ -168,8 +169,8 @@ def runs_answer(entries: Sequence[RunEntry], *, waited: float, polls: int) -> Ca
 # --- the follow --------------------------------------------------------------------------------
 async def wait_for_runs(ctx: Context[Any], args: WaitForRunsArguments) -> CallToolResult:
     state = state_of(ctx)
-    client = state.client_for(ctx)
-    gate = state.reads.of(state.caller(ctx))
+    client = state.caller(ctx).client
+    gate = state.reads.of(state.caller(ctx).fingerprint)
     began = state.clock()
     deadline = began + args.timeout_seconds
     entries: list[RunEntry] = []
@@ -177,7 +178,7 @@ async def wait_for_runs(ctx: Context[Any], args: WaitForRunsArguments) -> CallTo
         facts = state.memory.recall(ref.run_id)
         entry = RunEntry(ref.run_id, ref.technique_id or facts.technique_id, poll_url=facts.poll_url, facts=facts)
         # A run this process started is not read before it can be done (as wait_for_run does).
-        entry.next_at = began + hints.next_read_in(facts, began, reads=0)
+        entry.next_at = began + following.next_read_in(facts, began, reads=0)
         entries.append(entry)
     total = len(entries)
     polls = 0
@@ -197,7 +198,7 @@ async def wait_for_runs(ctx: Context[Any], args: WaitForRunsArguments) -> CallTo
             except TRANSIENT as exc:
                 entry.failures += 1
                 wait = exc.retry_after if isinstance(exc, RateLimitedError) and exc.retry_after else None
-                entry.next_at = state.clock() + (wait or hints.backoff(entry.failures))
+                entry.next_at = state.clock() + (wait or following.backoff(entry.failures))
                 logger.info("poll failed; retrying within the wait", extra={"run_id": entry.run_id, "error": repr(exc)})
                 return
             except FloraError as exc:
@@ -205,13 +206,15 @@ async def wait_for_runs(ctx: Context[Any], args: WaitForRunsArguments) -> CallTo
                 return
         now = state.clock()
         if run is None:  # the read hung past the budget
-            entry.next_at = now + hints.MIN_POLL_SECONDS
+            entry.next_at = now + following.MIN_POLL_SECONDS
             return
         polls += 1
         entry.run, entry.reads = run, entry.reads + 1
         await observed(ctx, state, run)
-        entry.facts = state.memory.observe(entry.run_id, now, hints.progress_fraction(run), finished=run.is_terminal)
-        entry.next_at = now + hints.next_read_in(entry.facts, now, reads=entry.reads)
+        entry.facts = state.memory.observe(
+            entry.run_id, now, following.progress_fraction(run), finished=run.is_terminal
+        )
+        entry.next_at = now + following.next_read_in(entry.facts, now, reads=entry.reads)
 
     await report()
     try:
@@ -230,7 +233,7 @@ async def wait_for_runs(ctx: Context[Any], args: WaitForRunsArguments) -> CallTo
                 for entry in due:
                     group.start_soon(read, entry)
             await report()
-            if last_round or deadline - state.clock() < hints.MIN_POLL_SECONDS:
+            if last_round or deadline - state.clock() < following.MIN_POLL_SECONDS:
                 break
     except anyio.get_cancelled_exc_class():
         logger.info("wait_for_runs cancelled", extra={"runs": total})

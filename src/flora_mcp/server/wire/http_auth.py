@@ -35,6 +35,7 @@ logger = logging.getLogger("flora_mcp.server")
 
 _LOOPBACK_NAMES = ("localhost", "localhost.localdomain", "ip6-localhost", "ip6-loopback")
 HOW_TO_SEND = "Send your FLORA API key as 'Authorization: Bearer <FLORA key>'"
+REQUEST_KEY = "flora_key"  # the request's own key (None: the server's is lent), in the ASGI scope's state
 
 
 def is_loopback(host: str) -> bool:
@@ -125,8 +126,11 @@ class BearerKeyGate:
                 "send the FLORA API key exactly, as one word.",
             )
             return
-        why = None if bearer_key(headers) else self.lending.refusal()
+        key = bearer_key(headers)
+        why = None if key else self.lending.refusal()
         if why is None:
+            # Parsed here once: the MCP layer builds the request's caller from it (server/context.py).
+            scope.setdefault("state", {})[REQUEST_KEY] = key
             await self.app(scope, receive, send)
             return
         logger.info("refused an HTTP request without a Bearer key", extra={"path": scope.get("path")})

@@ -23,15 +23,13 @@ from __future__ import annotations
 
 import logging
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from flora_mcp.api.client import FloraClient
 from flora_mcp.api.errors import FloraError
 from flora_mcp.api.models import GenerationListQuery, TechniqueRunListQuery
+from flora_mcp.runs.plan import StartPlan
 from flora_mcp.state import Store
-
-if TYPE_CHECKING:
-    from flora_mcp.server.money.booking import StartPlan
 
 logger = logging.getLogger("flora_mcp.server")
 

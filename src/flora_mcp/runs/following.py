@@ -33,8 +33,20 @@ from collections import OrderedDict
 from dataclasses import dataclass
 from typing import Any, Literal
 
+from pydantic import BaseModel, ConfigDict, Field
+
 from flora_mcp.api.models import RunState
-from flora_mcp.server.results import NextStep
+
+
+class NextStep(BaseModel):
+    """The call an agent should make next (every answer about a run carries one while it runs)."""
+
+    model_config = ConfigDict(defer_build=True)
+
+    tool: str = Field(description="Name of the tool to call next.")
+    arguments: dict[str, Any] = Field(description="Arguments to call it with.")
+    after_seconds: float = Field(description="Seconds to wait before calling it (0 means now).")
+
 
 MIN_POLL_SECONDS = 1.0
 MAX_POLL_SECONDS = 10.0

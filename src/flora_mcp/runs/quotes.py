@@ -27,7 +27,7 @@ from dataclasses import dataclass
 
 from flora_mcp.api.client import FloraClient
 from flora_mcp.api.errors import FloraError
-from flora_mcp.server.catalog import Catalog
+from flora_mcp.runs.catalog import Catalog
 
 logger = logging.getLogger("flora_mcp.server")
 

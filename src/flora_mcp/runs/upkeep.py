@@ -39,8 +39,9 @@ import anyio
 from flora_mcp.api.client import FloraClient
 from flora_mcp.api.errors import FloraError, NotFoundError
 from flora_mcp.api.models import RunState
-from flora_mcp.server.money.booking import StartPlan, finite_or_none
-from flora_mcp.server.money.recovery import find_lost_run
+from flora_mcp.runs.booking import finite_or_none
+from flora_mcp.runs.plan import StartPlan
+from flora_mcp.runs.recovery import find_lost_run
 from flora_mcp.state import StartRecord, Store
 
 logger = logging.getLogger("flora_mcp.server")

@@ -31,9 +31,10 @@ from mcp.server.mcpserver.resolve import Elicit
 from mcp_types.version import is_version_at_least
 from pydantic import BaseModel, Field
 
+from flora_mcp.runs.booking import asks_about
+from flora_mcp.runs.plan import StartPlan
+from flora_mcp.runs.quotes import NOT_LOOKED_UP, Quote
 from flora_mcp.server.context import AppState, state_of
-from flora_mcp.server.money.booking import StartPlan
-from flora_mcp.server.money.quotes import NOT_LOOKED_UP, Quote
 
 logger = logging.getLogger("flora_mcp.server")
 
@@ -66,18 +67,20 @@ def _needs_quotes(state: AppState) -> bool:
     return state.booking.cap_usd is not None or state.confirm_above_usd is not None
 
 
-async def generation_quote(ctx: Context[Any], type: str, model: str | None) -> Quote:
+async def quote_generation(ctx: Context[Any], type: str, model: str | None) -> Quote:
     state = state_of(ctx)
     if not _needs_quotes(state):
         return NOT_LOOKED_UP
-    return await state.quotes.generation(state.client_for(ctx), state.booking.caller(ctx), type, model)
+    who = state.caller(ctx)
+    return await state.quotes.generation(who.client, who.fingerprint, type, model)
 
 
-async def technique_quote(ctx: Context[Any], technique_id: str) -> Quote:
+async def quote_technique(ctx: Context[Any], technique_id: str) -> Quote:
     state = state_of(ctx)
     if not _needs_quotes(state):
         return NOT_LOOKED_UP
-    return await state.quotes.technique(state.client_for(ctx), state.booking.caller(ctx), technique_id)
+    who = state.caller(ctx)
+    return await state.quotes.technique(who.client, who.fingerprint, technique_id)
 
 
 # --- consent -----------------------------------------------------------------------------------
@@ -97,17 +100,16 @@ async def ask_if_costly(
     """
     state = state_of(ctx)
     threshold = state.confirm_above_usd
-    # A cost not known in advance may be above the threshold: the person is asked about it too.
-    asks = threshold is not None and (quote.usd is None or quote.usd > threshold)
+    asks = asks_about(quote, threshold)  # the consent rule is the core's (runs/booking.py)
     if batch is None and not asks:
         # No question: reserving the start checks its key and the cap anyway.
         return NotAsked("no confirmation threshold applies")
     start = plan()
     if batch is not None:
         # Also the batch's one cap decision, asked or not: a batch over the cap is refused whole.
-        needed = await state.booking.needs_batch_consent(ctx, batch, quote)
+        needed = await state.booking.needs_batch_consent(state.caller(ctx), batch, quote)
     else:
-        needed = await state.booking.needs_consent(ctx, start, quote)
+        needed = await state.booking.needs_consent(state.caller(ctx), start, quote, threshold)
     if not needed:
         return NotAsked("a retry or repeat of a start already booked")
     if not asks or threshold is None:
@@ -115,10 +117,8 @@ async def ask_if_costly(
     if not client_can_ask(ctx):
         logger.warning("refused a start above the confirmation threshold: the client cannot ask the user")
         raise ToolError(cannot_ask_text(start.tool, quote, threshold))
-    spend = await state.booking.spend_line(state.booking.caller(ctx))
-    message = (
-        f"flora-mcp is about to start {start.describe} on FLORA, {_against(quote, threshold)}. {spend} Start it?"
-    )
+    spend = await state.booking.spend_line(state.caller(ctx).fingerprint)
+    message = f"flora-mcp is about to start {start.describe} on FLORA, {_against(quote, threshold)}. {spend} Start it?"
     return Elicit(message, ConfirmStart)
 
 

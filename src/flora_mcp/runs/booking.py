@@ -25,29 +25,35 @@ charges (FLORA settles a charge after the run ends) up to date.
 
 from __future__ import annotations
 
-import functools
 import logging
 import math
 import time
-from collections.abc import Awaitable, Callable, Mapping, Sequence
+from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass, field
 from typing import Any, Literal
 
 import anyio
-from mcp.server.context import ServerRequestContext
-from mcp.server.mcpserver import Context
-from mcp.server.mcpserver.exceptions import ToolError
 
 from flora_mcp.api.client import AcceptedEarlier, FloraClient, Started
 from flora_mcp.api.errors import FloraError, IdempotencyDuplicateError
 from flora_mcp.api.models import RunState, StartResponse
-from flora_mcp.server.errors import start_error_text, unsendable_text
-from flora_mcp.server.money import texts
-from flora_mcp.server.money.keys import arguments_digest, derived_key, fresh_key
-from flora_mcp.server.money.quotes import Quote
-from flora_mcp.server.money.recovery import Recovery, find_lost_run
-from flora_mcp.server.money.seen import SeenReadings
-from flora_mcp.server.wire.http_auth import bearer_key, request_headers
+from flora_mcp.runs import texts
+from flora_mcp.runs.caller import Caller
+from flora_mcp.runs.keys import derived_key, fresh_key
+from flora_mcp.runs.plan import StartPlan
+from flora_mcp.runs.quotes import Quote
+from flora_mcp.runs.recovery import Recovery, find_lost_run
+from flora_mcp.runs.refusals import (
+    CapReached,
+    KeyExpired,
+    KeyInUse,
+    Refusal,
+    StartFailed,
+    StillInFlight,
+    UnpricedOpen,
+    Unsendable,
+)
+from flora_mcp.runs.seen import SeenReadings
 from flora_mcp.state import (
     CapRefused,
     Existing,
@@ -79,42 +85,8 @@ KEY_HELD_SECONDS = 2 * 3600.0 - 600.0
 # Journal writes once FLORA has answered with a run id: retried this many times, this far apart.
 JOURNAL_RETRY_DELAYS = (0.2, 0.5, 1.0)
 WINDOWS = {"24h": 86400.0, "7d": 7 * 86400.0, "30d": 30 * 86400.0}
-PROMPT_SUMMARY_CHARS = 200
 # How many of a caller's latest starts are searched for one whose cost is still unknown.
 UNPRICED_LOOKBACK = 200
-
-
-@dataclass(frozen=True)
-class StartPlan:
-    """One start as the booking sees it, made by a start tool from its validated arguments."""
-
-    tool: str
-    kind: Literal["generation", "technique"]
-    arguments: Mapping[str, Any]  # canonical: no idempotency_key, no repeat flag
-    given_key: str | None
-    repeat: bool  # the agent asked for another run of the same thing on purpose
-    describe: str  # "image generation", "technique run"
-    workspace_id: str | None = None
-    project_id: str | None = None
-    technique_id: str | None = None
-    model_id: str | None = None
-    prompt: str | None = None
-    # What the agent re-sends to retry this start when it is one item of a batch: the batch's
-    # tool and key (each item's own key is derived from them), so that following the advice of
-    # a failed item re-sends the batch, never each item under a key of its own.
-    batch_key: str | None = None
-
-    @functools.cached_property
-    def digest(self) -> str:
-        """The canonical arguments' digest (money/keys.py): computed once, asked for twice per start."""
-        return arguments_digest(self.tool, self.arguments)
-
-    @property
-    def prompt_summary(self) -> str | None:
-        if self.prompt is None:
-            return None
-        text = " ".join(self.prompt.split())
-        return text if len(text) <= PROMPT_SUMMARY_CHARS else text[: PROMPT_SUMMARY_CHARS - 1] + "…"
 
 
 @dataclass(frozen=True)
@@ -132,8 +104,9 @@ class Booked:
     notes: list[str] = field(default_factory=list)
 
 
-class Refused(ToolError):
-    """A start refused before anything was sent (over the cap, a key conflict): start_many's marker."""
+def asks_about(quote: Quote, threshold: float | None) -> bool:
+    """The consent rule: with a threshold set, a start above it, or of a cost not known in advance, is asked about."""
+    return threshold is not None and (quote.usd is None or quote.usd > threshold)
 
 
 def finite_or_none(value: float | None) -> float | None:
@@ -165,14 +138,12 @@ class Booking:
         cap_usd: float | None,
         spend_window: str = "24h",
         repeat_window_seconds: float = 600.0,
-        server_api_key: str | None = None,
         wall_clock: Callable[[], float] = time.time,
     ) -> None:
         self.store = store
         self.cap_usd = cap_usd
         self.spend_window = spend_window
         self.repeat_window_seconds = repeat_window_seconds
-        self._server_api_key = server_api_key
         self._now = wall_clock
         self._process_started = wall_clock()
         self._seen = SeenReadings()  # the journal writes of reads, so an unchanged reading is not written again
@@ -180,12 +151,7 @@ class Booking:
         # Settles FLORA answered but the store refused (locked, down): written on a later call.
         self._unwritten: dict[str, dict[str, Any]] = {}
 
-    # --- who and when ----------------------------------------------------------------------
-    def caller(self, ctx: Context[Any] | ServerRequestContext[Any, Any]) -> str:
-        """The caller: a fingerprint of the key this request uses (its own Bearer key, else the server's)."""
-        key = bearer_key(request_headers(ctx)) or self._server_api_key or ""
-        return self.store.fingerprint(key)
-
+    # --- when ------------------------------------------------------------------------------
     def now(self) -> float:
         """Unix time, as the journal and the task table record it."""
         return self._now()
@@ -250,12 +216,16 @@ class Booking:
         return texts.spend_line(await self.readable_summary(caller), self.cap_usd, self.spend_window)
 
     # --- before asking the user -------------------------------------------------------------
-    async def needs_consent(self, ctx: Context[Any], plan: StartPlan, quote: Quote) -> bool:
-        """False when this start is already booked (a retry or a repeat: nothing new to approve).
+    async def needs_consent(self, who: Caller, plan: StartPlan, quote: Quote, threshold: float | None) -> bool:
+        """Whether the person must approve this start: its quote is above `threshold` (or unknown).
 
-        Raises the cap refusal early, so nobody is asked to approve a start that would be refused.
+        False under the threshold, and when this start is already booked (a retry or a repeat:
+        nothing new to approve). Raises the cap refusal early, so nobody is asked to approve a
+        start that would be refused.
         """
-        caller = self.caller(ctx)
+        if not asks_about(quote, threshold):
+            return False
+        caller = who.fingerprint
         record = await self.store.get(self.key_for(caller, plan))
         if record is not None and record.caller == caller:
             return False
@@ -263,13 +233,13 @@ class Booking:
         await self._check_unpriced(caller, plan, quote)
         return True
 
-    async def needs_batch_consent(self, ctx: Context[Any], plans: Sequence[StartPlan], quote: Quote) -> bool:
+    async def needs_batch_consent(self, who: Caller, plans: Sequence[StartPlan], quote: Quote) -> bool:
         """`needs_consent` for a batch: `quote` is the total of the items not booked yet.
 
         False when every item is booked already (the batch re-sent); raises the cap refusal
         when the batch as a whole would go over the cap, so nobody approves a refused batch.
         """
-        caller = self.caller(ctx)
+        caller = who.fingerprint
         booked = 0
         for plan in plans:
             record = await self.store.get(self.key_for(caller, plan))
@@ -280,43 +250,42 @@ class Booking:
         return True
 
     # --- the start ---------------------------------------------------------------------------
-    async def start(self, ctx: Context[Any], client: FloraClient, plan: StartPlan, quote: Quote, send: Send) -> Booked:
-        """Book, send, settle and recover one start (module docstring). Refusals raise ToolError."""
-        proceed = await self.reserve(ctx, client, plan, quote, send, sends_now=True)
+    async def start(self, who: Caller, plan: StartPlan, quote: Quote, send: Send) -> Booked:
+        """Book, send, settle and recover one start (module docstring); raises a `Refusal` when refused."""
+        proceed = await self.reserve(who, plan, quote, send, sends_now=True)
         return await proceed()
 
     async def start_many(
         self,
-        ctx: Context[Any],
-        client: FloraClient,
+        who: Caller,
         starts: Sequence[tuple[StartPlan, Quote, Send]],
         *,
         at_once: int = 4,
-    ) -> list[Booked | ToolError]:
+    ) -> list[Booked | Refusal]:
         """Several starts as one: every one reserved before any is sent, then sent `at_once` at a time.
 
         Reserving them all first makes the cap hold for the whole set: an item the cap (or a key
-        conflict) refuses is refused before anything goes out, and its ToolError stands in its
-        place in the answer as a `Refused`. An item FLORA refuses is its ToolError; the others go on.
+        conflict) refuses is refused before anything goes out, and its `Refusal` (`before_sending`)
+        stands in its place in the answer. An item FLORA refuses is its `StartFailed`; the others go on.
         The sends are shielded together: a cancelled call never leaves a reserved item unsent
         and unrecorded.
         """
-        outcomes: list[Booked | ToolError] = []
+        outcomes: list[Booked | Refusal] = []
         pending: list[tuple[int, Callable[[], Awaitable[Booked]]]] = []
         for plan, quote, send in starts:
             try:
-                pending.append((len(outcomes), await self.reserve(ctx, client, plan, quote, send)))
-                outcomes.append(ToolError("not sent"))  # replaced below
-            except ToolError as exc:
-                outcomes.append(Refused(str(exc)))
+                pending.append((len(outcomes), await self.reserve(who, plan, quote, send)))
+                outcomes.append(Refusal("not sent"))  # replaced below
+            except Refusal as refusal:
+                outcomes.append(refusal)
         limiter = anyio.CapacityLimiter(max(1, at_once))
 
         async def run(index: int, proceed: Callable[[], Awaitable[Booked]]) -> None:
             async with limiter:
                 try:
                     outcomes[index] = await proceed()
-                except ToolError as exc:
-                    outcomes[index] = exc
+                except Refusal as refusal:
+                    outcomes[index] = refusal
 
         with anyio.CancelScope(shield=True):
             async with anyio.create_task_group() as group:
@@ -326,8 +295,7 @@ class Booking:
 
     async def reserve(
         self,
-        ctx: Context[Any],
-        client: FloraClient,
+        who: Caller,
         plan: StartPlan,
         quote: Quote,
         send: Send,
@@ -336,11 +304,11 @@ class Booking:
     ) -> Callable[[], Awaitable[Booked]]:
         """Steps 1-3 of the module docstring: reserve the start; returns what sends and settles it.
 
-        Refusals (a key conflict, over the cap) raise ToolError here, before anything is sent.
+        Refusals (a key conflict, over the cap) are raised here, before anything is sent.
         `sends_now`: the caller sends it at once (a single start, not a batch), so the record is
         written as sent in the same step, unless the unknown-cost check could still refuse it.
         """
-        caller = self.caller(ctx)
+        caller, client = who.fingerprint, who.client
         key = self.key_for(caller, plan)
         digest = plan.digest
         now = self._now()
@@ -370,9 +338,9 @@ class Booking:
             )
         )
         if isinstance(result, KeyConflict):
-            raise ToolError(texts.conflict_text(result.reason, plan.tool, key))
+            raise KeyInUse(texts.conflict_text(result.reason, plan.tool, key))
         if isinstance(result, CapRefused):
-            raise ToolError(texts.cap_text(result.committed_usd, result.spent_usd, result.cap_usd, plan.tool, quote))
+            raise CapReached(texts.cap_text(result.committed_usd, result.spent_usd, result.cap_usd, plan.tool, quote))
         if isinstance(result, Existing):
             existing = result
 
@@ -387,7 +355,7 @@ class Booking:
                     # happened. Its quote already counts against the cap. Once FLORA no longer
                     # holds the key, sending it could start a second run: then it is only searched for.
                     if self._now() - (record.sent_at or record.created_at) < KEY_HELD_SECONDS:
-                        return await self._send(ctx, client, plan, caller, key, send, marked=record.sent_at is not None)
+                        return await self._send(client, plan, caller, key, send, marked=record.sent_at is not None)
                     return await self._recover(client, plan, caller, key, cause=None, key_expired=True)
                 if record.status == "accepted_earlier" and record.run_id is None:
                     # FLORA took it but the run was not identified then: look again (it may be listed now).
@@ -397,7 +365,7 @@ class Booking:
                     # (e.g. after credits were added), within the cap like any new start.
                     await self._check_cap(caller, plan.tool, quote)
                     await self._check_unpriced(caller, plan, quote, own_key=record.idempotency_key)
-                    return await self._send(ctx, client, plan, caller, record.idempotency_key, send)
+                    return await self._send(client, plan, caller, record.idempotency_key, send)
                 return await self._repeat(caller, record)
 
             return settle_existing
@@ -407,12 +375,12 @@ class Booking:
         # released (not_started: it counts for nothing, and the same key may go out later).
         try:
             await self._check_unpriced(caller, plan, quote, own_key=reserved_key)
-        except ToolError:
+        except Refusal:
             await self.store.settle(reserved_key, status="not_started", now=self._now())
             raise
 
         async def send_reserved() -> Booked:
-            return await self._send(ctx, client, plan, caller, reserved_key, send, marked=sent_at is not None)
+            return await self._send(client, plan, caller, reserved_key, send, marked=sent_at is not None)
 
         return send_reserved
 
@@ -436,7 +404,7 @@ class Booking:
         age = max(0.0, self._now() - (record.sent_at or record.created_at))
         if record.run_id is None:
             if record.status == "in_flight":
-                raise ToolError(texts.still_in_flight_text(record))
+                raise StillInFlight(texts.still_in_flight_text(record))
             return Booked("accepted_earlier", record.idempotency_key, None, spend, record=record, age_seconds=age)
         return Booked("repeat", record.idempotency_key, record.run_id, spend, record=record, age_seconds=age)
 
@@ -446,7 +414,7 @@ class Booking:
         spend = await self.summary(caller)
         committed = spend.committed_usd
         if committed >= self.cap_usd or (quote.usd is not None and committed + quote.usd > self.cap_usd):
-            raise ToolError(texts.cap_text(committed, spend.spent_usd, self.cap_usd, tool, quote))
+            raise CapReached(texts.cap_text(committed, spend.spent_usd, self.cap_usd, tool, quote))
 
     async def _check_unpriced(self, caller: str, plan: StartPlan, quote: Quote, own_key: str | None = None) -> None:
         """Under a cap, one start of unknown cost at a time: not only while it is sent, until its cost is known.
@@ -470,11 +438,10 @@ class Booking:
             and (since is None or r.created_at >= since)
         ]
         if pending:
-            raise ToolError(texts.unpriced_text(pending, self.cap_usd, plan.tool, quote))
+            raise UnpricedOpen(texts.unpriced_text(pending, self.cap_usd, plan.tool, quote))
 
     async def _send(
         self,
-        ctx: Context[Any],
         client: FloraClient,
         plan: StartPlan,
         caller: str,
@@ -501,12 +468,12 @@ class Booking:
             except FloraError as exc:
                 if not exc.may_have_been_processed and not isinstance(exc, IdempotencyDuplicateError):
                     await self._journal(key, status="not_started", now=self._now())
-                    raise ToolError(start_error_text(exc, plan.tool, plan.batch_key or key)) from exc
+                    raise StartFailed(exc, plan.tool, plan.batch_key or key) from exc
                 return await self._recover(client, plan, caller, key, cause=exc)
             except ValueError as exc:
                 # The client refused to send it (e.g. one technique input given twice).
                 await self._journal(key, status="not_started", now=self._now())
-                raise ToolError(unsendable_text(exc, plan.tool)) from exc
+                raise Unsendable(exc, plan.tool) from exc
             except BaseException:
                 # Anything else once the request may be out (a bug, a cancellation from outside the
                 # shield): the outcome is unknown, and says so in the journal.
@@ -572,21 +539,21 @@ class Booking:
             return Booked("recovered", key, recovery.run_id, spend, record=settled, recovery=recovery)
         if key_expired:
             await self._journal(key, status="unknown", now=self._now())
-            raise ToolError(texts.key_expired_text(record, plan.tool, key, recovery.describe()))
+            raise KeyExpired(texts.key_expired_text(record, plan.tool, key, recovery.describe()))
         if cause is None or isinstance(cause, IdempotencyDuplicateError):
             # FLORA said the start was accepted: it is spent, even though the run is not found yet.
             settled = await self._journal(key, status="accepted_earlier", now=self._now())
             spend = await self.readable_summary(caller)
             return Booked("accepted_earlier", key, None, spend, record=settled or record, recovery=recovery)
         await self._journal(key, status="unknown", now=self._now())
-        raise ToolError(start_error_text(cause, plan.tool, plan.batch_key or key) + "\n" + recovery.describe())
+        raise StartFailed(cause, plan.tool, plan.batch_key or key, searched=recovery.describe())
 
     # --- reads -------------------------------------------------------------------------------
-    async def observe(self, ctx: Context[Any] | ServerRequestContext[Any, Any], run: RunState) -> None:
+    async def observe(self, who: Caller, run: RunState) -> None:
         """A read of a run: keep the caller's journal entry (status, outputs, charge) current."""
         try:
             outputs = [o.model_dump(mode="json") for o in run.outputs or []] or None
-            caller, now = self.caller(ctx), self._now()
+            caller, now = who.fingerprint, self._now()
             charged = charge_seen(run.charged_cost, run.is_terminal)
             reading = self._seen.reading(run.status, run.is_terminal, charged, outputs)
             if self._seen.already_written(caller, run.run_id, reading, now):

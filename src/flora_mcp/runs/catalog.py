@@ -1,7 +1,7 @@
 """FLORA's catalog as this server reads it: models per type and techniques, cached per caller.
 
 Two consumers share one cache: the param checks before a start (server/preflight.py) and the
-quotes for the spend cap and the confirmation threshold (server/money/quotes.py). So a start costs at
+quotes for the spend cap and the confirmation threshold (runs/quotes.py). So a start costs at
 most one GET /models?type=... or GET /techniques/{id} per caller per TTL, not one per use.
 
 Per caller, because a key sees its own workspace's catalog (techniques are workspace things;

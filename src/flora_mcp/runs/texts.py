@@ -6,7 +6,7 @@ next step; none names an internal field or quotes a key other than the idempoten
 
 from __future__ import annotations
 
-from flora_mcp.server.money.quotes import Quote
+from flora_mcp.runs.quotes import Quote
 from flora_mcp.state import SpendSummary, StartRecord
 
 WINDOW_WORDS = {
@@ -105,8 +105,11 @@ def still_in_flight_text(record: StartRecord) -> str:
 def key_expired_text(record: StartRecord | None, tool: str, key: str, searched: str) -> str:
     """A start of unknown outcome asked for again after FLORA stopped holding its key: searched, not sent."""
     where = (
-        f"project {record.project_id}" if record and record.project_id else
-        f"technique {record.technique_id}" if record and record.technique_id else "its project"
+        f"project {record.project_id}"
+        if record and record.project_id
+        else f"technique {record.technique_id}"
+        if record and record.technique_id
+        else "its project"
     )
     return (
         f"Start outcome: unknown. The start with idempotency key {key} went out more than two hours ago and its "
