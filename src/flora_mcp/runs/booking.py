@@ -64,7 +64,7 @@ from flora_mcp.state import (
     Store,
 )
 
-logger = logging.getLogger("flora_mcp.server")
+logger = logging.getLogger("flora_mcp.runs")
 
 Send = Callable[[FloraClient, str], Awaitable["Started[Any] | AcceptedEarlier"]]
 Outcome = Literal["started", "repeat", "recovered", "accepted_earlier"]

@@ -29,7 +29,7 @@ from flora_mcp.api.client import FloraClient
 from flora_mcp.api.errors import FloraError
 from flora_mcp.runs.catalog import Catalog
 
-logger = logging.getLogger("flora_mcp.server")
+logger = logging.getLogger("flora_mcp.runs")
 
 DEFAULT_USD_PER_CREDIT = 0.001
 ZERO_CREDITS = "which FLORA also lists for paid models: not known to be free"

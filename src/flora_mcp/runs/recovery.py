@@ -31,7 +31,7 @@ from flora_mcp.api.models import GenerationListQuery, TechniqueRunListQuery
 from flora_mcp.runs.plan import StartPlan
 from flora_mcp.state import Store
 
-logger = logging.getLogger("flora_mcp.server")
+logger = logging.getLogger("flora_mcp.runs")
 
 SEARCHED_RUNS = 25
 MATCH_SLACK_SECONDS = 5.0  # clocks of NTP-synced hosts agree far better than this

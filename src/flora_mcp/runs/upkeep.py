@@ -44,7 +44,7 @@ from flora_mcp.runs.plan import StartPlan
 from flora_mcp.runs.recovery import find_lost_run
 from flora_mcp.state import StartRecord, Store
 
-logger = logging.getLogger("flora_mcp.server")
+logger = logging.getLogger("flora_mcp.runs")
 
 ORPHAN_AFTER_SECONDS = 600.0  # far past the longest live send: 3 attempts of 30 s plus Retry-After waits
 ORPHAN_LOOKBACK = 200
