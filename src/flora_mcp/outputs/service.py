@@ -28,10 +28,10 @@ from mcp_types import ContentBlock, ResourceLink
 
 from flora_mcp.api.models import RunOutput
 from flora_mcp.outputs import previews
+from flora_mcp.outputs.blocks import mime_type_for, output_blocks
 from flora_mcp.outputs.fetch import Fetched, FetchError, Resolver, fetch_output, system_resolver
 from flora_mcp.outputs.index import KnownRun, RunIndex
 from flora_mcp.outputs.saving import SavedFile, save_output
-from flora_mcp.server.results import RunResult, mime_type_for, output_blocks
 
 logger = logging.getLogger("flora_mcp.outputs")
 
@@ -87,23 +87,23 @@ class OutputService:
             resolve=self.resolve,
         )
 
-    async def present(self, caller: str, result: RunResult, *, within_seconds: float | None = None) -> Presented:
-        """The extras of `result`'s answer for `caller`, all downloads within `within_seconds`.
+    async def present(self, caller: str, run: KnownRun, *, within_seconds: float | None = None) -> Presented:
+        """The extras of the answer about `run` for `caller`, all downloads within `within_seconds`.
 
         `within_seconds` is what the tool has left of its own budget; None means no budget
         (PRESENT_SECONDS). See the module docstring.
         """
-        outputs = result.outputs or []
-        await self.index.record(caller, KnownRun(result.run_id, result.technique_id, result.status, tuple(outputs)))
+        outputs = list(run.outputs)
+        await self.index.record(caller, run)
         shown = Presented(blocks=list(output_blocks(outputs)))
-        if result.status != "completed" or not outputs:
+        if run.status != "completed" or not outputs:
             return shown
         seconds = PRESENT_SECONDS if within_seconds is None else max(within_seconds, MIN_PRESENT_SECONDS)
         deadline = anyio.current_time() + min(seconds, self.fetch_timeout)
-        fetched = await self._fetch_all(self._wanted(result.run_id, outputs), deadline)
+        fetched = await self._fetch_all(self._wanted(run.run_id, outputs), deadline)
         budget = previews.PreviewBudget()
         for output in outputs:
-            await self._one(result.run_id, output, budget, shown, fetched, deadline)
+            await self._one(run.run_id, output, budget, shown, fetched, deadline)
         return shown
 
     def _wanted(self, run_id: str, outputs: list[RunOutput]) -> list[str]:

@@ -34,7 +34,7 @@ from pydantic import AnyUrl, ValidationError
 from flora_mcp import __version__
 from flora_mcp.api.client import FloraClient
 from flora_mcp.config import Settings
-from flora_mcp.outputs import resources as output_resources
+from flora_mcp.outputs.resources import parse_output_uri
 from flora_mcp.outputs.setup import build_output_service
 from flora_mcp.outputs.viewer import RunViewer
 from flora_mcp.runs.booking import Booking
@@ -44,6 +44,7 @@ from flora_mcp.runs.following import RunMemory
 from flora_mcp.runs.quotes import QuoteBook
 from flora_mcp.runs.refusals import Refusal
 from flora_mcp.runs.upkeep import TICK_SECONDS, run_upkeep
+from flora_mcp.server import resources as output_resources
 from flora_mcp.server.context import AppState
 from flora_mcp.server.errors import invalid_arguments_text, tool_error
 from flora_mcp.server.flora_http import flora_http_client
@@ -162,7 +163,7 @@ class FloraMCPServer(MCPServer[AppState]):
         self, uri: AnyUrl | str, context: Context[AppState, Any] | None = None
     ) -> Iterable[ReadResourceContents] | InputRequiredResult:
         # Output URIs answer with each output's own MIME type, which a template cannot give.
-        if context is not None and output_resources.parse_output_uri(str(uri)) is not None:
+        if context is not None and parse_output_uri(str(uri)) is not None:
             return await output_resources.read_output_for(context, str(uri))
         return await super().read_resource(uri, context)
 

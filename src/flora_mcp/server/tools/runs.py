@@ -29,19 +29,19 @@ from flora_mcp.api.client import FloraClient
 from flora_mcp.api.errors import FloraConnectionError, RateLimitedError, ServerError
 from flora_mcp.api.models import KNOWN_STATUSES, RequestModel, RunId, RunState, TechniqueRef
 from flora_mcp.api.urls import one_line
-from flora_mcp.outputs.answer import run_answer
+from flora_mcp.outputs.blocks import output_blocks
 from flora_mcp.runs import following
+from flora_mcp.runs.following import NextStep
 from flora_mcp.server.context import AppState, state_of
 from flora_mcp.server.errors import flora_errors
 from flora_mcp.server.results import (
-    NextStep,
     RunResult,
     WaitResult,
     describe_next,
-    output_blocks,
     output_lines,
     tool_result,
 )
+from flora_mcp.server.run_answer import run_answer
 from flora_mcp.server.tools.registry import READ_ONLY, ToolSpec
 from flora_mcp.untrusted import quoted
 

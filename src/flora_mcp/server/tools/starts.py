@@ -26,6 +26,7 @@ from flora_mcp.api.models import (
     StartTechniqueRun,
 )
 from flora_mcp.api.urls import one_line
+from flora_mcp.outputs.blocks import output_blocks
 from flora_mcp.runs import following, texts
 from flora_mcp.runs.booking import Booked, finite_or_none
 from flora_mcp.runs.plan import StartPlan
@@ -47,7 +48,6 @@ from flora_mcp.server.results import (
     StartResult,
     TechniqueStartResult,
     describe_next,
-    output_blocks,
     output_lines,
     tool_result,
 )

@@ -24,11 +24,12 @@ from pydantic import BaseModel, Field, model_validator
 from flora_mcp.api.errors import FloraError, RateLimitedError
 from flora_mcp.api.models import RequestModel, RunId, RunState, TechniqueRef
 from flora_mcp.api.urls import one_line
+from flora_mcp.outputs.blocks import output_blocks
 from flora_mcp.runs import following
 from flora_mcp.runs.following import NextStep
 from flora_mcp.server.context import state_of
 from flora_mcp.server.errors import flora_error_text
-from flora_mcp.server.results import RunResult, describe_next, output_blocks, tool_result
+from flora_mcp.server.results import RunResult, describe_next, tool_result
 from flora_mcp.server.tools.registry import READ_ONLY, ToolSpec
 from flora_mcp.server.tools.runs import TRANSIENT, observed, read_within, run_fields, run_text
 

@@ -13,8 +13,10 @@ from typing import Any
 from mcp.server.mcpserver import Context
 from mcp_types import CallToolResult
 
+from flora_mcp.outputs.blocks import output_blocks
+from flora_mcp.outputs.index import KnownRun
 from flora_mcp.server.context import state_of
-from flora_mcp.server.results import RunResult, output_blocks, tool_result
+from flora_mcp.server.results import RunResult, tool_result
 
 
 async def run_answer(
@@ -28,7 +30,8 @@ async def run_answer(
     state = state_of(ctx)
     if state.outputs is None:
         return tool_result(result, text, output_blocks(result.outputs))
-    shown = await state.outputs.present(state.caller(ctx).fingerprint, result, within_seconds=within_seconds)
+    run = KnownRun(result.run_id, result.technique_id, result.status, tuple(result.outputs or ()))
+    shown = await state.outputs.present(state.caller(ctx).fingerprint, run, within_seconds=within_seconds)
     if shown.files:
         result = result.model_copy(update={"saved_files": shown.files})
     return tool_result(result, "\n".join([text, *shown.lines]), shown.blocks)
