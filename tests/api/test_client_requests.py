@@ -6,7 +6,6 @@ import json
 
 import httpx2
 import pytest
-from pydantic import SecretStr
 
 from flora_mcp import __version__
 from flora_mcp.api import (
@@ -19,7 +18,6 @@ from flora_mcp.api import (
     NestedTechniqueRunRequest,
     ProjectListQuery,
     RunState,
-    ServerError,
     Started,
     StartResponse,
     StartTechniqueRun,
@@ -27,9 +25,8 @@ from flora_mcp.api import (
     TechniqueListQuery,
     TechniqueRunListQuery,
 )
-from flora_mcp.config import Settings
 
-from .support import BASE_URL, CANARY_KEY, MakeHarness, ScriptedFlora, envelope, run_state, start_answer
+from .support import BASE_URL, CANARY_KEY, MakeHarness, envelope, run_state, start_answer
 
 pytestmark = pytest.mark.anyio
 
@@ -313,23 +310,6 @@ async def test_with_api_key_shares_the_http_client_but_sends_the_other_key(harne
         f"Bearer {CANARY_KEY}",
     ]
     assert other.base_url == h.client.base_url == BASE_URL
-
-
-async def test_from_settings_takes_base_url_key_and_retry_count() -> None:
-    flora = ScriptedFlora(httpx2.Response(503))
-    settings = Settings(api_key=SecretStr(CANARY_KEY), base_url="http://127.0.0.1:9/api/v1/", max_retries=1)
-    delays: list[float] = []
-
-    async def sleep(seconds: float) -> None:
-        delays.append(seconds)
-
-    async with httpx2.AsyncClient(transport=httpx2.MockTransport(flora)) as http:
-        client = FloraClient.from_settings(settings, http, sleep=sleep)
-        assert client.base_url == "http://127.0.0.1:9/api/v1"
-        with pytest.raises(ServerError):
-            await client.list_workspaces()
-    assert len(flora.requests) == 2
-    assert flora.requests[0].headers["Authorization"] == f"Bearer {CANARY_KEY}"
 
 
 async def test_aclose_leaves_the_injected_http_client_open(harness: MakeHarness) -> None:

@@ -12,12 +12,16 @@ import anyio.lowlevel
 import certifi
 import httpx2
 import pytest
+from pydantic import SecretStr
 
+from flora_mcp.api.errors import ServerError
+from flora_mcp.config import Settings
 from flora_mcp.server import flora_http
-from flora_mcp.server.flora_http import TransportOnFirstUse, environment_has_proxy, flora_http_client
+from flora_mcp.server.flora_http import TransportOnFirstUse, environment_has_proxy, flora_client, flora_http_client
 
 pytestmark = pytest.mark.anyio
 
+KEY = "sk-flora-http-test-key"
 PROXY_VARIABLES = ("HTTP_PROXY", "HTTPS_PROXY", "ALL_PROXY", "NO_PROXY")
 
 
@@ -168,3 +172,25 @@ async def test_a_wrong_ca_bundle_path_in_the_environment_still_fails_at_start(
     monkeypatch.setenv("SSL_CERT_FILE", str(tmp_path / "missing.pem"))
     with pytest.raises(FileNotFoundError):
         flora_http_client(trust_env=True)
+
+
+async def test_the_flora_client_takes_base_url_key_and_retry_count_from_the_settings() -> None:
+    seen: list[httpx2.Request] = []
+
+    def failing(request: httpx2.Request) -> httpx2.Response:
+        seen.append(request)
+        return httpx2.Response(503)
+
+    settings = Settings(api_key=SecretStr(KEY), base_url="http://127.0.0.1:9/api/v1/", max_retries=1)
+    delays: list[float] = []
+
+    async def sleep(seconds: float) -> None:
+        delays.append(seconds)
+
+    async with httpx2.AsyncClient(transport=httpx2.MockTransport(failing)) as http:
+        client = flora_client(settings, http, sleep=sleep)
+        assert client.base_url == "http://127.0.0.1:9/api/v1"
+        with pytest.raises(ServerError):
+            await client.list_workspaces()
+    assert len(seen) == 2  # one retry, as max_retries says
+    assert seen[0].headers["Authorization"] == f"Bearer {KEY}"

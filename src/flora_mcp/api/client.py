@@ -55,7 +55,6 @@ from flora_mcp.api.models import (
 from flora_mcp.api.retry import RetryPolicy
 from flora_mcp.api.transport import Answer, Transport
 from flora_mcp.api.urls import parse_base_url, path_segment, url_inside
-from flora_mcp.config import Settings
 
 
 class NonFiniteNumber(ValueError):
@@ -240,15 +239,6 @@ class FloraClient:
             clock=clock,
             max_body_bytes=max_body_bytes,
         )
-
-    @classmethod
-    def from_settings(cls, settings: Settings, http_client: httpx2.AsyncClient, **kw: Any) -> FloraClient:
-        """A client configured by `settings`; keyword arguments override (e.g. a sandbox's URL and key)."""
-        kw.setdefault("base_url", settings.base_url)
-        kw.setdefault("api_key", settings.api_key_value())
-        kw.setdefault("retry", RetryPolicy(max_retries=settings.max_retries))
-        kw.setdefault("timeout", settings.timeout)
-        return cls(http_client, **kw)
 
     def with_api_key(self, api_key: str) -> FloraClient:
         """The same client (HTTP client, policy, base URL) speaking with another key."""

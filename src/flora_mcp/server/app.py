@@ -24,7 +24,6 @@ import anyio
 import httpx2
 from mcp.server import MCPServer
 from mcp.server.context import ServerRequestContext
-from mcp.server.lowlevel.helper_types import ReadResourceContents
 from mcp.server.mcpserver import Context
 from mcp.server.mcpserver.exceptions import ToolError, UnexpectedToolError
 from mcp.server.request_state import AESGCMRequestStateCodec, RequestStateSecurity
@@ -32,7 +31,6 @@ from mcp_types import CallToolResult, InputRequiredResult, ListResourcesResult, 
 from pydantic import AnyUrl, ValidationError
 
 from flora_mcp import __version__
-from flora_mcp.api.client import FloraClient
 from flora_mcp.config import Settings
 from flora_mcp.outputs.resources import parse_output_uri
 from flora_mcp.outputs.setup import build_output_service
@@ -47,7 +45,8 @@ from flora_mcp.runs.upkeep import TICK_SECONDS, run_upkeep
 from flora_mcp.server import resources as output_resources
 from flora_mcp.server.context import AppState
 from flora_mcp.server.errors import invalid_arguments_text, tool_error
-from flora_mcp.server.flora_http import flora_http_client
+from flora_mcp.server.flora_http import flora_client, flora_http_client
+from flora_mcp.server.sdk_internals import ReadResourceContents, request_handlers
 from flora_mcp.server.tasks import RunTasks
 from flora_mcp.server.tools import build_tools, start_tool_names
 from flora_mcp.state import Store, open_store
@@ -128,7 +127,7 @@ class FloraMCPServer(MCPServer[AppState]):
         prompts that do not exist. Without the handlers those methods answer "Method not
         found", which is the truth. Resources stay: run outputs are served as resources.
         """
-        handlers = self._lowlevel_server._request_handlers
+        handlers = request_handlers(self)  # an SDK internal: see sdk_internals.py
         for method in ("prompts/list", "prompts/get"):
             handlers.pop(method, None)
 
@@ -273,7 +272,7 @@ def create_server(
                 # client's pool and TLS context are built at its first request (flora_http), so a
                 # start that only lists tools never pays for them.
                 client_http = await stack.enter_async_context(flora_http_client(trust_env=sandbox is None))
-            client = FloraClient.from_settings(settings, client_http, base_url=base_url, api_key=api_key, sleep=sleep)
+            client = flora_client(settings, client_http, base_url=base_url, api_key=api_key, sleep=sleep)
             # The server key's caller, made once: stdio's every request, and HTTP's when the key is lent.
             own = Caller(store.fingerprint(api_key or ""), client)
             # Late charges and retention (upkeep.py), stopped before the client and store close.

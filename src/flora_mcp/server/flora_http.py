@@ -1,4 +1,5 @@
-"""The httpx2 client the server reaches FLORA with, built so that it costs nothing until used.
+"""The clients the server reaches FLORA with: the httpx2 client, built so that it costs nothing
+until used, and the FLORA client configured by the settings (`flora_client`).
 
 httpx2 is the MCP SDK's own HTTP client (the same API as httpx): one HTTP stack in the server
 instead of two. It trusts the system's certificate store (or SSL_CERT_FILE / SSL_CERT_DIR).
@@ -21,8 +22,13 @@ from __future__ import annotations
 import os
 import urllib.request
 from collections.abc import Callable
+from typing import Any
 
 import httpx2
+
+from flora_mcp.api.client import FloraClient
+from flora_mcp.api.retry import RetryPolicy
+from flora_mcp.config import Settings
 
 _PROXY_SCHEMES = ("http", "https", "all")
 
@@ -76,3 +82,15 @@ def flora_http_client(*, trust_env: bool) -> httpx2.AsyncClient:
         trust_env=trust_env,
         transport=TransportOnFirstUse(lambda: httpx2.AsyncHTTPTransport(trust_env=trust_env)),
     )
+
+
+def flora_client(settings: Settings, http_client: httpx2.AsyncClient, **options: Any) -> FloraClient:
+    """The FLORA client `settings` describe; keyword options override (e.g. a sandbox's URL and key).
+
+    Here, not in api/: the FLORA client knows nothing of this server's settings.
+    """
+    options.setdefault("base_url", settings.base_url)
+    options.setdefault("api_key", settings.api_key_value())
+    options.setdefault("retry", RetryPolicy(max_retries=settings.max_retries))
+    options.setdefault("timeout", settings.timeout)
+    return FloraClient(http_client, **options)
