@@ -1,4 +1,4 @@
-"""How a tool is declared and registered: `ToolSpec`, and the one place that touches SDK internals.
+"""How a tool is declared and registered: `ToolSpec`, and the SDK `Tool` built from it.
 
 A tool module declares each tool as a `ToolSpec`: its name, title, description (written for
 the model), arguments model, output model, annotations and body, side by side. The body is
@@ -9,8 +9,9 @@ Why not `MCPServer.add_tool(fn)`: the SDK derives a tool's input schema from a f
 signature, which loses the request models' `extra="forbid"` (a misspelt `params` would be
 dropped and the run would bill with defaults) and their descriptions' placement. So this
 module builds the SDK's `Tool` itself from the model. `Tool`, `FuncMetadata`, `ArgModelBase`
-and the resolver-plan helpers are SDK internals: tests/server/test_sdk_internals.py fails
-loudly, naming this module, when an SDK release changes them.
+and the resolver-plan helpers are SDK internals, taken from server/sdk_internals.py (every SDK
+and uvicorn internal the project touches is named there, and tests/server/test_sdk_internals.py
+fails loudly, naming that module, when a release changes one).
 """
 
 from __future__ import annotations
@@ -23,13 +24,18 @@ from functools import cache
 from typing import Any, cast
 
 from mcp.server.mcpserver import Context
-from mcp.server.mcpserver.resolve import build_resolver_plans, find_resolved_parameters
-from mcp.server.mcpserver.tools import Tool
-from mcp.server.mcpserver.utilities.func_metadata import ArgModelBase, FuncMetadata, StrictJsonSchema
 from mcp_types import CallToolResult, ToolAnnotations
 from pydantic import BaseModel, ValidationError, create_model
 
 from flora_mcp.api.models import RequestModel
+from flora_mcp.server.sdk_internals import (
+    ArgModelBase,
+    FuncMetadata,
+    StrictJsonSchema,
+    Tool,
+    build_resolver_plans,
+    find_resolved_parameters,
+)
 from flora_mcp.server.tools.lean_schema import lean_input_schema, outline_output_schema, walk
 
 # Annotations say only what differs from MCP's defaults (readOnlyHint false, destructiveHint true,

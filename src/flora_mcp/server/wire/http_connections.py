@@ -39,7 +39,8 @@ from typing import Any, ClassVar
 
 import h11
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
-from uvicorn.protocols.http.h11_impl import H11Protocol
+
+from flora_mcp.server.sdk_internals import H11Protocol  # uvicorn's, internal: see that module
 
 logger = logging.getLogger("flora_mcp.server")
 
