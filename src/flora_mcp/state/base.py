@@ -19,8 +19,6 @@ from typing import Any, Self
 
 from .records import ReserveRequest, ReserveResult, SpendSummary, StartRecord, TaskRecord
 
-_FINGERPRINTS_KEPT = 256
-
 FINGERPRINT_SECRET = "fingerprint"
 """Name of the meta secret that keys caller fingerprints when no FLORA_STATE_SECRET is given."""
 
@@ -47,9 +45,6 @@ class Store(abc.ABC):
     def __init__(self, *, secret: str | None = None) -> None:
         self._given_secret = secret.encode() if secret else None
         self._fingerprint_key: bytes | None = None
-        # The last callers' fingerprints: a tool call asks for its caller's several times, and the
-        # HMAC costs more than the lookup. In memory only, never stored or printed.
-        self._fingerprints: dict[str, str] = {}
 
     # -- lifecycle -------------------------------------------------------------------------
 
@@ -57,7 +52,6 @@ class Store(abc.ABC):
         """Connect, run the migrations (refusing a schema that is too new) and load the fingerprint key."""
         await self._open()
         self._fingerprint_key = self._given_secret or await self.meta_secret(FINGERPRINT_SECRET)
-        self._fingerprints.clear()
 
     @abc.abstractmethod
     async def _open(self) -> None:
@@ -88,18 +82,13 @@ class Store(abc.ABC):
 
         The secret is FLORA_STATE_SECRET when given to `open_store` (a fleet on several stores
         agrees on callers), else a random secret created once in the store's meta table. The
-        key itself is never stored. Synchronous; only after `open`.
+        key itself is never stored. Synchronous; only after `open`. Called once per request (the
+        MCP layer keeps the request's caller), so nothing is cached here.
         """
         if self._fingerprint_key is None:
             raise StoreError("the state store is not open: call `await store.open()` first")
-        known = self._fingerprints.get(api_key)
-        if known is not None:
-            return known
         digest = hmac.new(self._fingerprint_key, api_key.encode(), hashlib.sha256).hexdigest()
-        if len(self._fingerprints) >= _FINGERPRINTS_KEPT:
-            self._fingerprints.clear()  # many keys (an HTTP fleet of callers): start over rather than grow
-        self._fingerprints[api_key] = fingerprint = "c_" + digest[:24]
-        return fingerprint
+        return "c_" + digest[:24]
 
     @abc.abstractmethod
     async def meta_secret(self, name: str) -> bytes:

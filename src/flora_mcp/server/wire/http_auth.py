@@ -72,10 +72,9 @@ def bearer_key(headers: Mapping[str, str] | None) -> str | None:
     return token
 
 
-def _malformed_bearer(headers: Headers) -> bool:
-    """A Bearer header is present but its key cannot be one (see flora_mcp.keys.key_problem)."""
-    scheme = headers.get("authorization", "").strip().partition(" ")[0]
-    return scheme.lower() == "bearer" and bearer_key(headers) is None
+def _says_bearer(headers: Headers) -> bool:
+    """An Authorization header of the Bearer scheme (whatever its key)."""
+    return headers.get("authorization", "").strip().partition(" ")[0].lower() == "bearer"
 
 
 @dataclass(frozen=True)
@@ -118,7 +117,8 @@ class BearerKeyGate:
             await self.app(scope, receive, send)
             return
         headers = Headers(scope=scope)
-        if _malformed_bearer(headers):
+        key = bearer_key(headers)  # the one parse of the header for this request
+        if key is None and _says_bearer(headers):  # a Bearer header whose key cannot be one
             logger.info("refused an HTTP request with a malformed Bearer key", extra={"path": scope.get("path")})
             await self._refuse(
                 send,
@@ -126,7 +126,6 @@ class BearerKeyGate:
                 "send the FLORA API key exactly, as one word.",
             )
             return
-        key = bearer_key(headers)
         why = None if key else self.lending.refusal()
         if why is None:
             # Parsed here once: the MCP layer builds the request's caller from it (server/context.py).
