@@ -72,11 +72,6 @@ async def test_nobody_is_asked_to_approve_a_start_the_cap_would_refuse(
     assert starts_sent(sandbox) == 1
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="needs_consent looks the start up by its derived key only, whose time bucket changes within the repeat "
-    "window; the reservation also finds it by its arguments and answers it as a repeat",
-)
 async def test_a_repeat_across_a_key_bucket_boundary_needs_no_consent_again(
     make_booking: MakeBooking, me: Caller, sandbox: Sandbox, clock: FakeClock
 ) -> None:

@@ -226,8 +226,7 @@ class Booking:
         if not asks_about(quote, threshold):
             return False
         caller = who.fingerprint
-        record = await self.store.get(self.key_for(caller, plan))
-        if record is not None and record.caller == caller:
+        if await self._booked(caller, plan):
             return False
         await self._check_cap(caller, plan.tool, quote)
         await self._check_unpriced(caller, plan, quote)
@@ -242,12 +241,21 @@ class Booking:
         caller = who.fingerprint
         booked = 0
         for plan in plans:
-            record = await self.store.get(self.key_for(caller, plan))
-            booked += record is not None and record.caller == caller
+            booked += await self._booked(caller, plan)
         if booked == len(plans):
             return False
         await self._check_cap(caller, plans[0].tool, quote)
         return True
+
+    async def _booked(self, caller: str, plan: StartPlan) -> bool:
+        """Whether `reserve` would answer this start as one already booked (its key, or a repeat)."""
+        record = await self.store.get(self.key_for(caller, plan))
+        if record is not None and record.caller == caller:
+            return True
+        if not plan.looks_for_repeat or self.repeat_window_seconds <= 0:
+            return False
+        since = self._now() - self.repeat_window_seconds
+        return await self.store.find_repeat(caller, plan.tool, plan.digest, since) is not None
 
     # --- the start ---------------------------------------------------------------------------
     async def start(self, who: Caller, plan: StartPlan, quote: Quote, send: Send) -> Booked:
@@ -312,9 +320,9 @@ class Booking:
         key = self.key_for(caller, plan)
         digest = plan.digest
         now = self._now()
-        # Only a start without a key of its own is looked up as a repeat: a new key, like
-        # repeat=true, is the agent asking for another run on purpose.
-        looks_for_repeat = not (plan.given_key or plan.repeat) and self.repeat_window_seconds > 0
+        # Only a start without a key of the agent's is looked up as a repeat (plan.py): a new
+        # key, like repeat=true, is the agent asking for another run on purpose.
+        looks_for_repeat = plan.looks_for_repeat and self.repeat_window_seconds > 0
         repeat_since = now - self.repeat_window_seconds if looks_for_repeat else None
         # Sent the moment it is booked, unless _check_unpriced below may still hold it back.
         sent_at = now if sends_now and (self.cap_usd is None or quote.usd is not None) else None

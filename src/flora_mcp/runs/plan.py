@@ -31,6 +31,17 @@ class StartPlan:
     # tool and key (each item's own key is derived from them), so that following the advice of
     # a failed item re-sends the batch, never each item under a key of its own.
     batch_key: str | None = None
+    # Whether a start already booked with these arguments within the repeat window is this one
+    # (None: when the agent gave no key and did not ask for a repeat). A batch item sent without
+    # a batch key of the agent's carries a key derived from the batch's, whose time bucket can
+    # change within the window: such items are looked up by their arguments too.
+    finds_repeats: bool | None = None
+
+    @property
+    def looks_for_repeat(self) -> bool:
+        if self.finds_repeats is not None:
+            return self.finds_repeats
+        return not (self.given_key or self.repeat)
 
     @functools.cached_property
     def digest(self) -> str:

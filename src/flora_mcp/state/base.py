@@ -175,6 +175,14 @@ class Store(abc.ABC):
         """The caller's record holding `run_id`."""
 
     @abc.abstractmethod
+    async def find_repeat(self, caller: str, tool: str, args_digest: str, since: float) -> StartRecord | None:
+        """The caller's latest start of `tool` with these arguments booked since `since` (not "not_started").
+
+        What `reserve` answers as a repeat, looked up without booking: the consent question is
+        not asked again for a start that will be answered as one.
+        """
+
+    @abc.abstractmethod
     async def claimed_run_ids(self, run_ids: list[str]) -> set[str]:
         """Those of `run_ids` that some record (any caller's) already holds."""
 

@@ -160,6 +160,14 @@ class MemoryStore(Store):
         rec = next((r for r in self._starts.values() if r.caller == caller and r.run_id == run_id), None)
         return _copy(rec) if rec is not None else None
 
+    async def find_repeat(self, caller: str, tool: str, args_digest: str, since: float) -> StartRecord | None:
+        repeats = [
+            r
+            for r in self._callers(caller)
+            if r.tool == tool and r.args_digest == args_digest and r.created_at >= since and r.status != "not_started"
+        ]
+        return _copy(max(repeats, key=lambda r: r.created_at)) if repeats else None
+
     async def claimed_run_ids(self, run_ids: list[str]) -> set[str]:
         held = {r.run_id for r in self._starts.values() if r.run_id is not None}
         return held.intersection(run_ids)

@@ -97,6 +97,9 @@ class SQLStore(Store):
     async def find_run(self, caller: str, run_id: str) -> StartRecord | None:
         return await self._record(sql.SELECT_RUN, (caller, run_id))
 
+    async def find_repeat(self, caller: str, tool: str, args_digest: str, since: float) -> StartRecord | None:
+        return await self._record(sql.SELECT_REPEAT, (caller, tool, args_digest, since))
+
     async def spend(self, caller: str, since: float | None) -> SpendSummary:
         row = await self._fetchone(sql.SPEND, (caller, -math.inf if since is None else since))
         return sql.summary_from_row(row)[0]

@@ -170,7 +170,8 @@ def item_plans(args: StartGenerationRunsArguments, batch_key: str) -> list[Start
             StartPlan(
                 tool=TOOL,
                 kind="generation",
-                arguments=canonical,
+                # The place is part of what an item is: two equal items of one batch are two runs.
+                arguments={**canonical, "batch_index": index},
                 given_key=item_key(batch_key, index, arguments_digest(TOOL, canonical)),
                 repeat=False,
                 describe=f"item {index + 1}{label}: a {request.type} generation of {shown_prompt(request.prompt)!r}",
@@ -179,6 +180,9 @@ def item_plans(args: StartGenerationRunsArguments, batch_key: str) -> list[Start
                 model_id=request.model,
                 prompt=request.prompt,
                 batch_key=batch_key,
+                # A batch key derived from the arguments changes with the repeat window's time
+                # bucket: its items are also found by their arguments, as a single start is.
+                finds_repeats=args.idempotency_key is None and not args.repeat,
             )
         )
     return plans
