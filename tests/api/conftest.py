@@ -8,9 +8,10 @@ from typing import Any
 import httpx2
 import pytest
 
+from fake_clock import FakeClock
 from flora_mcp.api import FloraClient, RetryPolicy
 
-from .support import BASE_URL, CANARY_KEY, FakeSleep, Harness, MakeHarness, Reply, ScriptedFlora
+from .support import BASE_URL, CANARY_KEY, Harness, MakeHarness, Reply, ScriptedFlora
 
 
 @pytest.fixture
@@ -27,13 +28,13 @@ async def harness() -> AsyncIterator[MakeHarness]:
         flora = ScriptedFlora(*replies)
         http = httpx2.AsyncClient(transport=httpx2.MockTransport(flora))
         http_clients.append(http)
-        sleep = FakeSleep()
+        clock = FakeClock()
         kwargs.setdefault("api_key", CANARY_KEY)
         kwargs.setdefault("base_url", BASE_URL)
         kwargs.setdefault("random", lambda: 0.0)  # no jitter: backoff delays are exact
         kwargs.setdefault("retry", RetryPolicy())
-        client = FloraClient(http, sleep=sleep, **kwargs)
-        return Harness(flora, client, sleep)
+        client = FloraClient(http, sleep=clock.sleep, **kwargs)
+        return Harness(flora, client, clock)
 
     yield make
     for http in http_clients:

@@ -1,7 +1,8 @@
-"""Helpers for the API client's tests: a scripted FLORA over httpx2.MockTransport, a fake sleep.
+"""Helpers for the API client's tests: a scripted FLORA over httpx2.MockTransport.
 
 The client is always given a real httpx2.AsyncClient with an injected transport; nothing is
-patched. The fake sleep records the waits the retry loop asks for, so no test really waits.
+patched. Its sleep is the fake clock's (tests/fake_clock.py), which records the waits the retry
+loop asks for in `sleeps`, so no test really waits.
 """
 
 from __future__ import annotations
@@ -12,6 +13,7 @@ from typing import Any
 
 import httpx2
 
+from fake_clock import FakeClock
 from flora_mcp.api import FloraClient, GenerationRunRequest
 
 BASE_URL = "https://flora.test/api/v1"
@@ -67,23 +69,13 @@ class ScriptedFlora:
         return [json.loads(r.content) for r in self.requests]
 
 
-class FakeSleep:
-    """Stands in for anyio.sleep: records each requested wait and returns at once."""
-
-    def __init__(self) -> None:
-        self.delays: list[float] = []
-
-    async def __call__(self, seconds: float) -> None:
-        self.delays.append(seconds)
-
-
 class Harness:
     """A FloraClient wired to a ScriptedFlora, plus what the test needs to look at."""
 
-    def __init__(self, flora: ScriptedFlora, client: FloraClient, sleep: FakeSleep) -> None:
+    def __init__(self, flora: ScriptedFlora, client: FloraClient, clock: FakeClock) -> None:
         self.flora = flora
         self.client = client
-        self.sleep = sleep
+        self.clock = clock  # the client's sleep is clock.sleep
 
 
 MakeHarness = Callable[..., Harness]

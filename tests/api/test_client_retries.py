@@ -41,7 +41,7 @@ async def test_a_server_error_is_retried_twice_with_growing_waits(harness: MakeH
     state = await h.client.get_run("run_abc123")
     assert state.run_id == "run_abc123"
     assert len(h.flora.requests) == 3
-    assert h.sleep.delays == [0.5, 1.0]
+    assert h.clock.sleeps == [0.5, 1.0]
 
 
 async def test_after_the_retries_are_spent_the_last_error_is_raised_with_its_attempts(
@@ -60,34 +60,34 @@ async def test_the_number_of_retries_follows_the_policy(harness: MakeHarness) ->
     with pytest.raises(ServerError):
         await h.client.get_run("run_abc123")
     assert len(h.flora.requests) == 1
-    assert h.sleep.delays == []
+    assert h.clock.sleeps == []
 
 
 async def test_retry_after_ms_sets_the_wait(harness: MakeHarness) -> None:
     h = harness(unavailable(**{"retry-after-ms": "250"}), httpx2.Response(200, json=run_state()))
     await h.client.get_run("run_abc123")
-    assert h.sleep.delays == [0.25]
+    assert h.clock.sleeps == [0.25]
 
 
 async def test_retry_after_seconds_on_a_rate_limit_sets_the_wait(harness: MakeHarness) -> None:
     limited = httpx2.Response(429, json=envelope("rate_limited"), headers={"Retry-After": "3"})
     h = harness(limited, httpx2.Response(200, json=run_state()))
     await h.client.get_run("run_abc123")
-    assert h.sleep.delays == [3]
+    assert h.clock.sleeps == [3]
 
 
 async def test_retry_after_as_an_http_date_sets_the_wait(harness: MakeHarness) -> None:
     limited = httpx2.Response(429, headers={"Retry-After": formatdate(NOW + 20, usegmt=True)})
     h = harness(limited, httpx2.Response(200, json=run_state()), clock=lambda: NOW)
     await h.client.get_run("run_abc123")
-    assert h.sleep.delays == [pytest.approx(20)]
+    assert h.clock.sleeps == [pytest.approx(20)]
 
 
 async def test_a_retry_after_beyond_the_cap_waits_only_the_cap(harness: MakeHarness) -> None:
     limited = httpx2.Response(429, headers={"Retry-After": "86400"})
     h = harness(limited, httpx2.Response(200, json=run_state()), retry=RetryPolicy(max_retry_after=10))
     await h.client.get_run("run_abc123")
-    assert h.sleep.delays == [10]
+    assert h.clock.sleeps == [10]
 
 
 async def test_a_rate_limit_that_persists_reports_how_long_flora_asked_to_wait(harness: MakeHarness) -> None:
@@ -120,7 +120,7 @@ async def test_client_errors_are_never_retried(harness: MakeHarness, status: int
     with pytest.raises(FloraAPIError):
         await h.client.start_generation_run(GENERATION)
     assert len(h.flora.requests) == 1
-    assert h.sleep.delays == []
+    assert h.clock.sleeps == []
 
 
 async def test_a_request_timeout_408_is_retried(harness: MakeHarness) -> None:
@@ -229,4 +229,4 @@ async def test_a_not_found_is_not_retried(harness: MakeHarness) -> None:
     h = harness(httpx2.Response(404, json=envelope("not_found")))
     with pytest.raises(NotFoundError):
         await h.client.get_run("run_missing1")
-    assert h.sleep.delays == []
+    assert h.clock.sleeps == []

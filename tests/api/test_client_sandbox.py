@@ -12,6 +12,7 @@ from dataclasses import dataclass
 import httpx2
 import pytest
 
+from fake_clock import FakeClock
 from flora_mcp.api import (
     AcceptedEarlier,
     AuthenticationError,
@@ -39,8 +40,6 @@ from flora_mcp.api import (
 )
 from flora_mcp.sandbox import Fault, Sandbox, SandboxConfig
 
-from .support import FakeSleep
-
 pytestmark = pytest.mark.anyio
 
 KEY = "sk-sandbox-test-key"
@@ -53,25 +52,25 @@ POSTER = "tech_sandboxposter"
 class Setup:
     sandbox: Sandbox
     client: FloraClient
-    sleep: FakeSleep
+    clock: FakeClock
     http: httpx2.AsyncClient
 
 
 @pytest.fixture(params=["in_process", "socket"])
 async def setup(request: pytest.FixtureRequest) -> AsyncIterator[Setup]:
     sandbox = Sandbox(SandboxConfig(api_key=KEY, time_scale=0))
-    sleep = FakeSleep()
+    clock = FakeClock()
 
     def client_for(http: httpx2.AsyncClient, base_url: str) -> FloraClient:
-        return FloraClient(http, base_url=base_url, api_key=KEY, sleep=sleep, random=lambda: 0.0, timeout=10)
+        return FloraClient(http, base_url=base_url, api_key=KEY, sleep=clock.sleep, random=lambda: 0.0, timeout=10)
 
     if request.param == "in_process":
         async with httpx2.AsyncClient(transport=sandbox.transport()) as http:
-            yield Setup(sandbox, client_for(http, sandbox.base_url()), sleep, http)
+            yield Setup(sandbox, client_for(http, sandbox.base_url()), clock, http)
     else:
         async with sandbox.serving() as base_url, httpx2.AsyncClient() as http:
             assert base_url.startswith("http://127.0.0.1:")
-            yield Setup(sandbox, client_for(http, base_url), sleep, http)
+            yield Setup(sandbox, client_for(http, base_url), clock, http)
 
 
 def image(prompt: str = "A ceramic mug on a sunlit table") -> GenerationRunRequest:
@@ -192,14 +191,14 @@ async def test_a_connection_dropped_before_creation_is_retried_and_starts_one_ru
     result = await setup.client.start_generation_run(image())
     assert isinstance(result, Started)
     assert len(setup.sandbox.runs) == 1
-    assert setup.sleep.delays == [0.5]
+    assert setup.clock.sleeps == [0.5]
 
 
 # --- retries and errors over the wire -----------------------------------------------------------
 async def test_a_rate_limit_is_waited_out_as_the_sandbox_asks(setup: Setup) -> None:
     setup.sandbox.faults.push("GET /workspaces", Fault.rate_limited(retry_after=2))
     await setup.client.list_workspaces()
-    assert setup.sleep.delays == [2]
+    assert setup.clock.sleeps == [2]
 
 
 async def test_an_html_502_that_persists_is_a_server_error_after_the_retries(setup: Setup) -> None:
@@ -285,7 +284,11 @@ async def test_pagination_walks_every_project(setup: Setup) -> None:
 async def test_a_read_dropped_on_every_attempt_ends_as_a_connection_error(setup: Setup) -> None:
     setup.sandbox.faults.push("GET /workspaces", Fault.dropped(), times=3)
     limited = FloraClient(
-        setup.http, base_url=setup.client.base_url, api_key=KEY, retry=RetryPolicy(max_retries=1), sleep=setup.sleep
+        setup.http,
+        base_url=setup.client.base_url,
+        api_key=KEY,
+        retry=RetryPolicy(max_retries=1),
+        sleep=setup.clock.sleep,
     )
     with pytest.raises(FloraConnectionError) as caught:
         await limited.list_workspaces()

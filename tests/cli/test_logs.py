@@ -8,6 +8,7 @@ from collections.abc import Iterator
 
 import pytest
 
+from fake_clock import FakeClock
 from flora_mcp.logs import RepeatLimit, configure_logging
 
 
@@ -40,12 +41,12 @@ def test_a_flood_of_one_line_is_held_back_and_the_next_line_says_how_many(stderr
 
 
 def test_after_the_window_the_line_passes_again_with_the_count_held_back() -> None:
-    now = [0.0]
-    limit = RepeatLimit(burst=2, window=10, clock=lambda: now[0])
+    clock = FakeClock(0.0)
+    limit = RepeatLimit(burst=2, window=10, clock=clock.time)
     record = logging.makeLogRecord({"name": "asyncio", "levelno": logging.ERROR, "msg": "accept failed"})
     passed = [limit.filter(record) for _ in range(7)]
     assert passed == [True, True, False, False, False, False, False]
-    now[0] = 11
+    clock.now = 11
     assert limit.filter(record) and record.repeats_held_back == 5  # type: ignore[attr-defined]
 
 

@@ -26,9 +26,9 @@ from mcp_types import CallToolResult
 from flora_mcp.sandbox import Fault, Sandbox
 from flora_mcp.server import create_server
 
-from .fault_support import PROJECT, WORKSPACE, VirtualTime, campaign_settings, connected, new_sandbox, text_of
+from .fault_support import PROJECT, WORKSPACE, FakeClock, campaign_settings, connected, new_sandbox, text_of
 
-__all__ = ["Fault", "Row", "VirtualTime", "connected", "new_sandbox", "run_booking_campaign", "text_of"]
+__all__ = ["FakeClock", "Fault", "Row", "connected", "new_sandbox", "run_booking_campaign", "text_of"]
 
 POSTER, POSTER_SLUG = "tech_sandboxposter", "poster-maker"
 ALICE, BOB = "sk-alice-0001", "sk-bob-0002"
@@ -126,7 +126,7 @@ ZERO_CHARGE = '{"run_id": "%s", "type": "generation", "charged_cost": 0%.0s}'
 @asynccontextmanager
 async def priced_client(flora: PricedFlora, **settings: Any) -> AsyncIterator[Client]:
     """An in-memory mcp.Client to flora-mcp on `flora`, with a 1.00 USD cap unless told otherwise."""
-    clock = VirtualTime()
+    clock = FakeClock()
     values = {
         "api_key": "sk-priced-0001",
         "base_url": "https://flora.priced/api/v1",
@@ -160,7 +160,7 @@ async def identical_concurrent(bursts: int = 5, calls: int = 10) -> Row:
     failed = 0
     runs_made = []
     for burst in range(bursts):
-        clock = VirtualTime()
+        clock = FakeClock()
         sandbox = new_sandbox(clock)
         tool, arguments = (
             ("start_generation_run", image(f"burst {burst}"))
@@ -192,7 +192,7 @@ async def reused_keys() -> list[Row]:
     ]
     failed, seen = 0, []
     for name, tool, arguments in cases:
-        clock = VirtualTime()
+        clock = FakeClock()
         sandbox = new_sandbox(clock)
         async with connected(sandbox, clock) as client:
             await client.call_tool("start_generation_run", image("a mug", idempotency_key="reused-key-0001"))
@@ -323,7 +323,7 @@ async def lost_answers() -> Row:
     failed, outcomes = 0, []
     for kind in ("generation", "technique"):
         for index, faults in enumerate(LOST.values()):
-            clock = VirtualTime()
+            clock = FakeClock()
             sandbox = new_sandbox(clock)
             tag = f"lost {kind} {index}"
             route = "POST /runs/generation" if kind == "generation" else "POST /runs/technique"
@@ -352,7 +352,7 @@ async def slug_with_workspace() -> Row:
     """A slug with workspace_id -> started in that workspace (tech_ id, top-level route) or refused."""
     failed, seen = 0, []
     for workspace, expect in ((WORKSPACE, "run"), ("ws_other", "refused")):
-        clock = VirtualTime()
+        clock = FakeClock()
         sandbox = new_sandbox(clock)
         async with connected(sandbox, clock) as client:
             answer = await client.call_tool(

@@ -25,12 +25,12 @@ from flora_mcp.config import Settings
 from flora_mcp.sandbox import Sandbox, SandboxConfig
 from flora_mcp.server import create_server
 
+from .fault_support import FakeClock
 from .scripted_flora import (
     IMAGE_MODEL,
     PROJECT,
     TECHNIQUE,
     WORKSPACE,
-    FakeClock,
     ScriptedFlora,
     running,
     scripted_client,

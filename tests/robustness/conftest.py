@@ -6,7 +6,7 @@ import pytest
 
 from flora_mcp.sandbox import Sandbox
 
-from .fault_support import VirtualTime, new_sandbox
+from .fault_support import FakeClock, new_sandbox
 
 
 @pytest.fixture
@@ -15,12 +15,12 @@ def anyio_backend() -> str:
 
 
 @pytest.fixture
-def clock() -> VirtualTime:
-    return VirtualTime()
+def clock() -> FakeClock:
+    return FakeClock()
 
 
 @pytest.fixture
-def sandbox(clock: VirtualTime) -> Sandbox:
+def sandbox(clock: FakeClock) -> Sandbox:
     """A sandbox on `clock` (instant runs, plenty of credits)."""
     return new_sandbox(clock)
 

@@ -48,8 +48,8 @@ from .fault_support import (
     MAX_RETRIES,
     PROJECT,
     WORKSPACE,
+    FakeClock,
     TimeoutTransport,
-    VirtualTime,
     campaign_settings,
     connected,
     new_sandbox,
@@ -185,7 +185,7 @@ async def run_fault_campaign(*, seed: int = 0, starts: int = 400) -> CampaignFig
 
 
 async def _through_flora_mcp(plans: list[PlannedStart], figures: CampaignFigures) -> None:
-    clock = VirtualTime()
+    clock = FakeClock()
     sandbox = new_sandbox(clock)
     async with connected(sandbox, clock) as client:
         for plan in plans:
@@ -246,7 +246,7 @@ def _judge(plan: PlannedStart, reported: str, run_id: str | None, runs: list[Any
 
 # --- the naive client ---------------------------------------------------------------------------
 async def _through_a_naive_client(plans: list[PlannedStart], figures: CampaignFigures) -> None:
-    clock = VirtualTime()
+    clock = FakeClock()
     sandbox = new_sandbox(clock)
     base = sandbox.base_url()
     headers = {"Authorization": f"Bearer {sandbox.config.api_key}"}
@@ -325,7 +325,7 @@ async def failing_calls_memory_growth(calls: int = 1000) -> int:
     Half are reads, half one start an agent keeps retrying with its key, each failing with the
     next of FAILURES in turn (no client retries). The interpreter's own caches are left out.
     """
-    clock = VirtualTime()
+    clock = FakeClock()
     sandbox = new_sandbox(clock)
     start = {
         "workspace_id": WORKSPACE,

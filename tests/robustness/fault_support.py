@@ -1,19 +1,18 @@
 """The harness the robustness tests share: virtual time, a timeout-aware in-process transport,
 and flora-mcp wired to a sandbox in memory.
 
-Time is virtual: the server's and the client's sleeps (backoff, Retry-After) advance a fake
-clock, and an answer slower than the client's timeout raises the timeout at once, before the
-sandbox handles the request (as a read timeout on a slow proxy would), so no test waits.
+Time is virtual: the server's and the client's sleeps (backoff, Retry-After) advance the fake
+clock (tests/fake_clock.py, re-exported here), and an answer slower than the client's timeout
+raises the timeout at once, before the sandbox handles the request (as a read timeout on a slow
+proxy would), so no test waits.
 """
 
 from __future__ import annotations
 
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
-from dataclasses import dataclass
 from typing import Any
 
-import anyio
 import httpx2
 from mcp import Client
 from mcp_types import CallToolResult, TextContent
@@ -22,35 +21,21 @@ from flora_mcp.config import Settings
 from flora_mcp.sandbox import Sandbox, SandboxConfig
 from flora_mcp.server import create_server
 
+# The suite's one fake clock. These modules are imported as `robustness.*` under pytest (tests/ on
+# sys.path, as for postgres_server) and as `tests.robustness.*` by scripts/robustness_report.py.
+try:
+    from fake_clock import FakeClock, VirtualTimeout
+except ModuleNotFoundError:
+    from tests.fake_clock import FakeClock, VirtualTimeout
+
+VirtualTime = FakeClock  # the name scripts/robustness_report.py and edges_*.py import
+
 CLIENT_TIMEOUT = 5.0  # seconds of virtual time the server's FLORA client waits for an answer
 MAX_RETRIES = 2  # the client's own retries per tool call (three attempts)
 WORKSPACE = "ws_sandbox"
 PROJECT = "prj_sandbox"
 START_ROUTES = ("POST /runs/generation", "POST /runs/technique", "POST /techniques/{technique_id}/runs")
 HTML_502 = b"<html><head><title>502 Bad Gateway</title></head><body><h1>502 Bad Gateway</h1></body></html>"
-
-
-class VirtualTimeout(Exception):
-    """Raised inside the sandbox when an answer would come later than the client's timeout."""
-
-
-@dataclass
-class VirtualTime:
-    """A clock that moves only when someone sleeps."""
-
-    now: float = 1_700_000_000.0
-
-    def time(self) -> float:
-        return self.now
-
-    async def sleep(self, seconds: float) -> None:
-        self.now += seconds
-        await anyio.lowlevel.checkpoint()
-
-    async def sandbox_sleep(self, seconds: float) -> None:
-        if seconds >= CLIENT_TIMEOUT:
-            raise VirtualTimeout
-        await self.sleep(seconds)
 
 
 class TimeoutTransport(httpx2.AsyncBaseTransport):
@@ -78,10 +63,10 @@ def text_of(result: CallToolResult) -> str:
     return "\n".join(block.text for block in result.content if isinstance(block, TextContent))
 
 
-def new_sandbox(clock: VirtualTime, **config: Any) -> Sandbox:
+def new_sandbox(clock: FakeClock, **config: Any) -> Sandbox:
     """A sandbox on the virtual clock: instant runs and plenty of credits unless told otherwise."""
     options: dict[str, Any] = {"time_scale": 0, "credits_usd": 1_000_000.0}
-    return Sandbox(SandboxConfig(**(options | config)), clock=clock.time, sleep=clock.sandbox_sleep)
+    return Sandbox(SandboxConfig(**(options | config)), clock=clock.time, sleep=clock.answering_within(CLIENT_TIMEOUT))
 
 
 def campaign_settings(**overrides: Any) -> Settings:
@@ -98,7 +83,7 @@ def campaign_settings(**overrides: Any) -> Settings:
 
 @asynccontextmanager
 async def connected(
-    sandbox: Sandbox, clock: VirtualTime, settings: Settings | None = None, **client_options: Any
+    sandbox: Sandbox, clock: FakeClock, settings: Settings | None = None, **client_options: Any
 ) -> AsyncIterator[Client]:
     """An MCP client, in memory, to flora-mcp on `sandbox`, both on the virtual clock."""
     async with httpx2.AsyncClient(transport=TimeoutTransport(sandbox.transport())) as http:

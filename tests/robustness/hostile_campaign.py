@@ -45,6 +45,7 @@ from flora_mcp.sandbox import Sandbox, SandboxConfig
 from flora_mcp.server import create_server
 from flora_mcp.server.tools import build_tools
 
+from .fault_support import FakeClock
 from .hostile_support import RequestLog, Seen, log_requests
 
 API = "/api/v1"
@@ -440,26 +441,12 @@ class Harness:
         return verdict
 
 
-class FakeTime:
-    """A clock that moves only when the server sleeps, so waits take no real time."""
-
-    def __init__(self) -> None:
-        self.now = time.monotonic()
-
-    def time(self) -> float:
-        return self.now
-
-    async def sleep(self, seconds: float) -> None:
-        self.now += max(0.0, seconds)
-        await anyio.lowlevel.checkpoint()
-
-
 @asynccontextmanager
 async def hostile_harness() -> AsyncIterator[Harness]:
     """A fresh sandbox (instant runs, deep credits) behind the server, with two runs to find."""
     sandbox = Sandbox(SandboxConfig(time_scale=0, credits_usd=1e12))
     log = log_requests(sandbox)
-    fake = FakeTime()
+    fake = FakeClock(now=time.monotonic())
     async with httpx2.AsyncClient(transport=sandbox.transport()) as http:
         server = create_server(
             Settings(max_retries=0),

@@ -21,6 +21,8 @@ from mcp import Client
 from flora_mcp.config import Settings
 from flora_mcp.server import create_server
 
+from .fault_support import FakeClock
+
 BASE = "https://flora.scripted/api/v1"
 API = "/api/v1"
 WORKSPACE, PROJECT, TECHNIQUE = "ws_scripted", "prj_scripted", "tech_scripted"
@@ -127,19 +129,6 @@ class ScriptedFlora:
 
 def _type_of(model: Any) -> Any:
     return model.get("type") if isinstance(model, dict) else None
-
-
-class FakeClock:
-    """Time that moves only when the server sleeps, so waits are instant."""
-
-    def __init__(self) -> None:
-        self.now = 1_700_000_000.0
-
-    def time(self) -> float:
-        return self.now
-
-    async def sleep(self, seconds: float) -> None:
-        self.now += seconds
 
 
 @asynccontextmanager

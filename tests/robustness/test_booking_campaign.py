@@ -88,7 +88,7 @@ async def test_a_start_of_unknown_cost_waits_until_the_last_ones_charge_is_known
 async def test_a_run_made_before_the_start_went_out_is_never_taken_as_its_lost_run() -> None:
     # Another flora-mcp (another state store) made a run of the same model in the same project 30 s
     # earlier; this start's three attempts are all lost before FLORA made anything.
-    clock = campaign.VirtualTime()
+    clock = campaign.FakeClock()
     sandbox = campaign.new_sandbox(clock)
     async with campaign.connected(sandbox, clock) as other:
         earlier = await other.call_tool("start_generation_run", campaign.image("someone else's"))

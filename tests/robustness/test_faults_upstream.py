@@ -21,7 +21,7 @@ from flora_mcp.sandbox import Fault, Sandbox, SandboxConfig
 from flora_mcp.server import create_server
 
 from .fault_campaign import failing_calls_memory_growth
-from .fault_support import HTML_502, VirtualTime, campaign_settings, connected, text_of
+from .fault_support import HTML_502, FakeClock, campaign_settings, connected, text_of
 from .hostile_support import free_port, serving
 
 pytestmark = pytest.mark.anyio
@@ -32,7 +32,7 @@ IMAGE = {"workspace_id": "ws_sandbox", "project_id": "prj_sandbox", "prompt": "a
 @asynccontextmanager
 async def over_the_network(base_url: str, *, api_key: str = "sk-sandbox", **settings: Any) -> AsyncIterator[Client]:
     """flora-mcp talking to `base_url` over real sockets; its backoff sleeps are virtual."""
-    clock = VirtualTime()
+    clock = FakeClock()
     config = campaign_settings(base_url=base_url, api_key=api_key, **settings)
     async with httpx2.AsyncClient(trust_env=False) as http:
         server = create_server(config, http_client=http, sleep=clock.sleep, clock=clock.time, wall_clock=clock.time)
@@ -123,7 +123,7 @@ async def test_a_refused_connection_says_flora_cannot_be_reached_and_that_nothin
 
 
 # --- broken answers -------------------------------------------------------------------------------
-async def test_a_proxy_502_page_is_named_quoted_and_retried_later(sandbox: Sandbox, clock: VirtualTime) -> None:
+async def test_a_proxy_502_page_is_named_quoted_and_retried_later(sandbox: Sandbox, clock: FakeClock) -> None:
     sandbox.faults.push("GET /workspaces", Fault.raw(502, HTML_502), times=3)
     async with connected(sandbox, clock) as client:
         text = error_of(await client.call_tool("list_workspaces", {}))
@@ -144,7 +144,7 @@ async def test_a_proxy_502_page_is_named_quoted_and_retried_later(sandbox: Sandb
     ids=["truncated", "plain-text", "empty", "other-json"],
 )
 async def test_a_body_that_is_not_the_answer_is_reported_as_such(
-    sandbox: Sandbox, clock: VirtualTime, body: bytes, content_type: str, what: str
+    sandbox: Sandbox, clock: FakeClock, body: bytes, content_type: str, what: str
 ) -> None:
     sandbox.faults.push("GET /workspaces", Fault.raw(200, body, content_type))
     async with connected(sandbox, clock) as client:
@@ -155,7 +155,7 @@ async def test_a_body_that_is_not_the_answer_is_reported_as_such(
 
 
 async def test_a_cut_off_start_answer_is_reported_as_maybe_started_and_a_retry_starts_it_once(
-    sandbox: Sandbox, clock: VirtualTime
+    sandbox: Sandbox, clock: FakeClock
 ) -> None:
     sandbox.faults.push("POST /runs/generation", Fault.raw(200, b'{"run_id": "run_', "application/json"))
     async with connected(sandbox, clock) as client:
@@ -187,7 +187,7 @@ async def test_an_endless_answer_is_cut_off_at_the_size_limit() -> None:
 
 
 async def test_an_answer_that_declares_a_huge_length_is_refused_before_reading_it(
-    sandbox: Sandbox, clock: VirtualTime
+    sandbox: Sandbox, clock: FakeClock
 ) -> None:
     sandbox.faults.push("GET /workspaces", Fault.raw(200, b" " * (9 * 1024 * 1024), "application/json"))
     async with connected(sandbox, clock) as client:
@@ -206,8 +206,8 @@ async def test_a_slow_answer_within_the_timeout_is_simply_the_answer() -> None:
     assert (result.structured_content or {})["run_id"] == live.runs[0].run_id
 
 
-async def test_a_run_that_never_finishes_ends_each_wait_with_a_hint_to_wait_again(clock: VirtualTime) -> None:
-    frozen = VirtualTime()  # the sandbox's clock never moves: its runs stay where they started
+async def test_a_run_that_never_finishes_ends_each_wait_with_a_hint_to_wait_again(clock: FakeClock) -> None:
+    frozen = FakeClock()  # the sandbox's clock never moves: its runs stay where they started
     sandbox = Sandbox(SandboxConfig(time_scale=1), clock=frozen.time)
     async with connected(sandbox, clock) as client:
         started = await client.call_tool("start_generation_run", {**IMAGE, "type": "video"})

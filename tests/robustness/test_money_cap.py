@@ -15,7 +15,7 @@ from flora_mcp.sandbox import Fault, Sandbox, SandboxConfig
 from flora_mcp.server import create_server
 from flora_mcp.server.wire.transports import http_app
 
-from .fault_support import VirtualTime, campaign_settings, connected, starts_sent, text_of
+from .fault_support import FakeClock, campaign_settings, connected, starts_sent, text_of
 from .hostile_support import serving
 
 pytestmark = pytest.mark.anyio
@@ -53,7 +53,7 @@ async def spend(client: Client) -> dict[str, Any]:
     return result.structured_content or {}
 
 
-async def test_a_start_past_the_cap_is_refused_before_anything_is_sent(sandbox: Sandbox, clock: VirtualTime) -> None:
+async def test_a_start_past_the_cap_is_refused_before_anything_is_sent(sandbox: Sandbox, clock: FakeClock) -> None:
     async with connected(sandbox, clock, campaign_settings(max_spend_usd=0.25)) as client:
         for _ in range(2):
             assert not (await client.call_tool("start_technique_run", poster(repeat=True))).is_error
@@ -70,7 +70,7 @@ async def test_a_start_past_the_cap_is_refused_before_anything_is_sent(sandbox: 
 
 
 async def test_a_start_whose_known_cost_would_pass_the_cap_is_refused_at_once(
-    sandbox: Sandbox, clock: VirtualTime
+    sandbox: Sandbox, clock: FakeClock
 ) -> None:
     async with connected(sandbox, clock, campaign_settings(max_spend_usd=0.5)) as client:
         refused = await client.call_tool("start_technique_run", clip())
@@ -80,7 +80,7 @@ async def test_a_start_whose_known_cost_would_pass_the_cap_is_refused_at_once(
     assert [run.technique_id for run in sandbox.runs] == [None]
 
 
-async def test_the_cap_counts_the_final_charge_a_later_read_reports(sandbox: Sandbox, clock: VirtualTime) -> None:
+async def test_the_cap_counts_the_final_charge_a_later_read_reports(sandbox: Sandbox, clock: FakeClock) -> None:
     async with connected(sandbox, clock, campaign_settings(max_spend_usd=1.0)) as client:
         started = await client.call_tool("start_generation_run", image())
         run_id = (started.structured_content or {})["run_id"]
@@ -94,7 +94,7 @@ async def test_the_cap_counts_the_final_charge_a_later_read_reports(sandbox: San
     assert refused.is_error and "Spend cap reached" in text_of(refused)
 
 
-async def test_a_retry_with_the_same_key_is_never_refused_by_the_cap(sandbox: Sandbox, clock: VirtualTime) -> None:
+async def test_a_retry_with_the_same_key_is_never_refused_by_the_cap(sandbox: Sandbox, clock: FakeClock) -> None:
     async with connected(sandbox, clock, campaign_settings(max_spend_usd=0.12)) as client:
         first = await client.call_tool("start_technique_run", poster(idempotency_key="poster-key-0001"))
         again = await client.call_tool("start_technique_run", poster(idempotency_key="poster-key-0001"))
@@ -105,7 +105,7 @@ async def test_a_retry_with_the_same_key_is_never_refused_by_the_cap(sandbox: Sa
     assert len(sandbox.runs) == 1
 
 
-async def test_concurrent_starts_cannot_slip_past_the_cap_together(sandbox: Sandbox, clock: VirtualTime) -> None:
+async def test_concurrent_starts_cannot_slip_past_the_cap_together(sandbox: Sandbox, clock: FakeClock) -> None:
     outcomes: list[bool] = []
     # A short delay on each start lets the calls overlap, as they would over a network.
     sandbox.faults.push("POST /runs/technique", Fault.slow(0.5), times=10)
@@ -123,7 +123,7 @@ async def test_concurrent_starts_cannot_slip_past_the_cap_together(sandbox: Sand
 
 
 async def test_a_start_whose_outcome_is_unknown_counts_against_the_cap_until_settled(
-    sandbox: Sandbox, clock: VirtualTime
+    sandbox: Sandbox, clock: FakeClock
 ) -> None:
     # The answer is lost, and so is the listing the server would find the run in.
     sandbox.faults.push("POST /runs/technique", Fault.dropped_after_create())
@@ -148,7 +148,7 @@ async def test_a_start_whose_outcome_is_unknown_counts_against_the_cap_until_set
 
 
 async def test_a_quote_that_cannot_be_looked_up_does_not_block_a_start_under_the_cap(
-    sandbox: Sandbox, clock: VirtualTime
+    sandbox: Sandbox, clock: FakeClock
 ) -> None:
     sandbox.faults.push("GET /techniques/{technique_id}", Fault.status_(503), times=3)
     async with connected(sandbox, clock, campaign_settings(max_spend_usd=5.0)) as client:
@@ -157,7 +157,7 @@ async def test_a_quote_that_cannot_be_looked_up_does_not_block_a_start_under_the
     assert len(sandbox.runs) == 1
 
 
-async def test_the_spend_report_lists_the_sessions_runs_and_totals(sandbox: Sandbox, clock: VirtualTime) -> None:
+async def test_the_spend_report_lists_the_sessions_runs_and_totals(sandbox: Sandbox, clock: FakeClock) -> None:
     async with connected(sandbox, clock, campaign_settings(max_spend_usd=5.0, confirm_above_usd=2.0)) as client:
         empty = await spend(client)
         await client.call_tool("start_generation_run", image())
@@ -177,7 +177,7 @@ async def test_the_spend_report_lists_the_sessions_runs_and_totals(sandbox: Sand
     assert "Your spend in the last 24 hours: 0.16 USD on 2 start(s) (cap 5 USD, 4.84 USD left)." in text_of(started)
 
 
-async def test_without_a_cap_starts_still_report_the_sessions_spend(sandbox: Sandbox, clock: VirtualTime) -> None:
+async def test_without_a_cap_starts_still_report_the_sessions_spend(sandbox: Sandbox, clock: FakeClock) -> None:
     async with connected(sandbox, clock) as client:
         started = await client.call_tool("start_generation_run", image())
         report = await spend(client)
@@ -187,7 +187,7 @@ async def test_without_a_cap_starts_still_report_the_sessions_spend(sandbox: San
 
 
 async def test_a_recovered_run_without_any_quote_is_listed_with_an_unknown_cost(
-    sandbox: Sandbox, clock: VirtualTime
+    sandbox: Sandbox, clock: FakeClock
 ) -> None:
     sandbox.faults.push("POST /runs/generation", Fault.dropped_after_create())
     async with connected(sandbox, clock) as client:

@@ -14,7 +14,7 @@ from flora_mcp.sandbox import Sandbox, SandboxConfig
 from flora_mcp.server import create_server
 from flora_mcp.server.wire.transports import http_app
 
-from .fault_support import VirtualTime, campaign_settings, connected, starts_sent, text_of
+from .fault_support import FakeClock, campaign_settings, connected, starts_sent, text_of
 from .hostile_support import serving
 
 pytestmark = pytest.mark.anyio
@@ -50,7 +50,7 @@ def confirming(threshold: float = 0.3, **more: Any) -> Any:
 
 @ERAS
 async def test_a_start_above_the_threshold_runs_once_the_user_confirms(
-    sandbox: Sandbox, clock: VirtualTime, mode: str
+    sandbox: Sandbox, clock: FakeClock, mode: str
 ) -> None:
     user = User("accept")
     async with connected(sandbox, clock, confirming(), mode=mode, elicitation_callback=user) as client:
@@ -65,7 +65,7 @@ async def test_a_start_above_the_threshold_runs_once_the_user_confirms(
 @ERAS
 @pytest.mark.parametrize(("answer", "confirm", "word"), [("decline", True, "declined"), ("cancel", True, "cancelled")])
 async def test_a_declined_or_cancelled_start_sends_nothing(
-    sandbox: Sandbox, clock: VirtualTime, mode: str, answer: str, confirm: bool, word: str
+    sandbox: Sandbox, clock: FakeClock, mode: str, answer: str, confirm: bool, word: str
 ) -> None:
     user = User(answer, confirm)
     async with connected(sandbox, clock, confirming(), mode=mode, elicitation_callback=user) as client:
@@ -79,7 +79,7 @@ async def test_a_declined_or_cancelled_start_sends_nothing(
     assert spend["spent_usd"] == 0 and spend["runs"] == []
 
 
-async def test_answering_no_in_the_form_is_a_decline(sandbox: Sandbox, clock: VirtualTime) -> None:
+async def test_answering_no_in_the_form_is_a_decline(sandbox: Sandbox, clock: FakeClock) -> None:
     user = User("accept", confirm=False)
     async with connected(sandbox, clock, confirming(), elicitation_callback=user) as client:
         result = await client.call_tool("start_technique_run", CLIP)
@@ -89,7 +89,7 @@ async def test_answering_no_in_the_form_is_a_decline(sandbox: Sandbox, clock: Vi
 
 @ERAS
 async def test_a_client_that_cannot_ask_gets_a_refusal_not_a_silent_start(
-    sandbox: Sandbox, clock: VirtualTime, mode: str
+    sandbox: Sandbox, clock: FakeClock, mode: str
 ) -> None:
     async with connected(sandbox, clock, confirming(), mode=mode) as client:
         result = await client.call_tool("start_technique_run", CLIP)
@@ -101,7 +101,7 @@ async def test_a_client_that_cannot_ask_gets_a_refusal_not_a_silent_start(
     assert [run.technique_id for run in sandbox.runs] == [None]
 
 
-async def test_starts_at_or_under_the_threshold_are_not_asked_about(sandbox: Sandbox, clock: VirtualTime) -> None:
+async def test_starts_at_or_under_the_threshold_are_not_asked_about(sandbox: Sandbox, clock: FakeClock) -> None:
     user = User("decline")
     async with connected(sandbox, clock, confirming(0.5), elicitation_callback=user) as client:
         video = await client.call_tool("start_generation_run", VIDEO)
@@ -110,9 +110,7 @@ async def test_starts_at_or_under_the_threshold_are_not_asked_about(sandbox: San
     assert user.questions == []
 
 
-async def test_a_retry_with_the_key_of_a_confirmed_start_is_not_asked_again(
-    sandbox: Sandbox, clock: VirtualTime
-) -> None:
+async def test_a_retry_with_the_key_of_a_confirmed_start_is_not_asked_again(sandbox: Sandbox, clock: FakeClock) -> None:
     user = User("accept")
     keyed = {**CLIP, "idempotency_key": "clip-key-00001"}
     async with connected(sandbox, clock, confirming(), elicitation_callback=user) as client:
@@ -125,7 +123,7 @@ async def test_a_retry_with_the_key_of_a_confirmed_start_is_not_asked_again(
     assert len(sandbox.runs) == 2
 
 
-async def test_costs_are_looked_up_once_per_process(sandbox: Sandbox, clock: VirtualTime) -> None:
+async def test_costs_are_looked_up_once_per_process(sandbox: Sandbox, clock: FakeClock) -> None:
     user = User("accept")
     async with connected(sandbox, clock, confirming(), elicitation_callback=user) as client:
         for _ in range(3):
@@ -136,7 +134,7 @@ async def test_costs_are_looked_up_once_per_process(sandbox: Sandbox, clock: Vir
     assert len(user.questions) == 6
 
 
-async def test_a_repeated_start_is_not_asked_about_again(sandbox: Sandbox, clock: VirtualTime) -> None:
+async def test_a_repeated_start_is_not_asked_about_again(sandbox: Sandbox, clock: FakeClock) -> None:
     user = User("accept")
     async with connected(sandbox, clock, confirming(), elicitation_callback=user) as client:
         first = await client.call_tool("start_technique_run", CLIP)
@@ -146,7 +144,7 @@ async def test_a_repeated_start_is_not_asked_about_again(sandbox: Sandbox, clock
     assert len(sandbox.runs) == 1
 
 
-async def test_the_cap_is_checked_before_the_user_is_asked(sandbox: Sandbox, clock: VirtualTime) -> None:
+async def test_the_cap_is_checked_before_the_user_is_asked(sandbox: Sandbox, clock: FakeClock) -> None:
     user = User("accept")
     settings = confirming(max_spend_usd=0.6)
     async with connected(sandbox, clock, settings, elicitation_callback=user) as client:
@@ -179,7 +177,7 @@ async def test_over_stateless_http_the_question_travels_in_the_result_or_the_sta
 
 
 # --- read-only ---------------------------------------------------------------------------------
-async def test_a_read_only_server_offers_no_start_tools(sandbox: Sandbox, clock: VirtualTime) -> None:
+async def test_a_read_only_server_offers_no_start_tools(sandbox: Sandbox, clock: FakeClock) -> None:
     async with connected(sandbox, clock, campaign_settings(read_only=True)) as client:
         names = {tool.name for tool in (await client.list_tools()).tools}
         refused = await client.call_tool("start_generation_run", IMAGE)

@@ -7,9 +7,10 @@ from collections.abc import AsyncIterator
 import httpx2
 import pytest
 
+from fake_clock import FakeClock
 from flora_mcp.sandbox import Sandbox, SandboxConfig
 
-from .helpers import KEY, FakeClock
+from .helpers import KEY, START_TIME
 
 
 @pytest.fixture
@@ -19,7 +20,7 @@ def anyio_backend() -> str:
 
 @pytest.fixture
 def clock() -> FakeClock:
-    return FakeClock()
+    return FakeClock(START_TIME)
 
 
 @pytest.fixture
@@ -29,7 +30,7 @@ def config() -> SandboxConfig:
 
 @pytest.fixture
 def sandbox(config: SandboxConfig, clock: FakeClock) -> Sandbox:
-    return Sandbox(config, clock=clock)
+    return Sandbox(config, clock=clock.time)
 
 
 @pytest.fixture

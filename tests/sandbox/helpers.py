@@ -1,22 +1,9 @@
-"""Helpers the sandbox tests share: the key, a fake clock and typical request bodies."""
+"""Helpers the sandbox tests share: the key, the fake clock's start and typical request bodies."""
 
 from __future__ import annotations
 
 KEY = "sk-sandbox"
-START_TIME = 1_750_000_000.0
-
-
-class FakeClock:
-    """A clock that moves only when a test says so."""
-
-    def __init__(self, now: float = START_TIME) -> None:
-        self.now = now
-
-    def __call__(self) -> float:
-        return self.now
-
-    def advance(self, seconds: float) -> None:
-        self.now += seconds
+START_TIME = 1_750_000_000.0  # where the sandbox tests' FakeClock (tests/fake_clock.py) starts
 
 
 def generation_body(**overrides: object) -> dict[str, object]:

@@ -5,6 +5,7 @@ from __future__ import annotations
 import httpx2
 import pytest
 
+from fake_clock import FakeClock
 from flora_mcp.api.models import (
     GenerationList,
     ModelList,
@@ -15,7 +16,7 @@ from flora_mcp.api.models import (
     WorkspaceList,
 )
 
-from .helpers import FakeClock, generation_body, nested_body
+from .helpers import generation_body, nested_body
 
 pytestmark = pytest.mark.anyio
 

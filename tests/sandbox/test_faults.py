@@ -7,10 +7,11 @@ import json
 import httpx2
 import pytest
 
+from fake_clock import FakeClock
 from flora_mcp.api.models import ErrorEnvelope, StartResponse
 from flora_mcp.sandbox import Fault, Sandbox
 
-from .helpers import KEY, FakeClock, generation_body
+from .helpers import KEY, generation_body
 
 pytestmark = pytest.mark.anyio
 
@@ -80,19 +81,14 @@ async def test_a_drop_after_create_fault_loses_the_answer_but_the_run_exists_and
 
 
 async def test_a_slow_fault_waits_then_answers_normally(clock: FakeClock) -> None:
-    waited: list[float] = []
-
-    async def sleep(seconds: float) -> None:
-        waited.append(seconds)
-
-    sandbox = Sandbox(clock=clock, sleep=sleep)
+    sandbox = Sandbox(clock=clock.time, sleep=clock.sleep)
     sandbox.faults.push(START, Fault.slow(7.5))
     async with httpx2.AsyncClient(
         transport=sandbox.transport(), base_url=sandbox.base_url(), headers={"Authorization": f"Bearer {KEY}"}
     ) as client:
         response = await client.post("/runs/generation", json=generation_body())
 
-    assert waited == [7.5]
+    assert clock.sleeps == [7.5]
     assert StartResponse.model_validate(response.json()).run_id == sandbox.runs[0].run_id
 
 

@@ -5,10 +5,11 @@ from __future__ import annotations
 import httpx2
 import pytest
 
+from fake_clock import FakeClock
 from flora_mcp.api.models import RunState, StartResponse
 from flora_mcp.sandbox import Sandbox, SandboxConfig
 
-from .helpers import FakeClock, generation_body, nested_body
+from .helpers import generation_body, nested_body
 
 pytestmark = pytest.mark.anyio
 

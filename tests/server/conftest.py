@@ -9,11 +9,10 @@ import pytest
 from mcp import Client
 from mcp.server import MCPServer
 
+from fake_clock import FakeClock
 from flora_mcp.config import Settings
 from flora_mcp.sandbox import Sandbox, SandboxConfig
 from flora_mcp.server import create_server
-
-from .support import FakeTime
 
 
 @pytest.fixture
@@ -22,8 +21,8 @@ def anyio_backend() -> str:
 
 
 @pytest.fixture
-def fake_time() -> FakeTime:
-    return FakeTime()
+def fake_time() -> FakeClock:
+    return FakeClock()
 
 
 @pytest.fixture
@@ -32,12 +31,12 @@ def sandbox_config() -> SandboxConfig:
 
 
 @pytest.fixture
-def sandbox(sandbox_config: SandboxConfig, fake_time: FakeTime) -> Sandbox:
+def sandbox(sandbox_config: SandboxConfig, fake_time: FakeClock) -> Sandbox:
     return Sandbox(sandbox_config, clock=fake_time.time)
 
 
 @pytest.fixture
-async def server(sandbox: Sandbox, fake_time: FakeTime) -> AsyncIterator[MCPServer]:
+async def server(sandbox: Sandbox, fake_time: FakeClock) -> AsyncIterator[MCPServer]:
     async with httpx2.AsyncClient(transport=sandbox.transport()) as http:
         yield create_server(
             Settings(max_retries=2),

@@ -1,12 +1,10 @@
-"""Helpers for the server tests: a fake clock shared by server and sandbox, and call shortcuts."""
+"""Helpers for the server tests: call shortcuts and output checks (the fake clock is tests/fake_clock.py)."""
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
 from functools import cache
 from typing import Any
 
-import anyio
 from jsonschema import Draft202012Validator
 from mcp import Client
 from mcp_types import CallToolResult, ResourceLink, TextContent
@@ -18,36 +16,6 @@ from flora_mcp.server.tools.registry import full_output_schema
 WORKSPACE = "ws_sandbox"
 PROJECT = "prj_sandbox"
 POSTER = "tech_sandboxposter"
-
-
-@dataclass
-class FakeTime:
-    """Time that passes only when someone sleeps: waits are instant and runs still progress.
-
-    Set `hold` (and `cancelled`) to Events and the next sleep sets `hold`, then blocks until
-    cancelled and sets `cancelled`: how a test catches a wait mid-pause.
-    """
-
-    now: float = 1_700_000_000.0
-    sleeps: list[float] = field(default_factory=list)
-    hold: anyio.Event | None = None
-    cancelled: anyio.Event | None = None
-
-    def time(self) -> float:
-        return self.now
-
-    async def sleep(self, seconds: float) -> None:
-        self.sleeps.append(seconds)
-        if self.hold is not None:
-            self.hold.set()
-            try:
-                await anyio.sleep_forever()
-            except anyio.get_cancelled_exc_class():
-                if self.cancelled is not None:
-                    self.cancelled.set()
-                raise
-        self.now += seconds
-        await anyio.lowlevel.checkpoint()
 
 
 def text_of(result: CallToolResult) -> str:

@@ -11,11 +11,12 @@ import pytest
 from mcp import Client
 from mcp.server import MCPServer
 
+from fake_clock import FakeClock
 from flora_mcp.config import Settings
 from flora_mcp.sandbox import Sandbox
 from flora_mcp.server import create_server
 
-from .support import POSTER, PROJECT, WORKSPACE, FakeTime, call_error, call_ok, text_of
+from .support import POSTER, PROJECT, WORKSPACE, call_error, call_ok, text_of
 
 pytestmark = pytest.mark.anyio
 
@@ -145,7 +146,7 @@ class CountingTransport(httpx2.AsyncBaseTransport):
 
 
 @pytest.fixture
-async def counted(sandbox: Sandbox, fake_time: FakeTime) -> AsyncIterator[tuple[MCPServer, CountingTransport]]:
+async def counted(sandbox: Sandbox, fake_time: FakeClock) -> AsyncIterator[tuple[MCPServer, CountingTransport]]:
     transport = CountingTransport(sandbox.transport())
     async with httpx2.AsyncClient(transport=transport) as http:
         server = create_server(
@@ -167,7 +168,7 @@ async def test_reads_of_many_runs_never_exceed_three_at_once(
     assert 1 < transport.most <= 3
 
 
-async def test_the_cap_holds_for_the_batch_as_a_whole(sandbox: Sandbox, fake_time: FakeTime) -> None:
+async def test_the_cap_holds_for_the_batch_as_a_whole(sandbox: Sandbox, fake_time: FakeClock) -> None:
     async with httpx2.AsyncClient(transport=sandbox.transport()) as http:
         server = create_server(
             Settings(max_retries=2, max_spend_usd=0.1),

@@ -5,9 +5,10 @@ from __future__ import annotations
 import pytest
 from mcp import Client
 
+from fake_clock import FakeClock
 from flora_mcp.sandbox import Sandbox
 
-from .support import POSTER, PROJECT, WORKSPACE, FakeTime, call_error, call_ok, generation, text_of
+from .support import POSTER, PROJECT, WORKSPACE, call_error, call_ok, generation, text_of
 
 pytestmark = pytest.mark.anyio
 
@@ -86,7 +87,7 @@ async def test_technique_run_history_lists_runs_with_every_filter(client: Client
 
 
 async def test_generation_history_lists_runs_newest_first_with_its_filters_and_pages(
-    client: Client, sandbox: Sandbox, fake_time: FakeTime
+    client: Client, sandbox: Sandbox, fake_time: FakeClock
 ) -> None:
     for prompt in ("a red mug", "a blue mug", "a green mug"):
         await call_ok(client, "start_generation_run", generation(prompt=prompt))

@@ -8,9 +8,10 @@ import anyio
 import pytest
 from mcp import Client
 
+from fake_clock import FakeClock
 from flora_mcp.sandbox import Fault, Sandbox
 
-from .support import POSTER, WORKSPACE, FakeTime, call_error, call_ok, generation, links_of, text_of
+from .support import POSTER, WORKSPACE, call_error, call_ok, generation, links_of, text_of
 
 pytestmark = pytest.mark.anyio
 
@@ -20,7 +21,7 @@ async def start(client: Client, **overrides: Any) -> dict[str, Any]:
 
 
 async def test_a_running_run_reports_status_progress_and_when_to_look_again(
-    client: Client, fake_time: FakeTime
+    client: Client, fake_time: FakeClock
 ) -> None:
     run = await start(client)
     fake_time.now += 3  # half of the image's 6 s
@@ -35,7 +36,7 @@ async def test_a_running_run_reports_status_progress_and_when_to_look_again(
     assert run["run_id"] in text_of(result)
 
 
-async def test_a_completed_run_gives_its_media_as_resource_links(client: Client, fake_time: FakeTime) -> None:
+async def test_a_completed_run_gives_its_media_as_resource_links(client: Client, fake_time: FakeClock) -> None:
     run = await start(client)
     fake_time.now += 60
     result = await call_ok(client, "get_run", {"run_id": run["run_id"]})
@@ -48,7 +49,7 @@ async def test_a_completed_run_gives_its_media_as_resource_links(client: Client,
     assert str(link.uri) in text_of(result)
 
 
-async def test_a_text_output_is_returned_as_text(client: Client, fake_time: FakeTime) -> None:
+async def test_a_text_output_is_returned_as_text(client: Client, fake_time: FakeClock) -> None:
     run = await start(client, type="text", prompt="a haiku about mugs")
     fake_time.now += 60
     result = await call_ok(client, "get_run", {"run_id": run["run_id"]})
@@ -58,7 +59,7 @@ async def test_a_text_output_is_returned_as_text(client: Client, fake_time: Fake
     assert output["url"] in text_of(result)
 
 
-async def test_a_failed_run_shows_its_error_and_what_to_do(client: Client, fake_time: FakeTime) -> None:
+async def test_a_failed_run_shows_its_error_and_what_to_do(client: Client, fake_time: FakeClock) -> None:
     run = await start(client, prompt="a mug [fail]")
     fake_time.now += 60
     result = await call_ok(client, "get_run", {"run_id": run["run_id"]})
@@ -72,7 +73,7 @@ async def test_a_failed_run_shows_its_error_and_what_to_do(client: Client, fake_
 
 
 async def test_a_technique_run_is_read_under_its_technique(
-    client: Client, sandbox: Sandbox, fake_time: FakeTime
+    client: Client, sandbox: Sandbox, fake_time: FakeClock
 ) -> None:
     started = await call_ok(
         client,
@@ -110,7 +111,7 @@ async def test_waiting_returns_the_outputs_and_reports_progress_on_every_poll(cl
     assert all(total == 100 and message and run["run_id"] in message for _, total, message in updates)
 
 
-async def test_waiting_polls_between_one_and_ten_seconds_apart(client: Client, fake_time: FakeTime) -> None:
+async def test_waiting_polls_between_one_and_ten_seconds_apart(client: Client, fake_time: FakeClock) -> None:
     run = await start(client, type="video", prompt="a drone shot")  # 45 s
     fake_time.sleeps.clear()
     await call_ok(client, "wait_for_run", {"run_id": run["run_id"], "timeout_seconds": 120})
@@ -119,7 +120,7 @@ async def test_waiting_polls_between_one_and_ten_seconds_apart(client: Client, f
 
 
 async def test_waiting_past_the_budget_returns_the_current_state_and_to_wait_again(
-    client: Client, fake_time: FakeTime
+    client: Client, fake_time: FakeClock
 ) -> None:
     run = await start(client, type="video", prompt="a drone shot")  # 45 s
     result = await call_ok(client, "wait_for_run", {"run_id": run["run_id"], "timeout_seconds": 10})
@@ -160,7 +161,7 @@ async def test_waiting_for_an_unknown_run_is_an_error_naming_the_code(client: Cl
     assert "not_found" in text and "Next step" in text
 
 
-async def test_cancelling_a_wait_stops_polling_at_once(client: Client, sandbox: Sandbox, fake_time: FakeTime) -> None:
+async def test_cancelling_a_wait_stops_polling_at_once(client: Client, sandbox: Sandbox, fake_time: FakeClock) -> None:
     run = await start(client, type="video", prompt="a drone shot")
     fake_time.hold, fake_time.cancelled = anyio.Event(), anyio.Event()
     with anyio.CancelScope() as scope:
@@ -175,7 +176,7 @@ async def test_cancelling_a_wait_stops_polling_at_once(client: Client, sandbox: 
 
 
 async def test_cancelling_a_wait_between_polls_stops_it_at_once(
-    client: Client, sandbox: Sandbox, fake_time: FakeTime
+    client: Client, sandbox: Sandbox, fake_time: FakeClock
 ) -> None:
     run = await start(client, type="video", prompt="a drone shot")  # 45 s
     await call_ok(client, "wait_for_run", {"run_id": run["run_id"], "timeout_seconds": 12})  # polls a few times
@@ -193,7 +194,7 @@ async def test_cancelling_a_wait_between_polls_stops_it_at_once(
 
 
 async def test_waiting_again_on_a_run_just_seen_finished_answers_at_once(
-    client: Client, fake_time: FakeTime, sandbox: Sandbox
+    client: Client, fake_time: FakeClock, sandbox: Sandbox
 ) -> None:
     run = await start(client)
     fake_time.now += 60

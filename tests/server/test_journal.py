@@ -6,19 +6,19 @@ from collections.abc import AsyncIterator
 from pathlib import Path
 from typing import Any
 
-import anyio
 import httpx2
 import pytest
 from mcp import Client
 
+from fake_clock import START, FakeClock
 from flora_mcp.config import Settings
+from flora_mcp.runs.upkeep import ORPHAN_AFTER_SECONDS, RECHECK_EVERY_SECONDS, RECHECK_FOR_SECONDS
 from flora_mcp.sandbox import Sandbox, SandboxConfig
 from flora_mcp.server import create_server
 from flora_mcp.server.tools.journal import when_to_unix
-from flora_mcp.runs.upkeep import ORPHAN_AFTER_SECONDS, RECHECK_EVERY_SECONDS, RECHECK_FOR_SECONDS
 from flora_mcp.state import ReserveRequest, Store, open_store
 
-from .support import POSTER, FakeTime, call_error, call_ok, generation, text_of
+from .support import POSTER, call_error, call_ok, generation, text_of
 
 pytestmark = pytest.mark.anyio
 DAY = 86400.0
@@ -34,14 +34,14 @@ def live() -> Sandbox:
     return Sandbox(SandboxConfig(time_scale=0))
 
 
-def server_on(live: Sandbox, http: httpx2.AsyncClient, url: str, clock: FakeTime, **settings: Any) -> Any:
+def server_on(live: Sandbox, http: httpx2.AsyncClient, url: str, clock: FakeClock, **settings: Any) -> Any:
     return create_server(
         Settings(state_url=url, **settings),
         http_client=http,
         sandbox=live,
         sleep=clock.sleep,
         wall_clock=clock.time,
-        upkeep_tick_seconds=0.02,
+        upkeep_tick_seconds=0.02,  # of the fake clock: each clock.elapse(>= 0.02) runs one tick
     )
 
 
@@ -54,7 +54,7 @@ async def http(live: Sandbox) -> AsyncIterator[httpx2.AsyncClient]:
 async def test_find_runs_finds_past_starts_by_prompt_words_tool_status_and_date(
     live: Sandbox, http: httpx2.AsyncClient, state_url: str
 ) -> None:
-    clock = FakeTime()
+    clock = FakeClock()
     async with Client(server_on(live, http, state_url, clock)) as client:
         mug = await call_ok(client, "start_generation_run", generation(prompt="A blue MUG on a desk"))
         clock.now += 2 * DAY
@@ -87,7 +87,7 @@ async def test_find_runs_finds_past_starts_by_prompt_words_tool_status_and_date(
 async def test_find_runs_refuses_an_unreadable_date_naming_the_field(
     live: Sandbox, http: httpx2.AsyncClient, state_url: str
 ) -> None:
-    async with Client(server_on(live, http, state_url, FakeTime())) as client:
+    async with Client(server_on(live, http, state_url, FakeClock())) as client:
         text = await call_error(client, "find_runs", {"since": "yesterday"})
     assert "since" in text and "2026-07-01" in text and "2d" in text
 
@@ -100,7 +100,7 @@ def test_dates_and_ages_read_as_unix_times() -> None:
 
 
 async def test_another_caller_never_finds_your_runs(live: Sandbox, http: httpx2.AsyncClient, state_url: str) -> None:
-    clock = FakeTime()
+    clock = FakeClock()
     async with Client(server_on(live, http, state_url, clock)) as client:
         await call_ok(client, "start_generation_run", generation(prompt="secret mug"))
     async with open_store(state_url) as store:
@@ -116,7 +116,7 @@ async def _record(store: Store, key: str) -> Any:
 async def test_a_charge_settled_after_the_end_is_read_again_and_reaches_the_ledger(
     live: Sandbox, http: httpx2.AsyncClient, state_url: str
 ) -> None:
-    clock = FakeTime()
+    clock = FakeClock()
     async with Client(server_on(live, http, state_url, clock)) as client:
         started = await call_ok(client, "start_generation_run", generation())
         run_id = (started.structured_content or {})["run_id"]
@@ -125,10 +125,9 @@ async def test_a_charge_settled_after_the_end_is_read_again_and_reaches_the_ledg
         reads = live.requests["GET /runs/{run_id}"]
         # FLORA settles the bill later than the run's end.
         live.state.by_id[run_id].charged_cost = 0.031
-        await anyio.sleep(0.2)
+        await clock.elapse(1)  # a tick
         assert live.requests["GET /runs/{run_id}"] == reads, "not re-read before RECHECK_EVERY_SECONDS"
-        clock.now += RECHECK_EVERY_SECONDS + 1
-        await anyio.sleep(0.5)  # the upkeep ticks every 0.02 s
+        await clock.elapse(RECHECK_EVERY_SECONDS)  # the next tick, RECHECK_EVERY_SECONDS + 1 after the read
         assert live.requests["GET /runs/{run_id}"] == reads + 1
         spend = (await call_ok(client, "get_spend", {})).structured_content or {}
     assert spend["spent_usd"] == pytest.approx(0.031)
@@ -140,20 +139,32 @@ async def test_a_charge_settled_after_the_end_is_read_again_and_reaches_the_ledg
 async def test_runs_older_than_the_recheck_horizon_are_not_read_again(
     live: Sandbox, http: httpx2.AsyncClient, state_url: str
 ) -> None:
-    clock = FakeTime()
+    clock = FakeClock()
     async with Client(server_on(live, http, state_url, clock)) as client:
         started = await call_ok(client, "start_generation_run", generation())
         await call_ok(client, "wait_for_run", {"run_id": (started.structured_content or {})["run_id"]})
         reads = live.requests["GET /runs/{run_id}"]
-        clock.now += RECHECK_FOR_SECONDS + 1
-        await anyio.sleep(0.3)
+        await clock.elapse(RECHECK_FOR_SECONDS + 1)  # a tick
     assert live.requests["GET /runs/{run_id}"] == reads
+
+
+async def test_the_upkeep_waits_on_the_fake_clock_and_never_moves_it(
+    live: Sandbox, http: httpx2.AsyncClient, state_url: str
+) -> None:
+    clock = FakeClock()
+    async with Client(server_on(live, http, state_url, clock)) as client:
+        await clock.background_asleep()
+        for _ in range(3):
+            await client.list_tools()
+        assert (clock.now, clock.sleeps) == (START, []), "only the test, or a run's wait, moves the clock"
+        await clock.elapse(60)
+        assert clock.now == START + 60
 
 
 async def test_journal_rows_older_than_the_retention_are_removed_at_start(
     live: Sandbox, http: httpx2.AsyncClient, state_url: str
 ) -> None:
-    clock = FakeTime()
+    clock = FakeClock()
     async with open_store(state_url) as store:
         for key, age_days in (("old-start-0001", 31.0), ("new-start-0001", 29.0)):
             request = ReserveRequest(
@@ -163,7 +174,7 @@ async def test_journal_rows_older_than_the_retention_are_removed_at_start(
             await store.reserve(request)
     async with Client(server_on(live, http, state_url, clock, state_retention_days=30)) as client:
         await client.list_tools()
-        await anyio.sleep(0.1)
+        await clock.background_asleep()  # the upkeep's first purge is over
     async with open_store(state_url) as store:
         assert await store.get("old-start-0001") is None
         assert await store.get("new-start-0001") is not None
@@ -172,7 +183,7 @@ async def test_journal_rows_older_than_the_retention_are_removed_at_start(
 async def test_a_reading_already_in_the_journal_is_not_written_again_until_it_changes_or_ages(
     live: Sandbox, http: httpx2.AsyncClient, state_url: str
 ) -> None:
-    clock = FakeTime()
+    clock = FakeClock()
     async with Client(server_on(live, http, state_url, clock)) as client:
         started = await call_ok(client, "start_generation_run", generation(prompt="a mug read often"))
         run_id = (started.structured_content or {})["run_id"]
@@ -197,7 +208,7 @@ async def test_a_reading_already_in_the_journal_is_not_written_again_until_it_ch
 async def test_a_start_left_in_flight_by_a_stopped_process_is_found_by_the_next_one(
     live: Sandbox, http: httpx2.AsyncClient, state_url: str
 ) -> None:
-    clock = FakeTime()
+    clock = FakeClock()
     # What a process killed mid-start leaves: FLORA made the run, the journal says "in flight".
     answer = await http.post(
         live.base_url("http://sandbox.test") + "/runs/generation",
@@ -221,11 +232,10 @@ async def test_a_start_left_in_flight_by_a_stopped_process_is_found_by_the_next_
             )
         )
     async with Client(server_on(live, http, state_url, clock)):
-        await anyio.sleep(0.2)
+        await clock.elapse(1)  # a tick
         async with open_store(state_url) as store:
             assert (await _record(store, "orphan-key-0001")).status == "in_flight", "a live send may still be going"
-        clock.now += ORPHAN_AFTER_SECONDS + 1
-        await anyio.sleep(0.5)  # the upkeep ticks every 0.02 s
+        await clock.elapse(ORPHAN_AFTER_SECONDS)  # the next tick, ORPHAN_AFTER_SECONDS + 1 after the send
     async with open_store(state_url) as store:
         record = await _record(store, "orphan-key-0001")
     assert (record.status, record.run_id) == ("recovered", made)

@@ -16,11 +16,12 @@ import httpx2
 import pytest
 from mcp import Client
 
+from fake_clock import FakeClock
 from flora_mcp.config import Settings
 from flora_mcp.sandbox import Sandbox, SandboxConfig
 from flora_mcp.server import create_server
 
-from .support import FakeTime, call_ok, generation
+from .support import call_ok, generation
 
 pytestmark = pytest.mark.anyio
 
@@ -41,7 +42,7 @@ def lag_target(duration: float) -> float:
     return max(0.2 * duration, 2.0)
 
 
-async def follow(client: Client, fake_time: FakeTime, run_id: str, *, hinted: bool, first_pause: float = 0) -> int:
+async def follow(client: Client, fake_time: FakeClock, run_id: str, *, hinted: bool, first_pause: float = 0) -> int:
     """Call wait_for_run until the run ends; a hinted agent first sleeps as each `next` says.
 
     Returns the number of wait_for_run calls."""
@@ -55,7 +56,7 @@ async def follow(client: Client, fake_time: FakeTime, run_id: str, *, hinted: bo
     raise AssertionError("the run never ended")
 
 
-async def follow_a_run(client: Client, sandbox: Sandbox, fake_time: FakeTime, *, hinted: bool) -> tuple[int, float]:
+async def follow_a_run(client: Client, sandbox: Sandbox, fake_time: FakeClock, *, hinted: bool) -> tuple[int, float]:
     """Start one image run and follow it to its end: (upstream GETs, lag after its end in s)."""
     start = (await call_ok(client, "start_generation_run", generation())).structured_content or {}
     await follow(client, fake_time, start["run_id"], hinted=hinted, first_pause=start["next"]["after_seconds"])
@@ -64,7 +65,7 @@ async def follow_a_run(client: Client, sandbox: Sandbox, fake_time: FakeTime, *,
 
 
 @asynccontextmanager
-async def another_server(sandbox: Sandbox, fake_time: FakeTime) -> AsyncIterator[Client]:
+async def another_server(sandbox: Sandbox, fake_time: FakeClock) -> AsyncIterator[Client]:
     """A second server process on the same FLORA (and clock): it remembers none of the first's runs."""
     async with httpx2.AsyncClient(transport=sandbox.transport()) as http:
         server = create_server(
@@ -84,7 +85,7 @@ async def another_server(sandbox: Sandbox, fake_time: FakeTime) -> AsyncIterator
     ("duration", "sandbox_config"), [(d, lasting(d)) for d in (5, 30, 120)], ids=["5s", "30s", "120s"]
 )
 async def test_waiting_reads_a_run_at_most_a_third_as_often_as_polling_every_second(
-    client: Client, sandbox: Sandbox, fake_time: FakeTime, duration: float, hinted: bool
+    client: Client, sandbox: Sandbox, fake_time: FakeClock, duration: float, hinted: bool
 ) -> None:
     reads, lag = await follow_a_run(client, sandbox, fake_time, hinted=hinted)
     assert reads * 3 <= naive_reads(duration), f"{reads} GETs for a {duration} s run"
@@ -93,7 +94,7 @@ async def test_waiting_reads_a_run_at_most_a_third_as_often_as_polling_every_sec
 
 @pytest.mark.parametrize("sandbox_config", [lasting(5)])
 async def test_a_five_second_run_is_read_once_at_its_expected_end(
-    client: Client, sandbox: Sandbox, fake_time: FakeTime
+    client: Client, sandbox: Sandbox, fake_time: FakeClock
 ) -> None:
     reads, lag = await follow_a_run(client, sandbox, fake_time, hinted=False)
     assert reads == 1
@@ -102,7 +103,7 @@ async def test_a_five_second_run_is_read_once_at_its_expected_end(
 
 @pytest.mark.parametrize("sandbox_config", [lasting(30)])
 async def test_a_wait_opens_with_progress_from_the_estimate_instead_of_a_read(
-    client: Client, sandbox: Sandbox, fake_time: FakeTime
+    client: Client, sandbox: Sandbox, fake_time: FakeClock
 ) -> None:
     start = (await call_ok(client, "start_generation_run", generation())).structured_content or {}
     fake_time.now += 12  # 40% of the run, by its estimate
@@ -122,7 +123,7 @@ async def test_a_wait_opens_with_progress_from_the_estimate_instead_of_a_read(
 
 
 async def test_a_run_this_server_did_not_start_is_read_at_once(
-    client: Client, sandbox: Sandbox, fake_time: FakeTime
+    client: Client, sandbox: Sandbox, fake_time: FakeClock
 ) -> None:
     start = (await call_ok(client, "start_generation_run", generation())).structured_content or {}
     updates: list[str | None] = []
@@ -144,7 +145,7 @@ async def test_a_run_this_server_did_not_start_is_read_at_once(
 @pytest.mark.parametrize("late_by", [2.0, 30.0], ids=["a-little", "a-lot"])
 @pytest.mark.parametrize("sandbox_config", [lasting(30)])
 async def test_a_run_that_outlasts_its_estimate_is_still_noticed_in_time_without_hammering(
-    client: Client, sandbox: Sandbox, fake_time: FakeTime, late_by: float
+    client: Client, sandbox: Sandbox, fake_time: FakeClock, late_by: float
 ) -> None:
     start = (await call_ok(client, "start_generation_run", generation())).structured_content or {}
     [run] = sandbox.runs
@@ -157,7 +158,7 @@ async def test_a_run_that_outlasts_its_estimate_is_still_noticed_in_time_without
 
 @pytest.mark.parametrize("sandbox_config", [lasting(30)])
 async def test_a_run_that_ends_early_is_noticed_within_the_gap_between_reads(
-    client: Client, sandbox: Sandbox, fake_time: FakeTime
+    client: Client, sandbox: Sandbox, fake_time: FakeClock
 ) -> None:
     start = (await call_ok(client, "start_generation_run", generation())).structured_content or {}
     [run] = sandbox.runs

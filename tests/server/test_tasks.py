@@ -9,16 +9,17 @@ from mcp import Client
 from mcp.server import MCPServer
 from mcp.shared.exceptions import MCPError
 
+from fake_clock import FakeClock
 from flora_mcp.sandbox import Sandbox
 
-from .support import POSTER, PROJECT, WORKSPACE, FakeTime, assert_conforms, generation, text_of
+from .support import POSTER, PROJECT, WORKSPACE, assert_conforms, generation, text_of
 from .tasks_client import TASKS, TasksClient, task_request
 
 pytestmark = pytest.mark.anyio
 
 
 @pytest.fixture
-def tasks(fake_time: FakeTime) -> TasksClient:
+def tasks(fake_time: FakeClock) -> TasksClient:
     return TasksClient(fake_time.sleep)
 
 

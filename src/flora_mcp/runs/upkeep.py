@@ -32,7 +32,7 @@ from __future__ import annotations
 
 import logging
 import math
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 
 import anyio
 
@@ -158,12 +158,14 @@ async def run_upkeep(
     retention_days: float,
     wall_clock: Callable[[], float],
     tick_seconds: float = TICK_SECONDS,
+    sleep: Callable[[float], Awaitable[None]] = anyio.sleep,
 ) -> None:
     """Purge now and every PURGE_EVERY_SECONDS; re-check charges every tick (from the first tick on).
 
     Runs until cancelled. `server_caller` is the server key's fingerprint (None: no key of its
     own, nothing to re-check). The first re-check waits one tick, so a short-lived server (a
-    test, a one-off stdio session) sends FLORA nothing it did not ask for.
+    test, a one-off stdio session) sends FLORA nothing it did not ask for. `sleep` waits out a
+    tick: the server's own (create_server's `sleep`), so a test's fake clock drives the ticks.
     """
     last_purge = -math.inf
     while True:
@@ -174,7 +176,7 @@ async def run_upkeep(
             except Exception:
                 logger.warning("state store: retention purge failed; retrying later", exc_info=True)
             last_purge = now
-        await anyio.sleep(tick_seconds)
+        await sleep(tick_seconds)
         if server_caller is not None:
             try:
                 await recheck_charges(store, client, server_caller, now=wall_clock())

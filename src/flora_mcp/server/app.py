@@ -287,6 +287,7 @@ def create_server(
                     retention_days=settings.state_retention_days,
                     wall_clock=wall_clock,
                     tick_seconds=upkeep_tick_seconds,
+                    sleep=sleep,
                 )
             )
             logger.info("flora-mcp ready", extra={"base_url": base_url, "sandbox": sandbox is not None})
