@@ -8,12 +8,12 @@
   once, so waits are instant and runs still progress. Set `hold` (and `cancelled`) to Events
   and the next such sleep sets `hold`, then blocks until cancelled and sets `cancelled`: how a
   test catches a wait mid-pause.
-- A sleep inside the server's background upkeep (upkeep.py's run_upkeep) waits instead: it
-  returns once the clock reaches its end, whoever moves it, and is not recorded in `sleeps`.
-  Were the upkeep to move time, every one of its ticks would push the clock a minute on, a
-  loop with nothing to slow it down. `await elapse(seconds)` moves the clock and returns once
-  every background sleeper it woke is asleep again: the upkeep's tick is over, deterministically;
-  `await background_asleep()` returns once the upkeep is asleep (its first purge is done).
+- `wait(seconds)` is the sleep of background work (create_server's `upkeep_sleep`): it returns
+  once the clock reaches its end, whoever moves it, and is not recorded in `sleeps`. Were the
+  upkeep to move time, every one of its ticks would push the clock a minute on, a loop with
+  nothing to slow it down. `await elapse(seconds)` moves the clock and returns once every
+  waiter it woke waits again: the upkeep's tick is over, deterministically; `await
+  background_asleep()` returns once the upkeep waits (its first purge is done).
 - `answering_within(timeout)`: a sleep for the sandbox that raises VirtualTimeout when the
   answer would come later than the client's timeout (see robustness/fault_support.py).
 
@@ -23,15 +23,10 @@ Import it as the other shared modules here are (tests/ is on sys.path through it
 
 from __future__ import annotations
 
-import sys
 from collections.abc import Awaitable, Callable
-from types import CodeType, FrameType, FunctionType
-from typing import cast
 
 import anyio
 import anyio.lowlevel
-
-from flora_mcp.runs.upkeep import run_upkeep
 
 START = 1_700_000_000.0
 SETTLE_TIMEOUT = 10.0  # real seconds `elapse` waits for the woken sleepers before it fails the test
@@ -50,14 +45,11 @@ class _Sleeper:
 class FakeClock:
     """A clock that moves only when a test or a sleep moves it (module docstring)."""
 
-    def __init__(
-        self, now: float = START, *, waiting_in: tuple[Callable[..., Awaitable[None]], ...] = (run_upkeep,)
-    ) -> None:
+    def __init__(self, now: float = START) -> None:
         self._now = now
         self.sleeps: list[float] = []
         self.hold: anyio.Event | None = None
         self.cancelled: anyio.Event | None = None
-        self._waiting_in: frozenset[CodeType] = frozenset(cast(FunctionType, f).__code__ for f in waiting_in)
         self._sleepers: list[_Sleeper] = []
         self._background_sleeps = 0  # sleeps begun in a background task, so far
         self._asleep_again: anyio.Event | None = None  # set at the next of them (made in the event loop)
@@ -97,9 +89,6 @@ class FakeClock:
                 await self._next_background_sleep()
 
     async def sleep(self, seconds: float) -> None:
-        if self._in_background(sys._getframe(1)):
-            await self._wait(seconds)
-            return
         self.sleeps.append(seconds)
         if self.hold is not None:
             self.hold.set()
@@ -127,15 +116,8 @@ class FakeClock:
             self._asleep_again = anyio.Event()
         await self._asleep_again.wait()
 
-    def _in_background(self, frame: FrameType | None) -> bool:
-        """True when the sleep is awaited, however deep, by one of the `waiting_in` coroutines."""
-        while frame is not None:
-            if frame.f_code in self._waiting_in:
-                return True
-            frame = frame.f_back
-        return False
-
-    async def _wait(self, seconds: float) -> None:
+    async def wait(self, seconds: float) -> None:
+        """A background sleep: until the clock reaches its end, moved by others (module docstring)."""
         sleeper = _Sleeper(self._now + max(0.0, seconds))
         self._background_sleeps += 1
         if self._asleep_again is not None:

@@ -6,7 +6,6 @@ Nothing here imports MCP: the booking is the product's rules on their own (flora
 from __future__ import annotations
 
 import json
-from dataclasses import dataclass
 from typing import Any
 
 import httpx2
@@ -21,19 +20,6 @@ from flora_mcp.sandbox import Sandbox
 
 START_ROUTE = "POST /runs/generation"
 IMAGE_MODEL = "t2i-sandbox-image"  # the sandbox's image model; it charges 0.04 USD a run
-
-
-@dataclass
-class FakeClock:
-    """Wall time that moves only when a test says so."""
-
-    now: float = 1_700_000_000.0
-
-    def time(self) -> float:
-        return self.now
-
-    def advance(self, seconds: float) -> None:
-        self.now += seconds
 
 
 async def no_wait(_: float) -> None:

@@ -10,6 +10,7 @@ from typing import Any
 
 import pytest
 
+from fake_clock import FakeClock
 from flora_mcp.api import FloraClient
 from flora_mcp.api.client import AcceptedEarlier, Started
 from flora_mcp.api.models import RunState
@@ -22,7 +23,7 @@ from flora_mcp.state import Store
 from flora_mcp.state.rules import SETTLE_WINDOW_SECONDS
 
 from .conftest import MakeBooking
-from .support import FakeClock, image_plan, priced, sender, start_image, starts_sent
+from .support import image_plan, priced, sender, start_image, starts_sent
 
 pytestmark = pytest.mark.anyio
 

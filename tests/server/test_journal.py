@@ -42,6 +42,7 @@ def server_on(live: Sandbox, http: httpx2.AsyncClient, url: str, clock: FakeCloc
         sleep=clock.sleep,
         wall_clock=clock.time,
         upkeep_tick_seconds=0.02,  # of the fake clock: each clock.elapse(>= 0.02) runs one tick
+        upkeep_sleep=clock.wait,
     )
 
 

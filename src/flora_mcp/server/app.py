@@ -212,6 +212,7 @@ def create_server(
     clock: Callable[[], float] = time.monotonic,
     wall_clock: Callable[[], float] = time.time,
     upkeep_tick_seconds: float = TICK_SECONDS,
+    upkeep_sleep: Callable[[float], Awaitable[None]] = anyio.sleep,
 ) -> MCPServer[AppState]:
     """The flora-mcp MCP server.
 
@@ -226,8 +227,10 @@ def create_server(
       `wall_clock`: unix time for the journal and the budget window.
     - `sandbox_url`: the sandbox is already served at this base URL (the CLI serves it once for
       HTTP transports, where SSE would otherwise serve one per connection); use it as it is.
-    - `upkeep_tick_seconds`: how often the background upkeep (upkeep.py: late charges,
-      retention) runs; tests shorten it.
+    - `upkeep_tick_seconds`, `upkeep_sleep`: how often the background upkeep (runs/upkeep.py:
+      late charges, starts left in flight, retention) runs, and how it waits between ticks. Not
+      `sleep`: a test's fake sleep moves its clock, which the upkeep must never do (each tick
+      would push time on). Tests give a clock's `wait`, which waits for others to move it.
     """
     memory = RunMemory()
     # The catalog (models, techniques) is cached per caller and shared by quotes and param checks.
@@ -287,7 +290,7 @@ def create_server(
                     retention_days=settings.state_retention_days,
                     wall_clock=wall_clock,
                     tick_seconds=upkeep_tick_seconds,
-                    sleep=sleep,
+                    sleep=upkeep_sleep,
                 )
             )
             logger.info("flora-mcp ready", extra={"base_url": base_url, "sandbox": sandbox is not None})
