@@ -1,4 +1,4 @@
-"""Fixtures for every test: a clean environment, and the --update-snapshot option.
+"""Fixtures for every test: a clean environment.
 
 The tests must say the same thing in any shell. A developer who exported `FLORA_READ_ONLY=1`
 or an `HTTPS_PROXY` for their own work would otherwise see servers built with those settings
@@ -46,14 +46,6 @@ def is_ambient(name: str) -> bool:
     return (upper.startswith("FLORA_") and not upper.startswith("FLORA_TEST_")) or upper in HTTP_VARIABLES
 
 
-def pytest_addoption(parser: pytest.Parser) -> None:
-    parser.addoption(
-        "--update-snapshot",
-        action="store_true",
-        help="Rewrite tests/server/tools_snapshot.json from the server's current tool list.",
-    )
-
-
 def pytest_configure(config: pytest.Config) -> None:
     config.stash[_REMOVED] = {name: os.environ.pop(name) for name in list(os.environ) if is_ambient(name)}
     config.stash[_STATE_HOME] = os.environ.get("XDG_STATE_HOME")
@@ -91,9 +83,3 @@ def postgres() -> Iterator[PostgresServer]:
     """
     with start_postgres() as server:
         yield server
-
-
-@pytest.fixture
-def update_snapshot(request: pytest.FixtureRequest) -> bool:
-    """Whether this run was asked to rewrite snapshots instead of comparing with them."""
-    return bool(request.config.getoption("--update-snapshot"))

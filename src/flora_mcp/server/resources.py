@@ -10,7 +10,6 @@ from collections.abc import Iterable
 from typing import Any
 
 from mcp.server import MCPServer
-from mcp.server.lowlevel.helper_types import ReadResourceContents
 from mcp.server.mcpserver import Context
 from mcp.server.mcpserver.exceptions import ResourceError
 from mcp_types import Resource as MCPResource
@@ -19,6 +18,7 @@ from flora_mcp.api.client import FloraClient
 from flora_mcp.outputs.resources import OUTPUT_TEMPLATE, TEMPLATE_DESCRIPTION, list_outputs, output_uri, read_output
 from flora_mcp.outputs.service import OutputService
 from flora_mcp.server.context import state_of
+from flora_mcp.server.sdk_internals import ReadResourceContents
 
 
 def _service(ctx: Context[Any]) -> tuple[OutputService, FloraClient, str]:

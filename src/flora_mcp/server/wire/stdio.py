@@ -36,6 +36,7 @@ from mcp.shared.message import SessionMessage
 from mcp_types import INVALID_REQUEST, PARSE_ERROR, JSONRPCError
 from pydantic import ValidationError
 
+from flora_mcp.server.sdk_internals import lowlevel_server
 from flora_mcp.server.wire.json_scan import RequestId, nesting_depth, read_id
 from flora_mcp.server.wire.pipes import PipeLineReader, PipeTextWriter, divert_stdout, is_pipe_or_socket, nonblocking
 from flora_mcp.server.wire.strict_json import answer, refusal, strip_prefix
@@ -208,8 +209,8 @@ async def serve_stdio(server: MCPServer[Any], *, max_line_bytes: int, stdin: Bin
         lines = BoundedLines(source, max_line_bytes)
         async with stdio_server(stdin=cast(Any, lines), stdout=cast(Any, sink)) as (read_stream, write_stream):
             # MCPServer.run("stdio") does exactly this with the SDK's own streams; it has no public
-            # way to serve given streams, hence the lowlevel server.
-            lowlevel = server._lowlevel_server
+            # way to serve given streams, hence the lowlevel server (an SDK internal: sdk_internals.py).
+            lowlevel = lowlevel_server(server)
             await lowlevel.run(
                 cast(Any, AnsweringReadStream(read_stream, write_stream, lines)),
                 write_stream,

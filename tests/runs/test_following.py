@@ -84,7 +84,8 @@ def test_a_run_known_only_by_its_progress_is_paced_by_its_rate() -> None:
 
 def test_a_run_known_nothing_about_is_read_at_once_then_with_a_gentle_back_off() -> None:
     assert following.next_read_in(following.RunFacts(), 0.0, reads=0) == 0
-    delays = [following.next_read_in(following.RunFacts(polled_at=0.0, fraction=0.0), 0.0, reads=n) for n in range(1, 7)]
+    seen = following.RunFacts(polled_at=0.0, fraction=0.0)
+    delays = [following.next_read_in(seen, 0.0, reads=n) for n in range(1, 7)]
     assert delays == sorted(delays)
     assert delays[0] == 2 and delays[-1] == 10
 
