@@ -174,6 +174,15 @@ class Settings(BaseModel):
         le=3600,
         description="Seconds a client may read nothing of an answer the server is writing before it is disconnected.",
     )
+    http_max_large_reads: int = Field(
+        default=2,
+        ge=1,
+        le=1000,
+        description=(
+            "resources/read answers (an output's bytes, up to ~1.4x FLORA_MAX_OUTPUT_BYTES each) made and written "
+            "at once over HTTP; more wait, then get a 'busy' error. Each costs about 4x its size in memory."
+        ),
+    )
     http_idle_timeout: float = Field(
         default=10.0, gt=0, le=3600, description="Seconds an idle keep-alive connection is kept open between requests."
     )
