@@ -179,8 +179,8 @@ class Settings(BaseModel):
         ge=1,
         le=1000,
         description=(
-            "resources/read answers (an output's bytes, up to ~1.4x FLORA_MAX_OUTPUT_BYTES each) made and written "
-            "at once over HTTP; more wait, then get a 'busy' error. Each costs about 4x its size in memory."
+            "resources/read answers (an output's bytes, in base64) made and written at once over HTTP; more wait, "
+            "then get a 'busy' error. Each takes about 4x the output's size in memory until written."
         ),
     )
     http_idle_timeout: float = Field(
