@@ -36,6 +36,7 @@ from starlette.types import ASGIApp
 from flora_mcp.config import Settings
 from flora_mcp.server.wire.http_auth import BearerKeyGate, KeyLending, is_loopback
 from flora_mcp.server.wire.http_large_reads import DEFAULT_MAX_LARGE_READS, LargeReadLimit
+from flora_mcp.server.wire.http_strict_json import StrictJsonBody
 from flora_mcp.server.wire.http_limits import DEFAULT_MAX_REQUEST_BYTES, BodyLimit, ConcurrencyLimit, HostOriginCheck
 from flora_mcp.server.wire.stdio import serve_stdio
 
@@ -111,6 +112,8 @@ def http_app(
         # Outside the concurrency limit: a read waiting for a slot holds no request turn. Inside
         # BodyLimit: the body it reads is already bounded and whole.
         app = LargeReadLimit(app, max_reads=max_large_reads)
+    # Inside BodyLimit, so the body it reads is bounded: no NaN, Infinity or repeated key gets through.
+    app = StrictJsonBody(app)
     limited = BodyLimit(app, max_bytes=max_request_bytes, body_timeout=body_timeout, max_slow_bodies=max_slow_bodies)
     gated = BearerKeyGate(limited, lending=lending)
     return HostOriginCheck(gated, allowed_hosts=security.allowed_hosts, allowed_origins=security.allowed_origins)
