@@ -120,6 +120,12 @@ def build_parser() -> argparse.ArgumentParser:
         metavar="S",
         help="Seconds a client may read nothing of an answer (default 30).",
     )
+    limits.add_argument(
+        "--http-max-large-reads",
+        type=int,
+        metavar="N",
+        help="resources/read answers (an output's bytes) made and written at once (default 2).",
+    )
     limits.add_argument("--http-idle-timeout", type=float, metavar="S", help="Keep-alive idle seconds (default 10).")
 
     parser.add_argument(
@@ -166,6 +172,7 @@ FLAG_OF = {
     "http_body_timeout": "--http-body-timeout",
     "http_idle_timeout": "--http-idle-timeout",
     "http_write_timeout": "--http-write-timeout",
+    "http_max_large_reads": "--http-max-large-reads",
     "output_dir": "--output-dir",
     "state_url": "--state-url",
 }

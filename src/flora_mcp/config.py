@@ -174,6 +174,15 @@ class Settings(BaseModel):
         le=3600,
         description="Seconds a client may read nothing of an answer the server is writing before it is disconnected.",
     )
+    http_max_large_reads: int = Field(
+        default=2,
+        ge=1,
+        le=1000,
+        description=(
+            "resources/read answers (an output's bytes, in base64) made and written at once over HTTP; more wait, "
+            "then get a 'busy' error. Each takes about 4x the output's size in memory until written."
+        ),
+    )
     http_idle_timeout: float = Field(
         default=10.0, gt=0, le=3600, description="Seconds an idle keep-alive connection is kept open between requests."
     )

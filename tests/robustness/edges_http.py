@@ -5,6 +5,9 @@
   made. Measured: the server's RSS growth (peak), the normal calls served, and the RSS once the
   slow sockets have closed. The output comes from a sandbox whose /media/ route is replaced by
   a 64 MiB file: the sandbox's own media are a few KB.
+  At most 2 such answers are made and written at once (http_large_reads.py); the other readers
+  wait for a slot, then get a "busy" JSON-RPC error. `dropped_reader_frees_its_slot` checks,
+  against the real MCP app, that a reader aborted by the write timeout gives its slot back.
 - Keyless requests through a same-host proxy: a bare `proxy_pass` (nginx's default) adds no
   header and connects from 127.0.0.1, so the request looks exactly like a local one. A keyless
   start sent that way must start no run without `--lend-server-key`, and be served with it.
@@ -119,9 +122,9 @@ async def _normal_calls(url: str, count: int, served: list[bool]) -> None:
             await anyio.sleep(0.2)
 
 
-async def slow_reader_figures(readers: int = SLOW_READERS, calls: int = NORMAL_CALLS) -> dict[str, Any]:
+async def slow_reader_figures(readers: int = SLOW_READERS, calls: int = NORMAL_CALLS, *flags: str) -> dict[str, Any]:
     """Peak RSS growth (MB) with `readers` slow readers, normal calls served, RSS growth after they close."""
-    async with big_output_server() as (server, uri):
+    async with big_output_server(*flags) as (server, uri):
         # One large answer read whole first: the steady state of a server that serves them.
         async with httpx2.AsyncClient(trust_env=False, timeout=60) as http:
             whole = await rpc(http, server.url, "resources/read", {"uri": uri})
@@ -150,6 +153,25 @@ async def slow_reader_figures(readers: int = SLOW_READERS, calls: int = NORMAL_C
             "after_mb": after - before,
             "log": server.log()[-2000:],
         }
+
+
+async def dropped_reader_frees_its_slot(write_timeout: float = 1.0) -> tuple[int, int, float]:
+    """One slot, taken by a reader that never reads; then a whole read: (HTTP status, answer bytes, seconds).
+
+    The stalled reader is aborted after `write_timeout`; if its app call did not return, the
+    read after it would wait out the 30 s slot wait and get 503.
+    """
+    flags = ("--http-max-large-reads", "1", "--http-write-timeout", str(write_timeout))
+    async with big_output_server(*flags) as (server, uri):
+        stalled = slow_reader(server.port, uri)
+        try:
+            await anyio.sleep(0.5)  # its answer is being made, in the only slot
+            started = time.monotonic()
+            async with httpx2.AsyncClient(trust_env=False, timeout=60) as http:
+                answer = await rpc(http, server.url, "resources/read", {"uri": uri})
+            return answer.status_code, len(answer.content), time.monotonic() - started
+        finally:
+            stalled.close()
 
 
 async def keyless_through_a_proxy(*flags: str) -> tuple[int, int]:
@@ -183,6 +205,17 @@ async def edge_figures(work: pathlib.Path) -> list[Edge]:
             f"normal calls served, +{slow['after_mb']:.0f} MB after they closed",
         )
     ]
+    status_after, size_after, waited = await dropped_reader_frees_its_slot()
+    edges.append(
+        Edge(
+            area="http",
+            finding="a large-read slot held by a reader the write timeout drops is never given back",
+            target="one slot, a reader that never reads, a 1 s write timeout: the next read is served within 10 s",
+            tried=1,
+            failed=int(status_after != 200 or size_after < BIG_OUTPUT or waited >= 10),
+            measured=f"the next read: HTTP {status_after}, {size_after / 1e6:.0f} MB, after {waited:.1f} s",
+        )
+    )
     status, runs = await keyless_through_a_proxy()
     lent_status, lent_runs = await keyless_through_a_proxy("--lend-server-key")
     edges.append(

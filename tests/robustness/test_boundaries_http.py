@@ -237,3 +237,34 @@ async def test_twenty_concurrent_clients_each_reach_flora_with_their_own_key_onl
         assert request.key == owner[run_id], f"{run_id} was read with another client's key"
     runs_per_key = {key: sum(1 for r in starts if r.key == key) for key in KEYS}
     assert set(runs_per_key.values()) == {STARTS_EACH}
+
+
+# --- strict JSON bodies ------------------------------------------------------------------------
+STRICT_CASES = {
+    "NaN": '{"jsonrpc":"2.0","id":7,"method":"tools/call","params":{"name":"start_generation_run","arguments":'
+    '{"workspace_id":"ws_sandbox","project_id":"prj_sandbox","prompt":"a mug","type":"image","params":{"x":NaN}}}}',
+    "Infinity": '{"jsonrpc":"2.0","id":7,"method":"tools/call","params":{"name":"start_generation_run","arguments":'
+    '{"workspace_id":"ws_sandbox","project_id":"prj_sandbox","prompt":"a mug","type":"image","params":{"x":1e999}}}}',
+    "a repeated key": '{"jsonrpc":"2.0","id":7,"method":"tools/call","params":{"name":"start_generation_run",'
+    '"arguments":{"workspace_id":"ws_sandbox","project_id":"prj_sandbox","prompt":"a mug","prompt":"a boat",'
+    '"type":"image"}}}',
+}
+
+
+@pytest.mark.parametrize("case", list(STRICT_CASES))
+async def test_a_body_with_nan_infinity_or_a_repeated_key_is_refused_with_its_id_and_starts_nothing(
+    keyed_sandbox: tuple[Sandbox, RequestLog, httpx2.AsyncClient], case: str
+) -> None:
+    sandbox, log, flora_http = keyed_sandbox
+    server = create_server(Settings(), http_client=flora_http, sandbox=sandbox)
+    app = http_app(server, host="127.0.0.1", transport="streamable-http")
+    headers = {
+        "Authorization": f"Bearer {ALICE}",
+        "Content-Type": "application/json",
+        "Accept": "application/json, text/event-stream",
+    }
+    async with serving(app, lifespan=True) as origin, httpx2.AsyncClient(trust_env=False) as http:
+        answer = await http.post(origin + "/mcp", content=STRICT_CASES[case].encode(), headers=headers)
+    assert answer.status_code == 400
+    assert answer.json()["id"] == 7 and answer.json()["error"]["code"] in (-32700, -32600)
+    assert sandbox.runs == [] and log.seen == []  # nothing reached FLORA

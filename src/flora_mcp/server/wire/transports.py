@@ -11,7 +11,9 @@ on open connections, idle ones dropped first, large answers written piece by pie
 that read them: http_connections.py). A request then meets, in
 this order: the Host/Origin check (421/403, http_limits.py), the Bearer-key gate (401 without a key
 unless --lend-server-key, http_auth.py), the body limits (413 too large, 408 too slow, 503 too many slow ones:
-http_limits.py), the concurrency limit (503 after a short wait), then MCP.
+http_limits.py), for a `resources/read` over Streamable HTTP a large-read slot (at most 2 such answers
+made and written at once; 503 with a JSON-RPC "busy" error after a wait: http_large_reads.py), the
+concurrency limit (503 after a short wait), then MCP.
 Over stdio, broken and oversized lines are answered instead of dropped (stdio.py). The
 size limit is the same for both: `max_request_bytes` (FLORA_MAX_REQUEST_BYTES, 1 MiB by default).
 """
@@ -33,6 +35,8 @@ from starlette.types import ASGIApp
 
 from flora_mcp.config import Settings
 from flora_mcp.server.wire.http_auth import BearerKeyGate, KeyLending, is_loopback
+from flora_mcp.server.wire.http_large_reads import DEFAULT_MAX_LARGE_READS, LargeReadLimit
+from flora_mcp.server.wire.http_strict_json import StrictJsonBody
 from flora_mcp.server.wire.http_limits import DEFAULT_MAX_REQUEST_BYTES, BodyLimit, ConcurrencyLimit, HostOriginCheck
 from flora_mcp.server.wire.stdio import serve_stdio
 
@@ -82,6 +86,7 @@ def http_app(
     max_concurrency: int | None = None,
     max_slow_bodies: int | None = None,
     body_timeout: float = math.inf,
+    max_large_reads: int = DEFAULT_MAX_LARGE_READS,
 ) -> ASGIApp:
     """The ASGI app serving `server` over HTTP, behind the door checks (see the module docstring).
 
@@ -103,6 +108,12 @@ def http_app(
     lending = KeyLending(has_server_key=bool(getattr(server, "has_default_key", False)), lend=lend_server_key)
     if max_concurrency is not None:
         app = ConcurrencyLimit(app, max_concurrency=max_concurrency)
+    if transport == "streamable-http":
+        # Outside the concurrency limit: a read waiting for a slot holds no request turn. Inside
+        # BodyLimit: the body it reads is already bounded and whole.
+        app = LargeReadLimit(app, max_reads=max_large_reads)
+    # Inside BodyLimit, so the body it reads is bounded: no NaN, Infinity or repeated key gets through.
+    app = StrictJsonBody(app)
     limited = BodyLimit(app, max_bytes=max_request_bytes, body_timeout=body_timeout, max_slow_bodies=max_slow_bodies)
     gated = BearerKeyGate(limited, lending=lending)
     return HostOriginCheck(gated, allowed_hosts=security.allowed_hosts, allowed_origins=security.allowed_origins)
@@ -213,6 +224,7 @@ async def _serve_http(
             max_concurrency=settings.http_max_concurrency,
             max_slow_bodies=settings.http_max_slow_bodies,
             body_timeout=settings.http_body_timeout,
+            max_large_reads=settings.http_max_large_reads,
         )
         files = raise_open_file_limit()
         cap = connection_cap(
