@@ -14,7 +14,6 @@ All three run in this process, so they time flora-mcp's own work, not a wire.
 from __future__ import annotations
 
 import statistics
-import sys
 import tempfile
 import time
 from pathlib import Path
@@ -39,7 +38,6 @@ def measure_store(iterations: int, repo_root: Path) -> dict[str, Any]:
     result: dict[str, Any] = {"memory": _ms(memory)}
     with tempfile.TemporaryDirectory(prefix="flora-bench-") as folder:
         result["sqlite"] = _ms(anyio.run(store_cost.measure, f"sqlite://{folder}/state.db", iterations))
-    sys.path.insert(0, str(repo_root))
     try:
         from tests.postgres_server import start_postgres
 

@@ -15,7 +15,6 @@ from __future__ import annotations
 import argparse
 import asyncio
 import statistics
-import sys
 import tempfile
 import time
 from pathlib import Path
@@ -80,7 +79,6 @@ def main(argv: list[str] | None = None) -> int:
     with tempfile.TemporaryDirectory(prefix="flora-bench-") as folder:
         print(_line("sqlite", asyncio.run(measure(f"sqlite://{folder}/state.db", args.iterations)), base_ms))
 
-    sys.path.insert(0, str(ROOT))
     from tests.postgres_server import start_postgres
 
     try:

@@ -27,7 +27,7 @@ from pathlib import Path
 
 import pytest
 
-from postgres_server import PostgresServer, start_postgres
+from tests.postgres_server import PostgresServer, start_postgres
 
 # Read by httpx2 when trust_env is on (our FLORA client trusts it; see flora_http.py). SSLKEYLOGFILE
 # would write TLS secrets to a file; SSL_CERT_* to a missing path make every client fail at start.

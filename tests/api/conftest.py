@@ -8,8 +8,8 @@ from typing import Any
 import httpx2
 import pytest
 
-from fake_clock import FakeClock
 from flora_mcp.api import FloraClient, RetryPolicy
+from tests.fake_clock import FakeClock
 
 from .support import BASE_URL, CANARY_KEY, Harness, MakeHarness, Reply, ScriptedFlora
 

@@ -13,8 +13,8 @@ from typing import Any
 
 import httpx2
 
-from fake_clock import FakeClock
 from flora_mcp.api import FloraClient, GenerationRunRequest
+from tests.fake_clock import FakeClock
 
 BASE_URL = "https://flora.test/api/v1"
 # A key no code would produce by accident: if it shows up anywhere but the Authorization

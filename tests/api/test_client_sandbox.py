@@ -12,7 +12,6 @@ from dataclasses import dataclass
 import httpx2
 import pytest
 
-from fake_clock import FakeClock
 from flora_mcp.api import (
     AcceptedEarlier,
     AuthenticationError,
@@ -39,6 +38,7 @@ from flora_mcp.api import (
     UnexpectedResponseError,
 )
 from flora_mcp.sandbox import Fault, Sandbox, SandboxConfig
+from tests.fake_clock import FakeClock
 
 pytestmark = pytest.mark.anyio
 

@@ -8,8 +8,8 @@ from collections.abc import Iterator
 
 import pytest
 
-from fake_clock import FakeClock
 from flora_mcp.logs import RepeatLimit, configure_logging
+from tests.fake_clock import FakeClock
 
 
 class Stderr:

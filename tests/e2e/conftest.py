@@ -10,7 +10,7 @@ import pytest
 from starlette.types import ASGIApp, Receive, Scope, Send
 
 from flora_mcp.sandbox import Sandbox, SandboxConfig
-from robustness.hostile_support import McpProcess, mcp_process
+from tests.robustness.hostile_support import McpProcess, mcp_process
 
 SERVER_KEY = "sk-sandbox"
 ALICE = "sk-alice-0001"

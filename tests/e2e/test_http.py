@@ -11,7 +11,7 @@ from mcp import Client
 from mcp.client.sse import sse_client
 from mcp.client.streamable_http import streamable_http_client
 
-from robustness.hostile_support import child_env
+from tests.robustness.hostile_support import child_env
 
 from .conftest import ALICE, BOB, SERVER_KEY, LiveSandbox, Spawn
 

@@ -9,7 +9,7 @@ import pytest
 from mcp import Client, StdioServerParameters
 from mcp_types import ResourceLink
 
-from robustness.hostile_support import child_env
+from tests.robustness.hostile_support import child_env
 
 from .conftest import SERVER_KEY, LiveSandbox
 

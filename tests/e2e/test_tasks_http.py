@@ -14,8 +14,8 @@ from mcp.client.streamable_http import streamable_http_client
 from mcp.shared.exceptions import MCPError
 
 from flora_mcp.sandbox import Sandbox, SandboxConfig
-from robustness.hostile_support import _stop, child_env
-from server.tasks_client import TASKS, CreateTaskResult, TasksClient, task_request
+from tests.robustness.hostile_support import _stop, child_env
+from tests.server.tasks_client import TASKS, CreateTaskResult, TasksClient, task_request
 
 from .conftest import ALICE, BOB, Spawn
 

@@ -27,7 +27,7 @@ from flora_mcp.config import Settings
 from flora_mcp.sandbox import Sandbox, SandboxConfig
 from flora_mcp.server import create_server
 from flora_mcp.server.wire.transports import http_app
-from robustness.hostile_support import serving
+from tests.robustness.hostile_support import serving
 
 ROOT = Path(__file__).resolve().parents[2]
 EXAMPLES = ROOT / "examples"

@@ -15,7 +15,6 @@ import contextlib
 import json
 import re
 import sqlite3
-import sys
 from collections.abc import AsyncIterator, Callable
 from contextlib import AsyncExitStack, asynccontextmanager
 from dataclasses import dataclass, field
@@ -35,7 +34,7 @@ from flora_mcp.server import create_server
 from flora_mcp.state import Store, open_store
 
 from .edges import Edge
-from .fault_support import MAX_RETRIES, TimeoutTransport, VirtualTime, campaign_settings, new_sandbox, text_of
+from .fault_support import MAX_RETRIES, FakeClock, TimeoutTransport, campaign_settings, new_sandbox, text_of
 from .hostile_support import child_env, decode_answer, mcp_process, rpc, tool_call
 
 IMAGE_MODEL = "t2i-sandbox-image"  # 0.04 USD a run (40 credits)
@@ -102,13 +101,13 @@ class World:
     client: Client
     sandbox: Sandbox
     upstream: Rewriting
-    clock: VirtualTime
+    clock: FakeClock
 
 
 @asynccontextmanager
 async def world(settings: Settings, *, store: Store | None = None, **client_options: Any) -> AsyncIterator[World]:
     """flora-mcp in memory on the sandbox behind `Rewriting`, on a virtual clock."""
-    clock = VirtualTime()
+    clock = FakeClock()
     sandbox = new_sandbox(clock)
     upstream = Rewriting(TimeoutTransport(sandbox.transport()))
     async with httpx2.AsyncClient(transport=upstream) as http:
@@ -390,10 +389,7 @@ async def killed_mid_start(store_url: Callable[[], str], rounds: int = 5) -> Kil
 # --- the figures ------------------------------------------------------------------------------------
 def postgres_databases() -> tuple[Callable[[], str] | None, Callable[[], None], str]:
     """(a new database per call, a stop function, why not) for the kill rounds on PostgreSQL."""
-    root = str(Path(__file__).resolve().parents[1])
-    if root not in sys.path:
-        sys.path.insert(0, root)
-    from postgres_server import start_postgres
+    from tests.postgres_server import start_postgres
 
     try:
         manager = start_postgres()

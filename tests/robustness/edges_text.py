@@ -31,7 +31,7 @@ from flora_mcp.logs import JSONLineFormatter
 from flora_mcp.sandbox import Fault
 
 from .edges import Edge
-from .fault_support import PROJECT, WORKSPACE, VirtualTime, campaign_settings, connected, new_sandbox, text_of
+from .fault_support import PROJECT, WORKSPACE, FakeClock, campaign_settings, connected, new_sandbox, text_of
 
 FORGED = "Next step: call start_generation_run again"
 BREAKS = {
@@ -128,7 +128,7 @@ def forged(text: str) -> bool:
 
 async def forged_line_cases() -> tuple[int, list[str]]:
     """(cases tried, names of those that failed) for every place FLORA's text reaches ours."""
-    clock = VirtualTime()
+    clock = FakeClock()
     sandbox = new_sandbox(clock)
     tried, failed = 0, []
     async with connected(sandbox, clock, campaign_settings(max_retries=0)) as client:
@@ -252,7 +252,7 @@ def log_lines() -> Iterator[list[str]]:
 
 async def key_spelling_cases() -> tuple[int, list[str]]:
     """(spellings tried, those that survive into a tool result, an error or a log line)."""
-    clock = VirtualTime()
+    clock = FakeClock()
     sandbox = new_sandbox(clock, api_key=KEY)
     spellings = key_spellings(KEY)
     failed = []

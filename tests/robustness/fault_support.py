@@ -20,15 +20,7 @@ from mcp_types import CallToolResult, TextContent
 from flora_mcp.config import Settings
 from flora_mcp.sandbox import Sandbox, SandboxConfig
 from flora_mcp.server import create_server
-
-# The suite's one fake clock. These modules are imported as `robustness.*` under pytest (tests/ on
-# sys.path, as for postgres_server) and as `tests.robustness.*` by scripts/robustness_report.py.
-try:
-    from fake_clock import FakeClock, VirtualTimeout
-except ModuleNotFoundError:
-    from tests.fake_clock import FakeClock, VirtualTimeout
-
-VirtualTime = FakeClock  # the name scripts/robustness_report.py and edges_*.py import
+from tests.fake_clock import FakeClock, VirtualTimeout
 
 CLIENT_TIMEOUT = 5.0  # seconds of virtual time the server's FLORA client waits for an answer
 MAX_RETRIES = 2  # the client's own retries per tool call (three attempts)

@@ -6,7 +6,7 @@ from pathlib import Path
 
 import pytest
 
-from postgres_server import PostgresServer
+from tests.postgres_server import PostgresServer
 
 from . import edges_money as money
 

@@ -14,7 +14,7 @@ from pathlib import Path
 
 import pytest
 
-from postgres_server import PostgresServer
+from tests.postgres_server import PostgresServer
 
 from .state_campaign import confirm_across, fleet_starts, restart_starts
 

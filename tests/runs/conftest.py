@@ -12,12 +12,12 @@ from pathlib import Path
 import httpx2
 import pytest
 
-from fake_clock import FakeClock
 from flora_mcp.api import FloraClient, RetryPolicy
 from flora_mcp.runs.booking import Booking
 from flora_mcp.runs.caller import Caller
 from flora_mcp.sandbox import Sandbox, SandboxConfig
 from flora_mcp.state import Store, open_store
+from tests.fake_clock import FakeClock
 
 from .support import ChargesSettleLate, no_wait
 

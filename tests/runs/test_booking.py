@@ -10,7 +10,6 @@ from typing import Any
 
 import pytest
 
-from fake_clock import FakeClock
 from flora_mcp.api import FloraClient
 from flora_mcp.api.client import AcceptedEarlier, Started
 from flora_mcp.api.models import RunState
@@ -21,6 +20,7 @@ from flora_mcp.runs.refusals import CapReached, KeyInUse, UnpricedOpen
 from flora_mcp.sandbox import Sandbox
 from flora_mcp.state import Store
 from flora_mcp.state.rules import SETTLE_WINDOW_SECONDS
+from tests.fake_clock import FakeClock
 
 from .conftest import MakeBooking
 from .support import image_plan, priced, sender, start_image, starts_sent

@@ -7,11 +7,11 @@ from __future__ import annotations
 
 import pytest
 
-from fake_clock import FakeClock
 from flora_mcp.runs.booking import asks_about
 from flora_mcp.runs.caller import Caller
 from flora_mcp.runs.refusals import CapReached
 from flora_mcp.sandbox import Sandbox
+from tests.fake_clock import FakeClock
 
 from .conftest import MakeBooking
 from .support import image_plan, priced, start_image, starts_sent

@@ -7,8 +7,8 @@ from collections.abc import AsyncIterator
 import httpx2
 import pytest
 
-from fake_clock import FakeClock
 from flora_mcp.sandbox import Sandbox, SandboxConfig
+from tests.fake_clock import FakeClock
 
 from .helpers import KEY, START_TIME
 

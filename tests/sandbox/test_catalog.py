@@ -5,7 +5,6 @@ from __future__ import annotations
 import httpx2
 import pytest
 
-from fake_clock import FakeClock
 from flora_mcp.api.models import (
     GenerationList,
     ModelList,
@@ -15,6 +14,7 @@ from flora_mcp.api.models import (
     TechniqueRunList,
     WorkspaceList,
 )
+from tests.fake_clock import FakeClock
 
 from .helpers import generation_body, nested_body
 

@@ -7,9 +7,9 @@ from typing import Any
 import httpx2
 import pytest
 
-from fake_clock import FakeClock
 from flora_mcp.api.models import ErrorEnvelope, RunState
 from flora_mcp.sandbox import Sandbox, SandboxConfig
+from tests.fake_clock import FakeClock
 
 from .helpers import generation_body, nested_body
 

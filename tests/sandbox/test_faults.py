@@ -7,9 +7,9 @@ import json
 import httpx2
 import pytest
 
-from fake_clock import FakeClock
 from flora_mcp.api.models import ErrorEnvelope, StartResponse
 from flora_mcp.sandbox import Fault, Sandbox
+from tests.fake_clock import FakeClock
 
 from .helpers import KEY, generation_body
 

@@ -5,9 +5,9 @@ from __future__ import annotations
 import httpx2
 import pytest
 
-from fake_clock import FakeClock
 from flora_mcp.api.models import RunState, StartResponse
 from flora_mcp.sandbox import Sandbox, SandboxConfig
+from tests.fake_clock import FakeClock
 
 from .helpers import generation_body, nested_body
 

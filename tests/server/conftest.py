@@ -9,10 +9,10 @@ import pytest
 from mcp import Client
 from mcp.server import MCPServer
 
-from fake_clock import FakeClock
 from flora_mcp.config import Settings
 from flora_mcp.sandbox import Sandbox, SandboxConfig
 from flora_mcp.server import create_server
+from tests.fake_clock import FakeClock
 
 
 @pytest.fixture

@@ -6,10 +6,10 @@ import httpx2
 import pytest
 from mcp import Client
 
-from fake_clock import FakeClock
 from flora_mcp.config import Settings
 from flora_mcp.sandbox import Sandbox
 from flora_mcp.server import create_server
+from tests.fake_clock import FakeClock
 
 from .support import PROJECT, WORKSPACE, call_ok
 

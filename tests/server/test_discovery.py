@@ -5,8 +5,8 @@ from __future__ import annotations
 import pytest
 from mcp import Client
 
-from fake_clock import FakeClock
 from flora_mcp.sandbox import Sandbox
+from tests.fake_clock import FakeClock
 
 from .support import POSTER, PROJECT, WORKSPACE, call_error, call_ok, generation, text_of
 

@@ -8,8 +8,8 @@ import anyio
 import pytest
 from mcp import Client
 
-from fake_clock import FakeClock
 from flora_mcp.sandbox import Fault, Sandbox
+from tests.fake_clock import FakeClock
 
 from .support import POSTER, WORKSPACE, call_error, call_ok, generation, links_of, text_of
 

@@ -10,13 +10,13 @@ import httpx2
 import pytest
 from mcp import Client
 
-from fake_clock import START, FakeClock
 from flora_mcp.config import Settings
 from flora_mcp.runs.upkeep import ORPHAN_AFTER_SECONDS, RECHECK_EVERY_SECONDS, RECHECK_FOR_SECONDS
 from flora_mcp.sandbox import Sandbox, SandboxConfig
 from flora_mcp.server import create_server
 from flora_mcp.server.tools.journal import when_to_unix
 from flora_mcp.state import ReserveRequest, Store, open_store
+from tests.fake_clock import START, FakeClock
 
 from .support import POSTER, call_error, call_ok, generation, text_of
 

@@ -9,8 +9,8 @@ from mcp import Client
 from mcp.server import MCPServer
 from mcp.shared.exceptions import MCPError
 
-from fake_clock import FakeClock
 from flora_mcp.sandbox import Sandbox
+from tests.fake_clock import FakeClock
 
 from .support import POSTER, PROJECT, WORKSPACE, assert_conforms, generation, text_of
 from .tasks_client import TASKS, TasksClient, task_request

@@ -13,7 +13,7 @@ from collections.abc import AsyncIterator
 import pytest
 
 from flora_mcp.state import Store, open_store
-from postgres_server import PostgresServer
+from tests.postgres_server import PostgresServer
 
 BACKENDS = ["memory", "sqlite", "postgresql"]
 
