@@ -36,8 +36,8 @@ from starlette.types import ASGIApp
 from flora_mcp.config import Settings
 from flora_mcp.server.wire.http_auth import BearerKeyGate, KeyLending, is_loopback
 from flora_mcp.server.wire.http_large_reads import DEFAULT_MAX_LARGE_READS, LargeReadLimit
-from flora_mcp.server.wire.http_strict_json import StrictJsonBody
 from flora_mcp.server.wire.http_limits import DEFAULT_MAX_REQUEST_BYTES, BodyLimit, ConcurrencyLimit, HostOriginCheck
+from flora_mcp.server.wire.http_strict_json import StrictJsonBody
 from flora_mcp.server.wire.stdio import serve_stdio
 
 if TYPE_CHECKING:
