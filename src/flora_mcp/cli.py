@@ -24,6 +24,7 @@ if TYPE_CHECKING:
     from pydantic import ValidationError
 
     from flora_mcp.config import Settings
+    from flora_mcp.server.wire.http_auth import KeyLending
 
 # Imports wait until the command needs them: `--help` and `--version` answer without loading
 # pydantic, the sandbox loads only for `sandbox` or `--sandbox`, the demo only for `demo`, and
@@ -336,27 +337,31 @@ def _store_error(exc: BaseException) -> Exception | None:
 
 
 def _serve_mcp(args: argparse.Namespace, settings: Settings) -> None:
+    """Decide what is served (the sandbox or FLORA, which store, whose key a keyless request may
+    use) and hand the transport a factory of the server, which it builds once it is about to serve."""
+    from flora_mcp.server import create_server
     from flora_mcp.server.wire.transports import run_http, run_stdio
+    from flora_mcp.state import open_store
 
     sandbox = None
     if args.sandbox:
         from flora_mcp.sandbox import Sandbox, SandboxConfig
 
         sandbox = Sandbox(SandboxConfig(time_scale=settings.sandbox_time_scale))
-    if args.transport == "stdio":
-        from flora_mcp.server import create_server
-        from flora_mcp.state import open_store
+    try:  # a FLORA_STATE_URL of no known form is refused here, before anything runs
+        store = open_store(settings.store_url(sandbox=sandbox is not None), secret=settings.state_secret_value())
+    except ValueError as exc:
+        raise _store_failure(exc) from None
 
-        try:  # a FLORA_STATE_URL of no known form is refused here, before anything runs
-            store = open_store(settings.store_url(sandbox=sandbox is not None), secret=settings.state_secret_value())
-        except ValueError as exc:
-            raise _store_failure(exc) from None
-        server = create_server(settings, sandbox=sandbox, store=store)
+    def one_server(sandbox_url: str | None) -> Any:
+        return create_server(settings, sandbox=sandbox, store=store, sandbox_url=sandbox_url)
+
+    if args.transport == "stdio":
         try:
             # Over stdio the store opens as serving begins, before the first message is read, so a
             # store that cannot be used ends the start here, in one line (no separate check first:
             # opening it twice cost 12 ms of every cold start).
-            run_stdio(server, settings)
+            run_stdio(one_server, settings)
         except BaseException as exc:
             found = _store_error(exc)
             if found is None:
@@ -372,11 +377,27 @@ def _serve_mcp(args: argparse.Namespace, settings: Settings) -> None:
         sys.stderr.flush()
 
     run_http(
+        one_server,
         settings,
         host=args.host,
         port=args.port,
         transport=args.transport,
         allowed_hosts=args.allowed_hosts,
-        sandbox=sandbox,
+        lending=_lending(settings, sandbox=sandbox is not None),
+        # The sandbox is served once for the whole process (SSE would otherwise serve one per connection).
+        beside=sandbox.serving if sandbox is not None else None,
         announce=announce,
     )
+
+
+def _lending(settings: Settings, *, sandbox: bool) -> KeyLending:
+    """Whether this process's own key serves HTTP requests without one: --lend-server-key, or the sandbox's.
+
+    The sandbox's key spends nothing, so a sandbox behind a proxy costs no one anything.
+    """
+    from flora_mcp.server.wire.http_auth import KeyLending
+
+    if sandbox:
+        return KeyLending(has_server_key=True, lend=True, reason="the sandbox's key spends nothing")
+    has_key = settings.api_key is not None
+    return KeyLending(has_server_key=has_key, lend=has_key and settings.lend_server_key)

@@ -24,8 +24,8 @@ import logging
 import math
 import socket
 from collections.abc import Callable
-from contextlib import AsyncExitStack
-from typing import TYPE_CHECKING, Any, Literal
+from contextlib import AbstractAsyncContextManager, AsyncExitStack
+from typing import Any, Literal
 
 import anyio
 import uvicorn
@@ -40,17 +40,22 @@ from flora_mcp.server.wire.http_limits import DEFAULT_MAX_REQUEST_BYTES, BodyLim
 from flora_mcp.server.wire.http_strict_json import StrictJsonBody
 from flora_mcp.server.wire.stdio import serve_stdio
 
-if TYPE_CHECKING:
-    from flora_mcp.sandbox import Sandbox
-
 logger = logging.getLogger("flora_mcp.server")
 
 HttpTransport = Literal["streamable-http", "sse"]
+ServerFactory = Callable[[str | None], MCPServer[Any]]
+"""Makes the server to serve, given the URL of what is served beside it (the sandbox's), if anything.
+
+The command line decides what is served (the sandbox or FLORA, which store): every transport
+gets this factory and builds the server once it is about to serve."""
+ServedBeside = Callable[[], AbstractAsyncContextManager[str]]
+"""Something served in the same event loop for the whole process, yielding its URL (the sandbox)."""
 LOOPBACK_HOSTS = ("127.0.0.1", "localhost", "[::1]")
 
 
-def run_stdio(server: MCPServer[Any], settings: Settings) -> None:
+def run_stdio(make_server: ServerFactory, settings: Settings) -> None:
     """Serve MCP over stdin/stdout until the client closes it."""
+    server = make_server(None)
     # The standard asyncio loop: with stdin and stdout watched by it directly (wire/pipes.py),
     # uvloop no longer made calls faster (measured side by side), and cost 3-4 ms of every start.
     anyio.run(lambda: serve_stdio(server, max_line_bytes=settings.max_request_bytes))
@@ -119,17 +124,6 @@ def http_app(
     return HostOriginCheck(gated, allowed_hosts=security.allowed_hosts, allowed_origins=security.allowed_origins)
 
 
-def lends_key(settings: Settings, *, sandbox: bool) -> KeyLending:
-    """Whether this process's own key serves HTTP requests without one: --lend-server-key, or the sandbox's.
-
-    The sandbox's key spends nothing, so a sandbox behind a proxy costs no one anything.
-    """
-    has_key = settings.api_key is not None
-    if sandbox:
-        return KeyLending(has_server_key=True, lend=True, reason="the sandbox's key spends nothing")
-    return KeyLending(has_server_key=has_key, lend=has_key and settings.lend_server_key)
-
-
 def bind(host: str, port: int) -> socket.socket:
     """A listening socket on host:port (0: any free port). Raises OSError (port in use...) before serving."""
     family = socket.AF_INET6 if ":" in host.strip("[]") else socket.AF_INET
@@ -152,20 +146,23 @@ def url_of(host: str, sock: socket.socket, path: str) -> str:
 
 
 def run_http(
+    make_server: ServerFactory,
     settings: Settings,
     *,
     host: str,
     port: int,
     transport: HttpTransport,
     allowed_hosts: list[str] | None,
-    sandbox: Sandbox | None = None,
+    lending: KeyLending,
+    beside: ServedBeside | None = None,
     announce: Callable[[str], None] | None = None,
 ) -> None:
     """Serve MCP over Streamable HTTP (at /mcp) or SSE (at /sse) with uvicorn until interrupted.
 
     The port is bound first, so a port in use is an OSError here (the CLI's one-line error), and
-    `--port 0` is known. With `sandbox`, it is served once on a loopback port for the whole
-    process. Once both accept connections, `announce` gets one line: where MCP is (and the sandbox).
+    `--port 0` is known. `beside` (the sandbox) is served once for the whole process, and its URL
+    handed to `make_server`. `lending` says whether the server's own key serves requests that bring
+    none. Once both accept connections, `announce` gets one line: where MCP is (and the sandbox).
     """
     if not is_loopback(host) and not allowed_hosts:
         logger.warning(
@@ -175,16 +172,7 @@ def run_http(
         )
     sock = bind(host, port)
     try:
-        anyio.run(
-            _serve_http,
-            settings,
-            host,
-            sock,
-            transport,
-            allowed_hosts,
-            sandbox,
-            announce,
-        )
+        anyio.run(_serve_http, make_server, settings, host, sock, transport, allowed_hosts, lending, beside, announce)
     except KeyboardInterrupt:
         pass  # Ctrl-C is how an operator stops the server; uvicorn has shut down cleanly
     finally:
@@ -192,16 +180,16 @@ def run_http(
 
 
 async def _serve_http(
+    make_server: ServerFactory,
     settings: Settings,
     host: str,
     sock: socket.socket,
     transport: HttpTransport,
     allowed_hosts: list[str] | None,
-    sandbox: Sandbox | None,
+    lending: KeyLending,
+    beside: ServedBeside | None,
     announce: Callable[[str], None] | None,
 ) -> None:
-    from flora_mcp.server.app import create_server
-
     # Here, not at the top: the connection guard brings h11 (6 ms), which stdio never uses.
     from flora_mcp.server.wire.http_connections import (
         ACCEPT_BACKLOG,
@@ -211,9 +199,8 @@ async def _serve_http(
     )
 
     async with AsyncExitStack() as stack:
-        sandbox_url = await stack.enter_async_context(sandbox.serving()) if sandbox is not None else None
-        server = create_server(settings, sandbox=sandbox, sandbox_url=sandbox_url)
-        lending = lends_key(settings, sandbox=sandbox is not None)
+        sandbox_url = await stack.enter_async_context(beside()) if beside is not None else None
+        server = make_server(sandbox_url)
         app = http_app(
             server,
             host=host,
