@@ -125,7 +125,7 @@ def build_parser() -> argparse.ArgumentParser:
         "--http-max-large-reads",
         type=int,
         metavar="N",
-        help="resources/read answers (an output's bytes) made and written at once (default 2).",
+        help="resources/read answers (an output's bytes) made and written at once (default 1).",
     )
     limits.add_argument("--http-idle-timeout", type=float, metavar="S", help="Keep-alive idle seconds (default 10).")
 

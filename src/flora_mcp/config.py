@@ -175,7 +175,7 @@ class Settings(BaseModel):
         description="Seconds a client may read nothing of an answer the server is writing before it is disconnected.",
     )
     http_max_large_reads: int = Field(
-        default=2,
+        default=1,
         ge=1,
         le=1000,
         description=(

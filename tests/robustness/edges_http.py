@@ -5,7 +5,7 @@
   made. Measured: the server's RSS growth (peak), the normal calls served, and the RSS once the
   slow sockets have closed. The output comes from a sandbox whose /media/ route is replaced by
   a 64 MiB file: the sandbox's own media are a few KB.
-  At most 2 such answers are made and written at once (http_large_reads.py); the other readers
+  One such answer at a time (the default) is made and written (http_large_reads.py); the other readers
   wait for a slot, then get a "busy" JSON-RPC error. `dropped_reader_frees_its_slot` checks,
   against the real MCP app, that a reader aborted by the write timeout gives its slot back.
 - Keyless requests through a same-host proxy: a bare `proxy_pass` (nginx's default) adds no

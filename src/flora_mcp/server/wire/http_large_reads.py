@@ -41,11 +41,12 @@ from flora_mcp.server.wire.json_scan import RequestId, usable_id
 logger = logging.getLogger("flora_mcp.server")
 
 LARGE_READ = "resources/read"
-# Two at once: an answer costs about three times its size until written (~270 MB for a 64 MiB
-# output; 30 stalled readers measured +513-592 MB with two, +260 MB with one), and a reader
-# that never reads holds a slot for the write timeout: a second slot lets another read
-# proceed beside one slow client.
-DEFAULT_MAX_LARGE_READS = 2
+# One at a time: an answer costs about three times its size until written (~270 MB for a 64 MiB
+# output; 30 stalled readers measured +513-592 MB with two slots, against a 600 MB target, and
+# +260 MB with one). A reader that never reads then holds the one slot for the write timeout,
+# and other reads wait (or get "busy"): a slower resources/read beats a server out of memory.
+# Operators with memory to spare raise it (--http-max-large-reads).
+DEFAULT_MAX_LARGE_READS = 1
 # As long as a FLORA call may take (FLORA_TIMEOUT's default): a read waiting for its turn is
 # a call that takes a little longer, not a failure, unless the slots stay taken.
 DEFAULT_LARGE_READ_WAIT = 30.0

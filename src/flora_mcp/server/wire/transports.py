@@ -11,7 +11,7 @@ on open connections, idle ones dropped first, large answers written piece by pie
 that read them: http_connections.py). A request then meets, in
 this order: the Host/Origin check (421/403, http_limits.py), the Bearer-key gate (401 without a key
 unless --lend-server-key, http_auth.py), the body limits (413 too large, 408 too slow, 503 too many slow ones:
-http_limits.py), for a `resources/read` over Streamable HTTP a large-read slot (at most 2 such answers
+http_limits.py), for a `resources/read` over Streamable HTTP a large-read slot (at most 1 such answer
 made and written at once; 503 with a JSON-RPC "busy" error after a wait: http_large_reads.py), the
 concurrency limit (503 after a short wait), then MCP.
 Over stdio, broken and oversized lines are answered instead of dropped (stdio.py). The
