@@ -5,7 +5,7 @@ Every start tool hands the booking a `StartPlan` (what to start, in canonical fo
 
 1. names the caller: a keyed fingerprint of the API key the request uses (never the key);
 2. picks the idempotency key: the caller's own, or one derived from the caller, the tool and
-   the canonical arguments (money/keys.py), so a re-sent call carries the same key;
+   the canonical arguments (runs/keys.py), so a re-sent call carries the same key;
 3. reserves the start in the store, in one atomic step: a key already used for this very start
    is that start (a repeat, or an identical call in flight: it waits for that one's outcome);
    a key used with other arguments, by another tool or by another caller is a conflict; within
@@ -15,7 +15,7 @@ Every start tool hands the booking a `StartPlan` (what to start, in canonical fo
    recorded even when the client gives up on the call, so the re-sent call finds it;
 5. settles it: started (run id and quote), or, when the outcome is unknown (answer lost after
    every retry, idempotency_duplicate, idempotency_conflict), recovers the run itself
-   (money/recovery.py); refused by FLORA: not started, nothing counted;
+   (runs/recovery.py); refused by FLORA: not started, nothing counted;
 6. hands the tool a `Booked` outcome, which always carries the run id or the key and where the
    run will be found.
 
@@ -526,7 +526,7 @@ class Booking:
         cause: FloraError | None,
         key_expired: bool = False,
     ) -> Booked:
-        """The start may have been accepted but its run id is unknown: find the run (money/recovery.py).
+        """The start may have been accepted but its run id is unknown: find the run (runs/recovery.py).
 
         `cause` None: FLORA said it accepted the start (or an earlier call did). `key_expired`:
         nothing was sent now, FLORA no longer holds the key, and the search is all there is.

@@ -4,7 +4,7 @@ FLORA does not check parameter values: an unknown value runs at the model's defa
 charged, so a typo costs money and gives the wrong result. The catalog FLORA publishes says
 what is allowed (GET /models: each model's params; GET /techniques/{id}: each input), so a
 mistake can be refused for free. Pure functions, no I/O: the caller fetches the catalog
-(server/catalog.py) and turns the problems into a refusal (server/preflight.py).
+(runs/catalog.py) and turns the problems into a refusal (runs/preflight.py).
 
 Rules for a generation's params against a model:
 - a name the model does not publish is refused (the published names are listed);

@@ -1,6 +1,6 @@
 """What a start will cost, known before it is sent: technique run_cost and model estimated_credits.
 
-Looked up through the per-caller catalog cache (server/catalog.py: GET /techniques/{id},
+Looked up through the per-caller catalog cache (runs/catalog.py: GET /techniques/{id},
 GET /models?type=...), the same cache the param checks use, so the spend cap and the
 confirmation threshold cost no read of their own. A failed lookup makes the quote unknown; it
 never blocks a start by itself.

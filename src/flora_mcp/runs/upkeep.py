@@ -18,7 +18,7 @@ Two jobs, run by the lifespan in a task group of their own:
 - Starts left in flight by a dead process. A process killed between booking a start and
   reading FLORA's answer leaves its record "in flight" for good. Every tick the server looks at
   its own caller's records in flight for longer than any live send takes (ORPHAN_AFTER_SECONDS)
-  and searches FLORA's run lists for each (money/recovery.py): found, it is "recovered" with its
+  and searches FLORA's run lists for each (runs/recovery.py): found, it is "recovered" with its
   run id; not found, its outcome is "unknown", so a re-sent call sends it again under its own
   key (which FLORA cannot run twice) instead of waiting on a sender that is gone.
 

@@ -278,7 +278,7 @@ def create_server(
             client = flora_client(settings, client_http, base_url=base_url, api_key=api_key, sleep=sleep)
             # The server key's caller, made once: stdio's every request, and HTTP's when the key is lent.
             own = Caller(store.fingerprint(api_key or ""), client)
-            # Late charges and retention (upkeep.py), stopped before the client and store close.
+            # Late charges and retention (runs/upkeep.py), stopped before the client and store close.
             upkeep = await stack.enter_async_context(anyio.create_task_group())
             stack.callback(upkeep.cancel_scope.cancel)
             upkeep.start_soon(

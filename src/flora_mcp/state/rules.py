@@ -111,7 +111,7 @@ SETTLE_WINDOW_SECONDS = 3600.0
 FLORA settles a charge some time after the run ends, and until then a paid run reads 0
 (flora-api.md, "Cost"). Within this window such a 0 is not money: the run goes on counting at
 its quote (or, quote unknown, stays of unknown cost). After it, a 0 is believed (a refunded
-failed run). The charge re-checks of upkeep.py read finished runs again within it.
+failed run). The charge re-checks of runs/upkeep.py read finished runs again within it.
 """
 
 

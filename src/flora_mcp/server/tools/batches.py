@@ -3,14 +3,14 @@
 The items share workspace_id, project_id, type, model and params; each has its prompt and may
 override type, model and params (merged over the shared ones) and carry a name. In order:
 
-1. every item is checked against FLORA's catalog (money/preflight.py); one mistake refuses the
+1. every item is checked against FLORA's catalog (runs/preflight.py); one mistake refuses the
    batch, naming every item at fault, before anything is sent or anybody is asked;
 2. the total quote is what the user is asked about, once, and what the cap is held to: a batch
    the cap cannot take as a whole is refused before anything is sent;
 3. each item gets its own idempotency key, derived from the batch's key (the agent's, or the
    one derived from the batch's canonical arguments) and the item, so the batch sent again
    starts nothing twice: each item answers the run it already started;
-4. the booking reserves every item in the store before any is sent (money/booking.py
+4. the booking reserves every item in the store before any is sent (runs/booking.py
    start_many); an item the cap refuses then (another call spent in between) is `refused`,
    one FLORA refuses is `failed`, each with its reason; the others go on.
 """

@@ -1,7 +1,7 @@
 """The run-history tools: generation and technique runs, newest first, with FLORA's filters.
 
 They are also where a run started by another client, or long ago, is found again. A run whose
-start answer was lost is found by the server itself (money/recovery.py), not by the agent.
+start answer was lost is found by the server itself (runs/recovery.py), not by the agent.
 """
 
 from __future__ import annotations

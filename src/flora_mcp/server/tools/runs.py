@@ -11,7 +11,7 @@ The budget is a promise: a read that hangs is abandoned when the budget (plus a 
 is spent, and the answer says the run goes on and when to look again. Cancelling the call
 cancels the sleep or request in flight.
 
-Every read is reported to the booking (money/booking.py), which keeps the caller's journal
+Every read is reported to the booking (runs/booking.py), which keeps the caller's journal
 and the charge of runs it started up to date.
 """
 

@@ -1,7 +1,7 @@
 """The start tools: start_generation_run and start_technique_run (paid).
 
 Each body turns its validated arguments into a `StartPlan` and a `send` function, hands both
-to the booking (money/booking.py), which owns everything about money and keys, and words the
+to the booking (runs/booking.py), which owns everything about money and keys, and words the
 `Booked` outcome for the agent. Whatever goes wrong while wording it, the answer still carries
 the run id (or the key and where the run will be found): FLORA has accepted the start by then.
 """
