@@ -272,6 +272,32 @@ def _valid_strategies(generation_run: str, technique_run: str) -> dict[str, st.S
     }
 
 
+def _plain_calls(generation_run: str, technique_run: str) -> dict[str, dict[str, Any]]:
+    """One valid call of each tool, on what the sandbox knows."""
+    generation = {"workspace_id": WORKSPACE, "project_id": PROJECT, "type": "image"}
+    return {
+        "start_generation_run": {**generation, "prompt": "a plain mug"},
+        "start_generation_runs": {**generation, "items": [{"prompt": "a plain cup"}]},
+        "start_technique_run": {
+            "technique_id": "tech_sandboxposter",
+            "inputs": [{"id": "subject", "type": "text", "value": "a plain kite"}],
+        },
+        "wait_for_run": {"run_id": generation_run},
+        "wait_for_runs": {"runs": [{"run_id": generation_run}]},
+        "get_run": {"run_id": generation_run},
+        "get_technique_run": {"technique_id": "tech_sandboxposter", "run_id": technique_run},
+        "list_technique_runs": {},
+        "list_generations": {},
+        "list_workspaces": {},
+        "list_projects": {"workspace_id": WORKSPACE},
+        "list_models": {},
+        "list_techniques": {},
+        "get_technique": {"technique_id": "tech_sandboxposter"},
+        "get_spend": {},
+        "find_runs": {},
+    }
+
+
 @dataclass(frozen=True)
 class ToolSpec:
     name: str
@@ -385,11 +411,19 @@ def _text(result: CallToolResult) -> str:
 class Harness:
     """An MCP client to a sandbox-backed server, and what it takes to judge one call."""
 
-    def __init__(self, client: Client, sandbox: Sandbox, log: RequestLog, specs: dict[str, ToolSpec]) -> None:
+    def __init__(
+        self,
+        client: Client,
+        sandbox: Sandbox,
+        log: RequestLog,
+        specs: dict[str, ToolSpec],
+        plain: dict[str, dict[str, Any]] | None = None,
+    ) -> None:
         self.client = client
         self.sandbox = sandbox
         self.log = log
         self.specs = specs
+        self.plain = plain or {}  # one plainly valid call per tool, made before the generated ones
 
     async def call(self, call: HostileCall) -> Verdict:
         spec = self.specs[call.tool]
@@ -475,6 +509,7 @@ async def hostile_harness() -> AsyncIterator[Harness]:
                 assert not started.is_error, _text(started)
                 known.append((started.structured_content or {})["run_id"])
             valid = _valid_strategies(*known)
+            plain = _plain_calls(*known)
             specs: dict[str, ToolSpec] = {}
             tools = {tool.name: tool for tool in build_tools()}
             for listed in (await client.list_tools()).tools:
@@ -483,7 +518,7 @@ async def hostile_harness() -> AsyncIterator[Harness]:
                 specs[listed.name] = ToolSpec(
                     listed.name, registered.fn_metadata.arg_model, fields, valid.get(listed.name, st.just({}))
                 )
-            yield Harness(client, sandbox, log, specs)
+            yield Harness(client, sandbox, log, specs, plain)
 
 
 async def drive(
@@ -516,6 +551,11 @@ async def explore(harness: Harness, *, seed: int, examples: int, judge: Callable
     async def check(call: HostileCall) -> None:
         judge(call, await harness.call(call))
 
+    # Every tool is first called once, plainly and validly: whatever the generated calls happen to
+    # draw (how many are valid depends on the draw), each tool shows both sides of the line.
+    for tool, arguments in sorted(harness.plain.items()):
+        if tool in harness.specs:
+            await check(HostileCall(tool, arguments))
     await drive(hostile_calls(harness.specs), check, seed=seed, examples=examples)
 
 
