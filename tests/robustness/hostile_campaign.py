@@ -243,6 +243,10 @@ def _valid_strategies(generation_run: str, technique_run: str) -> dict[str, st.S
             {}, optional={"workspace_id": ws, "query": query, "limit": limit, "cursor": cursor}
         ),
         "get_technique": st.fixed_dictionaries({"technique_id": tech}),
+        "create_project": st.fixed_dictionaries(
+            {"workspace_id": ws, "name": text.filter(str.strip).map(lambda name: name[:200])},
+            optional={"idempotency_key": key},
+        ),
         "start_generation_runs": st.fixed_dictionaries(
             {
                 "workspace_id": ws,
@@ -293,6 +297,7 @@ def _plain_calls(generation_run: str, technique_run: str) -> dict[str, dict[str,
         "list_models": {},
         "list_techniques": {},
         "get_technique": {"technique_id": "tech_sandboxposter"},
+        "create_project": {"workspace_id": WORKSPACE, "name": "A plain project"},
         "get_spend": {},
         "find_runs": {},
     }
@@ -372,6 +377,8 @@ def _path_allowed(tool: str, args: dict[str, Any], path: str) -> bool | None:
         return path == f"{API}/techniques/{_q(tech)}/runs/{_q(run)}"
     if tool == "get_technique":
         return path == f"{API}/techniques/{_q(tech)}"
+    if tool == "create_project":  # a reused key is answered by finding the project by name
+        return path in (f"{API}/workspaces/{_q(args.get('workspace_id'))}/projects", f"{API}/projects")
     if tool == "wait_for_run":
         # The technique may come from the run's start (the server remembers it) or its poll_url.
         parts = path.split("/")
@@ -398,6 +405,8 @@ def _query_ok(tool: str, validated: dict[str, Any], seen: Seen) -> bool:
         return pairs == [("type", str(validated.get("type")))]
     if tool == "start_generation_runs" and seen.raw_path == f"{API}/models":
         return len(pairs) == 1 and pairs[0][0] == "type"  # the shared type, or an item's own
+    if tool == "create_project" and seen.raw_path == f"{API}/projects":
+        return dict(pairs) == {"workspace_id": validated["workspace_id"], "query": validated["name"], "limit": "100"}
     if tool not in QUERY_TOOLS:
         return not pairs
     expected = {name: str(value) for name, value in validated.items() if value is not None}

@@ -29,10 +29,12 @@ EXPECTED = STARTS | {
     "list_models",
     "list_techniques",
     "get_technique",
+    "create_project",
     "get_spend",
     "find_runs",
 }
 LOCAL = {"get_spend", "find_runs"}  # read the server's own ledger and journal, not FLORA
+CREATES = {"create_project"}  # changes FLORA, spends nothing
 
 
 async def listed(client: Client) -> list[dict[str, Any]]:
@@ -63,9 +65,9 @@ async def test_every_tool_has_a_title_an_output_schema_and_honest_annotations(cl
         assert tool["outputSchema"]["type"] == "object", tool["name"]
         hints = DEFAULT_HINTS | tool["annotations"]
         assert hints["openWorldHint"] is (tool["name"] not in LOCAL), tool["name"]
-        paid = tool["name"] in STARTS
-        assert hints["readOnlyHint"] is not paid, tool["name"]
-        if paid:  # destructive and idempotent mean something only for a tool that is not read-only
+        writes = tool["name"] in STARTS | CREATES
+        assert hints["readOnlyHint"] is not writes, tool["name"]
+        if writes:  # destructive and idempotent mean something only for a tool that is not read-only
             assert hints["destructiveHint"] is False and hints["idempotentHint"] is False, tool["name"]
         else:  # and a read-only tool says nothing more than it must
             assert set(tool["annotations"]) <= {"readOnlyHint", "openWorldHint"}, tool["name"]

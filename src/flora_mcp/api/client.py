@@ -38,6 +38,8 @@ from flora_mcp.api.models import (
     ModelListQuery,
     NestedTechniqueInput,
     NestedTechniqueRunRequest,
+    Project,
+    ProjectCreateRequest,
     ProjectList,
     ProjectListQuery,
     RunId,
@@ -375,6 +377,46 @@ class FloraClient:
             accepted.may_have_been_processed = True
             accepted.run_id = _run_id_in(answer.body) if answer is not None else None
             raise accepted from None
+        return Started(response=parsed, idempotency_key=key, request_id=answer.request_id, route=route)
+
+    # --- projects ------------------------------------------------------------------------------
+    async def create_project(
+        self, workspace_id: str, name: str, *, idempotency_key: str | None = None
+    ) -> Started[Project] | AcceptedEarlier:
+        """POST /workspaces/{workspace_id}/projects with {name}, keyed like a start.
+
+        Free, but not harmless to repeat: a second call without the first's key makes a second
+        project of the same name. So it carries an Idempotency-Key (the caller's, or a fresh one),
+        the same on every retry, and FLORA's idempotency_duplicate becomes `AcceptedEarlier`: the
+        project exists and its answer was lost; find it by name rather than creating it again.
+        """
+        request = ProjectCreateRequest(workspace_id=workspace_id, name=name)
+        key = self._key(idempotency_key)
+        route = "POST /workspaces/{workspace_id}/projects"
+        url = f"{self._base_url}/workspaces/{path_segment(request.workspace_id, 'workspace id')}/projects"
+        answer: Answer | None = None
+        try:
+            answer = await self._transport.request(
+                "POST", route, url, json_body={"name": request.name}, idempotency_key=key
+            )
+            parsed = self._parse(answer, Project, route)
+        except IdempotencyDuplicateError as err:
+            if err.code != "idempotency_duplicate":
+                raise
+            return AcceptedEarlier(idempotency_key=key, request_id=err.request_id, route=route)
+        except UnexpectedResponseError as err:
+            if not 200 <= err.status < 300:
+                raise
+            # A 2xx means the project was made: say so, or the agent would make another.
+            made = UnexpectedResponseError(
+                f"{err.message}. The project was probably created (idempotency key {key}): look for it "
+                "with list_projects, or retry with the same idempotency key, before creating it again",
+                status=err.status,
+                request_id=err.request_id,
+                attempts=err.attempts,
+            )
+            made.may_have_been_processed = True
+            raise made from None
         return Started(response=parsed, idempotency_key=key, request_id=answer.request_id, route=route)
 
     # --- reads ---------------------------------------------------------------------------------

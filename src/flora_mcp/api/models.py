@@ -225,6 +225,18 @@ class ProjectListQuery(RequestModel):
     cursor: Cursor | None = None
 
 
+class ProjectCreateRequest(RequestModel):
+    """POST /workspaces/{workspace_id}/projects: the workspace travels in the path, the name in the body."""
+
+    workspace_id: WorkspaceId
+    name: str = Field(
+        min_length=1,
+        max_length=200,
+        pattern=r"\S",  # a name of spaces only would list as blank
+        description="The new project's name; not blank.",
+    )
+
+
 class TechniqueListQuery(RequestModel):
     """Query of GET /techniques."""
 

@@ -1,4 +1,5 @@
-"""The read-only routes: run histories, workspaces, projects, models and techniques.
+"""The catalogue routes: run histories, workspaces, projects, models and techniques, all read-only
+but one, POST /workspaces/{workspace_id}/projects, which makes a project (free, keyed like a start).
 
 Run histories are newest first and page with an opaque cursor holding the creation sequence
 number of the last item shown, so runs started while a client pages never shift or repeat
@@ -7,6 +8,7 @@ items. The fixed catalogues page by offset.
 
 from __future__ import annotations
 
+import secrets
 from collections.abc import Callable, Sequence
 from typing import TYPE_CHECKING, Any, TypeVar
 
@@ -16,9 +18,9 @@ from starlette.routing import Route
 
 from flora_mcp.sandbox import render, seed
 from flora_mcp.sandbox.access import admit, origin
-from flora_mcp.sandbox.errors import not_found, validation_error
+from flora_mcp.sandbox.errors import ApiError, not_found, validation_error
 from flora_mcp.sandbox.render import api_route
-from flora_mcp.sandbox.state import Run
+from flora_mcp.sandbox.state import MAX_PROJECTS, Run
 from flora_mcp.sandbox.validation import (
     GENERATION_TYPES,
     RUN_STATUSES,
@@ -27,6 +29,7 @@ from flora_mcp.sandbox.validation import (
     check_prefixed_filter,
     encode_cursor,
     parse_cursor,
+    parse_json_object,
     parse_limit,
     require_workspace,
 )
@@ -58,6 +61,7 @@ class CatalogRoutes:
             api_route("GET", "/generations", self.generations),
             api_route("GET", "/workspaces", self.workspaces),
             api_route("GET", "/projects", self.projects),
+            api_route("POST", "/workspaces/{workspace_id}/projects", self.create_project),
             api_route("GET", "/models", self.models),
             api_route("GET", "/techniques", self.techniques),
             api_route("GET", "/techniques/{technique_id}", self.technique),
@@ -135,9 +139,44 @@ class CatalogRoutes:
         if fields or workspace_id is None:
             raise validation_error(fields)
         require_workspace(workspace_id)
-        found = [p for p in seed.PROJECTS if p.workspace_id == workspace_id and _matches(query.get("query"), p.name)]
+        projects = self.sb.state.all_projects()
+        found = [p for p in projects if p.workspace_id == workspace_id and _matches(query.get("query"), p.name)]
         page, meta = _offset_page(found, offset, limit)
         return JSONResponse({"projects": [p.to_json() for p in page], "meta": meta})
+
+    async def create_project(self, request: Request) -> JSONResponse:
+        """Make a project, in the order the run starts follow: admit, parse, the key, validate, create.
+
+        A header Idempotency-Key seen within two hours answers 409 idempotency_duplicate with no
+        project, as FLORA does: the key is held only once a project was made.
+        """
+        now = admit(request, self.sb)
+        body = parse_json_object(await request.body())
+        state = self.sb.state
+        key = request.headers.get("idempotency-key") or None
+        if key and state.header_key_seen(key, now):
+            raise ApiError(
+                409,
+                "idempotency_duplicate",
+                "Duplicate idempotency key: a request with this Idempotency-Key was already accepted.",
+            )
+        workspace_id = request.path_params["workspace_id"]
+        name = body.get("name")
+        if name is None or (isinstance(name, str) and not name.strip()):
+            raise validation_error([("name", "Required")])
+        if not isinstance(name, str):
+            raise validation_error([("name", "Expected string")])
+        if len(name) > 200:
+            raise validation_error([("name", "At most 200 characters")])
+        require_workspace(workspace_id)
+        if len(state.projects) >= MAX_PROJECTS:
+            raise ApiError(400, "input_validation_error", f"This sandbox holds at most {MAX_PROJECTS} new projects.")
+        made = seed.SeedProject(
+            "prj_" + secrets.token_hex(8), name, round(now * 1000), workspace_id=workspace_id, origin="api"
+        )
+        state.projects.append(made)
+        state.remember_header_key(key, now, made.project_id)
+        return JSONResponse(made.to_json(), status_code=201)
 
     async def models(self, request: Request) -> JSONResponse:
         _, query = self._admit(request)

@@ -100,7 +100,7 @@ class RunRoutes:
     async def start_generation(self, request: Request) -> JSONResponse:
         now, body = await self._begin(request)
         header_key = self._refuse_duplicate_header_key(request, now)
-        start = check_generation(body)
+        start = check_generation(body, self.sb.state.find_project)
         model = start.model
         self._charge(model.cost)
         run = self._create(

@@ -24,6 +24,7 @@ class SeedProject:
     name: str
     created_at: int
     workspace_id: str = WORKSPACE_ID
+    origin: str = "app"  # made in FLORA's app; "api" for one made through POST .../projects
 
     def to_json(self) -> dict[str, Any]:
         return {
@@ -32,7 +33,7 @@ class SeedProject:
             "name": self.name,
             "created_at": self.created_at,
             "last_modified": self.created_at,
-            "origin": "app",
+            "origin": self.origin,
         }
 
 

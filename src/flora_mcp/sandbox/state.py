@@ -1,4 +1,5 @@
-"""The sandbox's mutable state: runs and their lifecycle, credits, idempotency keys, rate limits.
+"""The sandbox's mutable state: runs and their lifecycle, projects made through the API, credits,
+idempotency keys, rate limits.
 
 Run progress is computed lazily from the injected clock; nothing runs in the background. A run
 of simulated length D (its base duration times time_scale) is `pending` for the first 10% of D,
@@ -15,9 +16,12 @@ from collections import Counter
 from dataclasses import dataclass, field
 from typing import Any
 
+from flora_mcp.sandbox import seed
+
 IDEMPOTENCY_WINDOW_SECONDS = 2 * 60 * 60
 MAX_RUNS = 10_000  # the oldest runs are forgotten past this, so a long-lived sandbox stays small
 MAX_ROUTE_COUNTS = 1_000
+MAX_PROJECTS = 1_000  # made through the API; past this the route refuses, so the store stays small
 PENDING_SHARE = 0.1
 FAIL_AT_SHARE = 0.5
 PROVIDER_ERROR_MESSAGE = "The provider failed to complete the generation."
@@ -98,7 +102,7 @@ class TokenBucket:
 @dataclass
 class IdempotencyRecord:
     seen_at: float
-    run_id: str
+    run_id: str  # or, for a key that made a project, the project's id
 
 
 class SandboxState:
@@ -107,6 +111,7 @@ class SandboxState:
     def __init__(self, credits_usd: float) -> None:
         self.runs: list[Run] = []
         self.by_id: dict[str, Run] = {}
+        self.projects: list[seed.SeedProject] = []  # made through the API, oldest first
         self.credits_usd = credits_usd
         self.requests: Counter[str] = Counter()
         self.header_keys: dict[str, IdempotencyRecord] = {}
@@ -123,6 +128,16 @@ class SandboxState:
         self.by_id[run.run_id] = run
         if len(self.runs) > MAX_RUNS:
             del self.by_id[self.runs.pop(0).run_id]
+
+    # --- projects --------------------------------------------------------------------------
+    def find_project(self, project_id: str) -> seed.SeedProject | None:
+        """A seeded project or one made through the API: both can hold generations."""
+        made = next((p for p in self.projects if p.project_id == project_id), None)
+        return made or seed.find_project(project_id)
+
+    def all_projects(self) -> list[seed.SeedProject]:
+        """Every project, newest first (the seed's are older than any made here)."""
+        return [*reversed(self.projects), *seed.PROJECTS]
 
     def count_request(self, route: str) -> None:
         # Unmatched paths are counted under their raw path; cap how many such keys can pile up.
@@ -160,6 +175,12 @@ class SandboxState:
             self.header_keys[header_key] = IdempotencyRecord(now, run.run_id)
         if body_key:
             self.body_keys[body_key] = IdempotencyRecord(now, run.run_id)
+
+    def remember_header_key(self, key: str | None, now: float, made_id: str) -> None:
+        """Hold a header key that made something other than a run (a project) for the window."""
+        self._prune(now)
+        if key:
+            self.header_keys[key] = IdempotencyRecord(now, made_id)
 
     def _prune(self, now: float) -> None:
         # Keeps the key tables bounded by what two hours of traffic can add.

@@ -11,6 +11,7 @@ from __future__ import annotations
 import base64
 import binascii
 import json
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
@@ -66,8 +67,11 @@ def require_workspace(workspace_id: str) -> None:
         raise not_found(f"Workspace {workspace_id} not found.")
 
 
-def require_project(project_id: str, workspace_id: str) -> None:
-    project = seed.find_project(project_id)
+ProjectLookup = Callable[[str], "seed.SeedProject | None"]
+
+
+def require_project(project_id: str, workspace_id: str, find: ProjectLookup = seed.find_project) -> None:
+    project = find(project_id)
     if project is None or project.workspace_id != workspace_id:
         raise not_found(f"Project {project_id} not found.")
 
@@ -82,7 +86,8 @@ class GenerationStart:
     params: dict[str, Any] | None = None
 
 
-def check_generation(body: dict[str, Any]) -> GenerationStart:
+def check_generation(body: dict[str, Any], find_project: ProjectLookup = seed.find_project) -> GenerationStart:
+    """A generation start's body; `find_project` also knows the projects made through the API."""
     fields: Fields = []
     workspace_id = _prefixed(fields, body, "workspace_id", "ws_", "workspace")
     project_id = _prefixed(fields, body, "project_id", "prj_", "project")
@@ -107,7 +112,7 @@ def check_generation(body: dict[str, Any]) -> GenerationStart:
     if fields:
         raise validation_error(fields)
     require_workspace(workspace_id)
-    require_project(project_id, workspace_id)
+    require_project(project_id, workspace_id, find_project)
     return GenerationStart(workspace_id, project_id, prompt, model or seed.default_model(str(kind)), params)
 
 
