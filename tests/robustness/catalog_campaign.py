@@ -271,7 +271,7 @@ UNKNOWNS: tuple[Unknown, ...] = (
         _says("completed after")),
     Unknown("input type \"json\" takes a JSON value", _set(start={"run_id": "run_t", "type": "technique"}),
             "start_technique_run", {"technique_id": TECHNIQUE, "workspace_id": WORKSPACE,
-                                    "inputs": [SUBJECT, {"id": "settings", "type": "text", "value": {"grid": 3}}]},
+                                    "inputs": [SUBJECT, {"id": "settings", "type": "json", "value": {"grid": 3}}]},
             _says("run_t")),
 )  # fmt: skip
 

@@ -54,11 +54,11 @@ def test_min_and_max_bound_numbers_only_and_name_the_range() -> None:
     assert check_param(param("string", min=0, max=1), "long") is None
 
 
-def test_technique_inputs_for_a_type_flora_added_take_any_json_even_a_list() -> None:
+def test_a_json_technique_input_takes_any_json_even_a_list() -> None:
     technique = Technique(
         technique_id="tech_x",
         inputs=[{"id": "grid", "type": "json", "optional": True}, {"id": "s", "type": "text", "optional": False}],
     )
-    inputs = [TechniqueInput(id="s", type="text", value="a"), TechniqueInput(id="grid", type="text", value=[1, 2])]
+    inputs = [TechniqueInput(id="s", type="text", value="a"), TechniqueInput(id="grid", type="json", value=[1, 2])]
     assert check_technique_inputs(inputs, technique) == []
     assert check_technique_inputs([], technique)[0].where == "inputs.s"

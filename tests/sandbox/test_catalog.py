@@ -103,6 +103,7 @@ async def test_techniques_list_and_search(client: httpx2.AsyncClient) -> None:
         "tech_sandboxclip",
         "tech_sandboxcaption",
         "tech_sandboxstoryboard",
+        "tech_sandboxslides",
     }
     assert [t.slug for t in captions.techniques] == ["caption-writer"]
 

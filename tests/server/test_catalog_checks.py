@@ -60,7 +60,7 @@ async def test_several_references_go_as_a_list_and_a_json_input_as_json(client: 
     inputs = [
         {"id": "subject", "type": "text", "value": "a fox"},
         {"id": "references", "type": "imageUrl", "value": refs},
-        {"id": "layout", "type": "text", "value": {"columns": 2}},  # input type "json": any JSON value
+        {"id": "layout", "type": "json", "value": {"columns": 2}},  # input type "json": any JSON value
     ]
     await call_ok(client, "start_technique_run", {"technique_id": POSTER, "workspace_id": WORKSPACE, "inputs": inputs})
     assert sandbox.runs[-1].inputs == {"subject": "a fox", "references": refs, "layout": {"columns": 2}}

@@ -17,7 +17,7 @@ from __future__ import annotations
 
 import logging
 import re
-from typing import Annotated, Any, ClassVar, Literal
+from typing import Annotated, Any, ClassVar, Literal, get_args
 
 from pydantic import (
     AfterValidator,
@@ -91,7 +91,11 @@ Limit = Annotated[int, Field(ge=1, le=100, description="Page size.")]
 GenerationType = Literal["image", "video", "audio", "text"]
 RunType = Literal["generation", "technique", "action"]
 RunStatus = Literal["pending", "running", "completed", "failed"]
-TechniqueInputType = Literal["text", "imageUrl", "videoUrl"]
+# Every type a technique can declare for an input; "json" is an input that takes any JSON value.
+TechniqueInputType = Literal["text", "imageUrl", "videoUrl", "audioUrl", "documentUrl", "json"]
+# The nested route documents fewer: its inputs are {id, type, value} with a string value.
+NestedTechniqueInputType = Literal["text", "imageUrl", "videoUrl"]
+_NESTED_TYPES: tuple[str, ...] = get_args(NestedTechniqueInputType)
 OutputType = Literal["imageUrl", "videoUrl", "audioUrl", "text", "documentUrl"]
 TechniqueRunMode = Literal["async", "stream"]
 
@@ -147,12 +151,15 @@ class TechniqueInput(RequestModel):
 
     id: str = Field(min_length=1, max_length=128, description="From get_technique's inputs.")
     type: TechniqueInputType = Field(
-        description='"text" for words, "imageUrl" or "videoUrl" for a link to a media file.'
+        description=(
+            'The input\'s type as get_technique lists it: "text" for words; "imageUrl", "videoUrl", '
+            '"audioUrl" or "documentUrl" for a link to a media file or document; "json" for any JSON value.'
+        )
     )
     value: JsonValue = Field(
         description=(
-            "The text or the https URL of the image or video (a list for an allow_multiple input). "
-            "Numbers or objects only where the input's type takes them, with workspace_id and a tech_ id."
+            'The text, or the http(s) URL of the file (a list for an allow_multiple input). A "json" input '
+            "takes any JSON value; json, audioUrl and documentUrl inputs need workspace_id (and no callback_url)."
         ),
     )
 
@@ -171,7 +178,7 @@ class NestedTechniqueInput(RequestModel):
     model_config = ConfigDict(extra="forbid", from_attributes=True)
 
     id: str = Field(min_length=1, max_length=128)
-    type: TechniqueInputType
+    type: NestedTechniqueInputType
     value: str = Field(max_length=20000)
 
 
@@ -203,6 +210,26 @@ class StartTechniqueRun(RequestModel):
     def uses_top_level_route(self) -> bool:
         """True when the documented top-level route can carry this start."""
         return self.workspace_id is not None and self.technique_id.startswith("tech_") and self.callback_url is None
+
+    @model_validator(mode="after")
+    def _nested_route_can_carry_it(self) -> StartTechniqueRun:
+        # Without workspace_id (or with a callback_url) only the nested route is left, and its
+        # documented inputs are text, imageUrl or videoUrl with a string value: refuse the rest
+        # here, unsent, with the fix. (A slug with a workspace_id is resolved to a tech_ id first.)
+        if self.workspace_id is not None and self.callback_url is None:
+            return self
+        for item in self.inputs:
+            values = item.value if isinstance(item.value, list) else [item.value]
+            if item.type in _NESTED_TYPES and all(isinstance(v, str) for v in values):
+                continue
+            what = f"is of type {item.type}" if item.type not in _NESTED_TYPES else "has a non-text value"
+            raise ValueError(
+                f"technique input {item.id!r} {what}; without workspace_id (or with a callback_url) the start "
+                f"goes to the nested technique route, which carries only {', '.join(_NESTED_TYPES)} inputs with "
+                "text values. Give workspace_id with a tech_ id (and no callback_url) to use POST /runs/technique, "
+                "which takes inputs of every type and JSON values"
+            )
+        return self
 
 
 class TechniqueRunListQuery(RequestModel):

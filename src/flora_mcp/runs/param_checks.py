@@ -13,8 +13,8 @@ Rules for a generation's params against a model:
 - a value outside `options`, or a number outside `min`/`max`, is refused;
 - a `required` param that is missing is refused.
 Rules for a technique's inputs against the technique: unknown ids, missing required inputs, a
-type other than the input's, a value of the wrong kind (text, an http(s) URL), several values
-where `allow_multiple` is not set.
+type other than the input's, a value of the wrong kind (text, an http(s) URL; a "json" input
+takes any JSON value), several values where `allow_multiple` is not set.
 
 Every problem names the param or input, what is allowed and the default; values are not
 quoted (the agent knows what it sent, and a value can hold anything).
@@ -27,7 +27,7 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from flora_mcp.api.models import Model, ModelParam, Technique, TechniqueInput, TechniqueIO
+from flora_mcp.api.models import Model, ModelParam, Technique, TechniqueInput
 from flora_mcp.api.urls import link_url
 
 MAX_LISTED = 12  # options or names listed in one problem
@@ -166,16 +166,31 @@ def check_param_names(params: Mapping[str, Any] | None, models: Sequence[Model],
 
 # --- technique inputs --------------------------------------------------------------------------
 _URL_TYPES = frozenset({"imageUrl", "videoUrl", "audioUrl", "documentUrl"})
-KNOWN_INPUT_TYPES = frozenset({"text"}) | _URL_TYPES
+# Types whose value is a string, so a list of them is several values (an allow_multiple input).
+_STRING_TYPES = frozenset({"text"}) | _URL_TYPES
+# "json" takes any JSON value, a list included: its value is one value whatever its shape.
+KNOWN_INPUT_TYPES = _STRING_TYPES | {"json"}
 
 
-def _value_problem(spec: TechniqueIO, value: Any) -> str | None:
-    kind = spec.type or ""
+def _value_count(kind: str | None, value: Any) -> int:
+    """How many values `value` gives an input of type `kind` (a type FLORA added counts as JSON)."""
+    return len(value) if isinstance(value, list) and kind in _STRING_TYPES else 1
+
+
+def _value_problem(kind: str, value: Any) -> str | None:
     if kind == "text" and not isinstance(value, str):
         return "must be text (a string)"
     if kind in _URL_TYPES and (not isinstance(value, str) or link_url(value) is None):
         return f"must be an http(s) URL ({kind})"
     return None
+
+
+def _shape_problem(kind: str, value: Any) -> str | None:
+    """What is wrong with `value` for an input of type `kind`: each of a list's values is checked."""
+    if kind not in _STRING_TYPES:
+        return None  # json (or a type FLORA added): any JSON value
+    values = value if isinstance(value, list) else [value]
+    return next((w for w in (_value_problem(kind, v) for v in values) if w), None)
 
 
 def check_technique_inputs(inputs: Sequence[TechniqueInput], technique: Technique) -> list[Problem]:
@@ -185,9 +200,9 @@ def check_technique_inputs(inputs: Sequence[TechniqueInput], technique: Techniqu
     counts: dict[str, int] = {}
     for item in inputs:
         spec = specs.get(item.id)
-        # For a type FLORA added, a list may be the value itself (JSON), not several values.
-        several = isinstance(item.value, list) and (spec is None or spec.type in KNOWN_INPUT_TYPES)
-        counts[item.id] = counts.get(item.id, 0) + (len(item.value) if several and isinstance(item.value, list) else 1)
+        # The declared type decides: for json or a type FLORA added, a list is the value itself.
+        kind = spec.type if spec is not None else item.type
+        counts[item.id] = counts.get(item.id, 0) + _value_count(kind, item.value)
     for item in inputs:
         spec = specs.get(item.id)
         where = f"inputs.{item.id}"
@@ -197,13 +212,14 @@ def check_technique_inputs(inputs: Sequence[TechniqueInput], technique: Techniqu
                 Problem(where, f"technique {technique.technique_id} has no such input (its inputs: {names})")
             )
             continue
-        if spec.type in KNOWN_INPUT_TYPES and item.type != spec.type:
-            problems.append(Problem(where, f"has type {item.type} but the input is of type {spec.type}"))
-            continue
         if spec.type not in KNOWN_INPUT_TYPES:
-            continue  # a type FLORA added: its value is not ours to judge
-        values = item.value if isinstance(item.value, list) else [item.value]
-        wrong = next((w for w in (_value_problem(spec, v) for v in values) if w), None)
+            continue  # a type FLORA added: neither the type given nor the value is ours to judge
+        if item.type != spec.type:
+            problems.append(
+                Problem(where, f"has type {item.type} but the input is of type {spec.type}: give type {spec.type}")
+            )
+            continue
+        wrong = _shape_problem(spec.type, item.value)
         if wrong:
             problems.append(Problem(where, wrong))
     for input_id, count in counts.items():
@@ -220,15 +236,21 @@ def check_technique_inputs(inputs: Sequence[TechniqueInput], technique: Techniqu
 
 
 def check_inputs_unchecked(inputs: Sequence[TechniqueInput]) -> list[Problem]:
-    """Without the technique: several values for one input need allow_multiple, which is unknown."""
+    """Without the technique: a value of the wrong shape for the type given, and several values for
+    one input (they need allow_multiple, which is unknown)."""
+    problems: list[Problem] = []
     counts: dict[str, int] = {}
     for item in inputs:
-        counts[item.id] = counts.get(item.id, 0) + (len(item.value) if isinstance(item.value, list) else 1)
-    return [
+        counts[item.id] = counts.get(item.id, 0) + _value_count(item.type, item.value)
+        wrong = _shape_problem(item.type, item.value)
+        if wrong:
+            problems.append(Problem(f"inputs.{item.id}", wrong))
+    problems.extend(
         Problem(f"inputs.{input_id}", f"has {count} values, but whether it allows several could not be checked")
         for input_id, count in counts.items()
         if count > 1
-    ]
+    )
+    return problems
 
 
 def refusal_text(tool: str, subject: str, problems: Sequence[Problem], *, fix_with: str) -> str:

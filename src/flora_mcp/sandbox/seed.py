@@ -64,7 +64,8 @@ class SeedModel:
 
 @dataclass(frozen=True)
 class SeedIO:
-    """One input or output of a technique; `type` is text, imageUrl or videoUrl."""
+    """One input or output of a technique; `type` is text, imageUrl, videoUrl, audioUrl,
+    documentUrl or (an input) json, which takes any JSON value."""
 
     id: str
     name: str
@@ -280,6 +281,21 @@ TECHNIQUES: tuple[SeedTechnique, ...] = (
         seconds=15,
         inputs=(SeedIO("scene", "Scene", "text", description="What happens in the panel."),),
         outputs=(SeedIO("panel", "Panel", "imageUrl", description="The storyboard panel."),),
+    ),
+    # Inputs of the URL types beyond image and video: FLORA takes them on the top-level route only
+    # (the nested route documents text, imageUrl and videoUrl).
+    SeedTechnique(
+        technique_id="tech_sandboxslides",
+        slug="narrated-slides",
+        name="Narrated slides",
+        description="Turns a slide deck and a narration into a narrated video.",
+        run_cost=0.3,
+        seconds=40,
+        inputs=(
+            SeedIO("deck", "Deck", "documentUrl", description="URL of the slide deck (PDF)."),
+            SeedIO("narration", "Narration", "audioUrl", description="URL of the narration audio."),
+        ),
+        outputs=(SeedIO("video", "Video", "videoUrl", description="The narrated video."),),
     ),
 )
 

@@ -20,7 +20,8 @@ from flora_mcp.sandbox.errors import ApiError, not_found, validation_error
 
 GENERATION_TYPES = ("image", "video", "audio", "text")
 RUN_STATUSES = ("pending", "running", "completed", "failed")
-INPUT_TYPES = ("text", "imageUrl", "videoUrl")
+INPUT_TYPES = ("text", "imageUrl", "videoUrl", "audioUrl", "documentUrl")  # string-valued input types
+NESTED_INPUT_TYPES = ("text", "imageUrl", "videoUrl")  # the nested route documents only these
 MODES = ("async", "stream")
 DEFAULT_LIMIT = 20
 MAX_LIMIT = 100
@@ -118,7 +119,7 @@ def check_generation(body: dict[str, Any], find_project: ProjectLookup = seed.fi
 
 def check_technique_inputs(technique: seed.SeedTechnique, inputs: dict[str, Any], fields: Fields) -> None:
     """Inputs as an id -> value map: known ids, string values (a list of them where allow_multiple is
-    set; any JSON for an input of a type beyond text/imageUrl/videoUrl), required ones present."""
+    set; an http(s) URL for a URL type; any JSON for a json input), required ones present."""
     known = {i.id: i for i in technique.inputs}
     for key, value in inputs.items():
         spec = known.get(key)
@@ -191,7 +192,7 @@ def check_nested_technique(technique: seed.SeedTechnique, body: dict[str, Any]) 
             if not isinstance(item.get("id"), str) or not item["id"]:
                 fields.append((f"{where}.id", "Required"))
                 continue
-            if item.get("type") not in INPUT_TYPES:
+            if item.get("type") not in NESTED_INPUT_TYPES:
                 fields.append((f"{where}.type", 'Expected "text", "imageUrl" or "videoUrl"'))
             elif item["id"] in known and known[item["id"]].type != item["type"]:
                 fields.append((f"{where}.type", f"Input {item['id']} takes {known[item['id']].type}"))
