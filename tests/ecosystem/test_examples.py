@@ -167,6 +167,7 @@ EXPECTED_TOOLS = {
     "list_models",
     "list_techniques",
     "get_technique",
+    "create_project",
     "start_generation_run",
     "start_generation_runs",
     "start_technique_run",
