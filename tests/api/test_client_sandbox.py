@@ -89,7 +89,7 @@ async def test_the_catalogue_endpoints_answer_the_seed(setup: Setup) -> None:
     projects = await client.list_projects(ProjectListQuery(workspace_id=WORKSPACE))
     assert PROJECT in [p.project_id for p in projects.projects]
     models = await client.list_models(ModelListQuery(type="image"))
-    assert [m.model_id for m in models.models] == ["t2i-sandbox-image"]
+    assert [m.model_id for m in models.models] == ["t2i-sandbox-image", "i2i-sandbox-edit"]
     aspect = next(p for p in models.models[0].params or [] if p.name == "aspect_ratio")
     assert [o["value"] for o in aspect.options or []] == ["1:1", "16:9", "9:16"]
     techniques = await client.list_techniques(TechniqueListQuery())

@@ -70,15 +70,25 @@ async def test_projects_of_a_workspace_the_key_cannot_see_are_not_found(client: 
     assert response.json()["error"]["code"] == "not_found"
 
 
-async def test_models_list_one_model_per_type_with_their_params(client: httpx2.AsyncClient) -> None:
+async def test_models_list_a_text_model_first_per_type_then_the_source_media_models(
+    client: httpx2.AsyncClient,
+) -> None:
     models = ModelList.model_validate((await client.get("/models")).json())
 
-    assert {m.type: m.model_id for m in models.models} == {
-        "image": "t2i-sandbox-image",
-        "video": "t2v-sandbox-video",
-        "audio": "t2a-sandbox-audio",
-        "text": "t2t-sandbox-text",
-    }
+    assert [m.model_id for m in models.models] == [
+        "t2i-sandbox-image",
+        "t2v-sandbox-video",
+        "t2a-sandbox-audio",
+        "t2t-sandbox-text",
+        "i2i-sandbox-edit",
+        "i2v-sandbox-animate",
+        "r2v-sandbox-references",
+        "i2t-sandbox-describe",
+        "v2t-sandbox-watch",
+    ]
+    # As at FLORA, the source media params the ids imply are not listed.
+    listed = {p.name for m in models.models for p in m.params or []}
+    assert not listed & {"image_url", "image_urls", "video_urls"}
     image = next(m for m in models.models if m.type == "image")
     assert image.params is not None
     assert image.params[0].name == "aspect_ratio"

@@ -88,5 +88,5 @@ def test_a_served_sandbox_reports_its_base_url_and_takes_faults_through_its_cont
 
     assert faulted.status_code == 503
     assert normal.status_code == 200
-    assert len(normal.json()["models"]) == 4
+    assert len(normal.json()["models"]) == 9  # four text-to-x models and five that take source media
     assert state["requests"] == {"GET /models": 2}

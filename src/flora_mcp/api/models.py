@@ -133,7 +133,9 @@ class GenerationRunRequest(RequestModel):
     params: dict[str, Any] | None = Field(
         default=None,
         description=(
-            'From list_models\' params (e.g. {"aspect_ratio": "16:9"}); values FLORA does not check still run and bill.'
+            'From list_models\' params (e.g. {"aspect_ratio": "16:9"}), plus the unlisted source: image_url '
+            "(i2i-, i2v- models), image_urls list (i2t-, r2v-), video_urls list (v2t-). Values FLORA does not "
+            "check still run and bill."
         ),
     )
 

@@ -7,7 +7,8 @@ mistake can be refused for free. Pure functions, no I/O: the caller fetches the 
 (runs/catalog.py) and turns the problems into a refusal (runs/preflight.py).
 
 Rules for a generation's params against a model:
-- a name the model does not publish is refused (the published names are listed);
+- a name the model does not publish is refused (the published names are listed), except the
+  source media its id implies (runs/source_media.py: form and URLs checked, the wrong form refused);
 - a value of the wrong type for `string`, `string[]`, `bool`, `int`, `int?`, `seed`, `float`
   or `dict` is refused; a type this server does not know is passed unchecked (FLORA adds types);
 - a value outside `options`, or a number outside `min`/`max`, is refused;
@@ -29,6 +30,7 @@ from typing import Any
 
 from flora_mcp.api.models import Model, ModelParam, Technique, TechniqueInput
 from flora_mcp.api.urls import link_url
+from flora_mcp.runs.source_media import MEDIA_PARAMS, check_source, publishes_media, takes_param
 
 MAX_LISTED = 12  # options or names listed in one problem
 
@@ -123,13 +125,25 @@ def check_param(param: ModelParam, value: Any) -> str | None:
     return None
 
 
-def check_generation_params(params: Mapping[str, Any] | None, model: Model) -> list[Problem]:
-    """The problems with `params` for `model`, in a stable order (given names first)."""
+def check_generation_params(
+    params: Mapping[str, Any] | None, model: Model, models: Sequence[Model] = ()
+) -> list[Problem]:
+    """The problems with `params` for `model`, in a stable order (given names first).
+
+    Source media (image_url, image_urls, video_urls) are not published; the model's id implies
+    which one it takes (runs/source_media.py). `models`, the listing of the model's type, lets a
+    refusal name the models that take the source the agent sent.
+    """
     published = {p.name: p for p in model.params or []}
     given = dict(params or {})
     problems: list[Problem] = []
     for name, value in given.items():
         param = published.get(name)
+        if param is None and name in MEDIA_PARAMS and not publishes_media(model):
+            wrong = check_source(name, value, model, models)
+            if wrong:
+                problems.append(Problem(f"params.{name}", wrong))
+            continue
         if param is None:
             names = _listed(sorted(published)) if published else "none"
             problems.append(
@@ -150,8 +164,9 @@ def check_generation_params(params: Mapping[str, Any] | None, model: Model) -> l
 
 
 def check_param_names(params: Mapping[str, Any] | None, models: Sequence[Model], generation_type: str) -> list[Problem]:
-    """Without a known model: a name no model of the type publishes cannot be right for any of them."""
+    """Without a known model: a name no model of the type publishes (or takes as its source) cannot be right."""
     published = {p.name for m in models for p in m.params or []}
+    published |= {name for name in MEDIA_PARAMS if any(takes_param(m, name) for m in models)}
     if not models:
         return []
     return [

@@ -109,7 +109,7 @@ class CatalogChecks:
         else:
             target = chosen or catalog.default_model(caller, generation_type, models)
             if target is not None:
-                problems = check_generation_params(params, target)
+                problems = check_generation_params(params, target, models)
             else:
                 problems = check_param_names(params, models, generation_type)
             chosen_for = f"list_models(type={generation_type})"

@@ -145,5 +145,6 @@ class Sandbox:
         ):
             raise not_found("No such media.")
         return Response(
-            media.render(extension, run.run_id, self.config.image_size), media_type=media.CONTENT_TYPES[extension]
+            media.render(extension, render.media_seed(run), self.config.image_size),
+            media_type=media.CONTENT_TYPES[extension],
         )

@@ -12,6 +12,7 @@ from typing import Any
 
 from starlette.routing import Route
 
+from flora_mcp.sandbox import seed
 from flora_mcp.sandbox.state import PROVIDER_ERROR_MESSAGE, Run
 
 API_PREFIX = "/api/v1"
@@ -33,6 +34,14 @@ def poll_url(run: Run, origin: str) -> str:
     if run.kind == "technique":
         return f"{origin}{API_PREFIX}/techniques/{run.technique_id}/runs/{run.run_id}"
     return f"{origin}{API_PREFIX}/runs/{run.run_id}"
+
+
+def media_seed(run: Run) -> str:
+    """What a run's media file is derived from: its source URLs when its model read any (so the
+    output depends on the source, as a real edit or animation does), else its run id."""
+    model = seed.find_model(run.model_id) if run.model_id else None
+    sources = model.sources(run.params) if model is not None else []
+    return "source:" + "\n".join(sources) if sources else run.run_id
 
 
 def media_path(run_id: str, extension: str) -> str:

@@ -43,6 +43,10 @@ def new_run_id() -> str:
     return "run_" + secrets.token_hex(8)
 
 
+def _last_segment(url: str) -> str:
+    return url.split("?", 1)[0].split("#", 1)[0].rstrip("/").rsplit("/", 1)[-1]
+
+
 class RunRoutes:
     def __init__(self, sandbox: Sandbox) -> None:
         self.sb = sandbox
@@ -103,6 +107,10 @@ class RunRoutes:
         start = check_generation(body, self.sb.state.find_project)
         model = start.model
         self._charge(model.cost)
+        sources = model.sources(start.params)
+        # What a text model saw of its sources (each URL's last path segment), so a test can
+        # tell a run that read its source from one that ran blind.
+        seen = f" (seen: {', '.join(_last_segment(url) for url in sources)})" if sources else ""
         run = self._create(
             now,
             model.seconds,
@@ -112,7 +120,7 @@ class RunRoutes:
             workspace_id=start.workspace_id,
             project_id=start.project_id,
             output_type=OUTPUT_TYPE_FOR_GENERATION[model.type],
-            output_text=f"Sandbox {model.name} answer to: {start.prompt}",
+            output_text=f"Sandbox {model.name} answer to: {start.prompt}{seen}",
             generation_type=model.type,
             model_id=model.model_id,
             prompt=start.prompt,

@@ -46,6 +46,25 @@ class SeedModel:
     cost: float
     capabilities: tuple[str, ...]
     params: tuple[dict[str, Any], ...] = ()
+    # The source media param the id implies, as at FLORA: taken but never listed in `params`.
+    # (name, "one" for a URL string or "list" for an array of URLs); None: the model takes none.
+    source: tuple[str, str] | None = None
+    # Marked `default: true` in the listing: the model a start naming none runs. With several
+    # models of a type this is how a client can know it (runs/catalog.py reads the mark).
+    default: bool = False
+
+    def sources(self, params: dict[str, Any] | None) -> list[str]:
+        """The source URLs this model sees in `params`: none when it takes none or they came in the
+        wrong form (FLORA ignores those and runs blind); a repeated URL counts once, as at FLORA."""
+        if self.source is None or not params:
+            return []
+        name, form = self.source
+        value = params.get(name)
+        if form == "one":
+            return [value] if isinstance(value, str) and value else []
+        if not isinstance(value, list):
+            return []
+        return list(dict.fromkeys(v for v in value if isinstance(v, str) and v))
 
     def to_json(self) -> dict[str, Any]:
         return {
@@ -59,7 +78,7 @@ class SeedModel:
             "estimated_seconds": self.seconds,
             "beta": False,
             "params": [dict(p) for p in self.params],
-        }
+        } | ({"default": True} if self.default else {})
 
 
 @dataclass(frozen=True)
@@ -129,6 +148,7 @@ MODELS: tuple[SeedModel, ...] = (
         seconds=6,
         cost=0.04,
         capabilities=("text-to-image",),
+        default=True,
         params=(
             {
                 "name": "aspect_ratio",
@@ -173,6 +193,7 @@ MODELS: tuple[SeedModel, ...] = (
         seconds=45,
         cost=0.5,
         capabilities=("text-to-video",),
+        default=True,
         params=(
             {
                 "name": "duration",
@@ -192,6 +213,7 @@ MODELS: tuple[SeedModel, ...] = (
         seconds=12,
         cost=0.1,
         capabilities=("text-to-audio",),
+        default=True,
         params=(
             {
                 "name": "voice",
@@ -210,6 +232,7 @@ MODELS: tuple[SeedModel, ...] = (
         seconds=3,
         cost=0.01,
         capabilities=("text-to-text",),
+        default=True,
         params=(
             {
                 "name": "max_tokens",
@@ -221,6 +244,75 @@ MODELS: tuple[SeedModel, ...] = (
                 "max": 4000,
             },
         ),
+    ),
+    # Models that take source media. As at FLORA, the media param is implied by the id's prefix
+    # and absent from `params`; the wrong form is ignored (the run goes blind) and still billed.
+    SeedModel(
+        "i2i-sandbox-edit",
+        "Sandbox Image Edit",
+        "image",
+        seconds=8,
+        cost=0.05,
+        capabilities=("image-to-image",),
+        params=(
+            {
+                "name": "strength",
+                "required": False,
+                "type": "float",
+                "default": 0.6,
+                "description": "How far the edit may move from the source.",
+                "min": 0,
+                "max": 1,
+            },
+        ),
+        source=("image_url", "one"),
+    ),
+    SeedModel(
+        "i2v-sandbox-animate",
+        "Sandbox Animate",
+        "video",
+        seconds=50,
+        cost=0.6,
+        capabilities=("image-to-video",),
+        params=(
+            {
+                "name": "duration",
+                "required": False,
+                "type": "int",
+                "default": 5,
+                "description": "Length of the clip in seconds.",
+                "min": 2,
+                "max": 10,
+            },
+        ),
+        source=("image_url", "one"),
+    ),
+    SeedModel(
+        "r2v-sandbox-references",
+        "Sandbox References Video",
+        "video",
+        seconds=55,
+        cost=0.7,
+        capabilities=("reference-to-video",),
+        source=("image_urls", "list"),
+    ),
+    SeedModel(
+        "i2t-sandbox-describe",
+        "Sandbox Describe",
+        "text",
+        seconds=4,
+        cost=0.01,
+        capabilities=("image-to-text",),
+        source=("image_urls", "list"),
+    ),
+    SeedModel(
+        "v2t-sandbox-watch",
+        "Sandbox Watch",
+        "text",
+        seconds=10,
+        cost=0.02,
+        capabilities=("video-to-text",),
+        source=("video_urls", "list"),
     ),
 )
 
@@ -305,7 +397,7 @@ def find_model(model_id: str) -> SeedModel | None:
 
 
 def default_model(generation_type: str) -> SeedModel:
-    return next(m for m in MODELS if m.type == generation_type)
+    return next(m for m in MODELS if m.type == generation_type and m.default)
 
 
 def find_technique(id_or_slug: str) -> SeedTechnique | None:
