@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import argparse
 import errno
+import os
 import sys
 from collections.abc import Collection, Sequence
 from typing import TYPE_CHECKING, Any
@@ -135,6 +136,13 @@ def build_parser() -> argparse.ArgumentParser:
         help="Save every completed output into DIR once (env FLORA_OUTPUT_DIR; default: nothing saved).",
     )
     parser.add_argument(
+        "--input-dir",
+        action="append",
+        dest="input_dirs",
+        metavar="DIR",
+        help="A folder upload_asset may read local files from; repeatable (env FLORA_INPUT_DIRS; stdio only).",
+    )
+    parser.add_argument(
         "--state-url",
         metavar="URL",
         help=(
@@ -176,12 +184,17 @@ FLAG_OF = {
     "http_max_large_reads": "--http-max-large-reads",
     "output_dir": "--output-dir",
     "state_url": "--state-url",
+    "input_dirs": "--input-dir",
 }
 
 
 def given_flags(args: argparse.Namespace) -> dict[str, Any]:
     """The settings the user gave as flags (argparse leaves the others None)."""
-    return {name: getattr(args, name, None) for name in FLAG_OF if getattr(args, name, None) is not None}
+    given = {name: getattr(args, name, None) for name in FLAG_OF if getattr(args, name, None) is not None}
+    dirs = given.get("input_dirs")
+    if isinstance(dirs, list):  # --input-dir is repeatable; the setting is one string
+        given["input_dirs"] = os.pathsep.join(dirs)
+    return given
 
 
 def settings_from_args(args: argparse.Namespace) -> Settings:

@@ -102,6 +102,13 @@ class Settings(BaseModel):
     output_dir: Path | None = Field(
         default=None, description="Save every completed output into this folder once (unset: nothing is saved)."
     )
+    input_dirs: str = Field(
+        default="",
+        description=(
+            "Folders upload_asset may read local files from, separated by the OS path separator (stdio only; "
+            "unset: no local file can be uploaded)."
+        ),
+    )
     media_origins: str = Field(
         default="https://media.flora.ai",
         description="Comma-separated origins FLORA serves output media from: the run viewer's CSP allows only these.",
@@ -227,6 +234,21 @@ class Settings(BaseModel):
             if scheme not in ("http", "https") or not sep or not rest or "/" in rest.rstrip("/"):
                 raise ValueError(f"FLORA_MEDIA_ORIGINS: {origin!r} is not an origin like https://media.flora.ai")
         return value
+
+    @field_validator("input_dirs")
+    @classmethod
+    def _input_dirs_exist(cls, value: str) -> str:
+        # Refused at start, not at the first upload: a mistyped folder would otherwise read as
+        # "that file is outside the allowed folders" much later, for a reason nobody sees.
+        for part in (p for p in value.split(os.pathsep) if p.strip()):
+            if not Path(part.strip()).expanduser().is_dir():
+                raise ValueError(f"FLORA_INPUT_DIRS: {part.strip()!r} is not a folder")
+        return value
+
+    def input_dir_list(self) -> list[Path]:
+        """FLORA_INPUT_DIRS as real paths (symlinks resolved), the folders local uploads may come from."""
+        parts = (p.strip() for p in self.input_dirs.split(os.pathsep) if p.strip())
+        return [Path(p).expanduser().resolve() for p in parts]
 
     def media_origin_list(self) -> list[str]:
         """FLORA_MEDIA_ORIGINS as a list of origins without trailing slashes."""

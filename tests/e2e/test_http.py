@@ -167,7 +167,7 @@ async def test_legacy_sse_clients_start_and_wait_with_their_own_key(live_sandbox
         progress.append(value)
 
     async with Client(sse_client(server.url, headers={"Authorization": f"Bearer {ALICE}"}), mode="legacy") as client:
-        assert len((await client.list_tools()).tools) == 17
+        assert len((await client.list_tools()).tools) == 20
         started = await client.call_tool("start_generation_run", GENERATION)
         run_id = (started.structured_content or {})["run_id"]
         done = await client.call_tool("wait_for_run", {"run_id": run_id}, progress_callback=on_progress)

@@ -29,7 +29,7 @@ async def test_a_generation_is_started_waited_for_and_read_over_stdio(live_sandb
         progress.append(value)
 
     async with Client(params, mode=mode) as client:
-        assert len((await client.list_tools()).tools) == 17
+        assert len((await client.list_tools()).tools) == 20
         started = await client.call_tool(
             "start_generation_run",
             {"workspace_id": "ws_sandbox", "project_id": "prj_sandbox", "prompt": "a mug", "type": "image"},

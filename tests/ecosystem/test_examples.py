@@ -168,6 +168,7 @@ EXPECTED_TOOLS = {
     "list_techniques",
     "get_technique",
     "create_project",
+    "upload_asset",
     "start_generation_run",
     "start_generation_runs",
     "start_technique_run",

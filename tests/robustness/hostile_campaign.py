@@ -54,6 +54,8 @@ PROJECT = "prj_sandbox"
 TECHNIQUES = ("tech_sandboxposter", "tech_sandboxclip", "tech_sandboxcaption", "poster-maker", "caption-writer")
 MODELS = ("t2i-sandbox-image", "t2v-sandbox-video", "t2a-sandbox-audio", "t2t-sandbox-text")
 CALL_TIME_LIMIT = 30
+# A tiny PNG (its signature and nothing else that matters) for upload_asset's data source.
+PLAIN_PNG_B64 = "iVBORw0KGgoAAAAAAAAAAAAAAA=="
 
 Outcome = Literal["result", "refused", "flora_error", "crash"]
 T = TypeVar("T")
@@ -246,6 +248,13 @@ def _valid_strategies(generation_run: str, technique_run: str) -> dict[str, st.S
         "create_project": st.fixed_dictionaries(
             {"workspace_id": ws, "name": text.filter(str.strip).map(lambda name: name[:200])},
             optional={"idempotency_key": key},
+        ),
+        "upload_asset": st.one_of(
+            st.fixed_dictionaries(
+                {"workspace_id": ws, "data": st.sampled_from([PLAIN_PNG_B64, "bm90IGJhc2U2NA=="]), "file_name": text}
+            ),
+            st.fixed_dictionaries({"workspace_id": ws, "url": text}),
+            st.fixed_dictionaries({"workspace_id": ws, "path": text}),
         ),
         "start_generation_runs": st.fixed_dictionaries(
             {

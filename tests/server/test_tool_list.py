@@ -30,11 +30,12 @@ EXPECTED = STARTS | {
     "list_techniques",
     "get_technique",
     "create_project",
+    "upload_asset",
     "get_spend",
     "find_runs",
 }
 LOCAL = {"get_spend", "find_runs"}  # read the server's own ledger and journal, not FLORA
-CREATES = {"create_project"}  # changes FLORA, spends nothing
+CREATES = {"create_project", "upload_asset"}  # changes FLORA, spends nothing
 
 
 async def listed(client: Client) -> list[dict[str, Any]]:

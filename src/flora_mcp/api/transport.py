@@ -19,7 +19,7 @@ import functools
 import logging
 import math
 import time
-from collections.abc import Awaitable, Callable, Mapping
+from collections.abc import AsyncIterable, Awaitable, Callable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
@@ -132,31 +132,43 @@ class Transport:
         params: Mapping[str, Any] | None = None,
         json_body: Any = None,
         idempotency_key: str | None = None,
+        body: Callable[[], AsyncIterable[bytes]] | None = None,
+        body_headers: Mapping[str, str] | None = None,
+        send_key: bool = True,
     ) -> Answer:
         """Send one call (with retries) and return its 2xx answer, or raise a FloraError.
 
         `route` is the route template ("GET /runs/{run_id}"): it names the call in logs and
         errors, where the URL itself might carry ids or tokens.
+
+        `body` streams a body instead of `json_body`: a factory, called once per attempt, because
+        a stream is spent by the attempt that sends it and a retry must send the bytes again.
+        `body_headers` describe it (Content-Type, Content-Length). `send_key=False` leaves the
+        Authorization header out: for a signed upload URL, which may be another host's.
         """
         if self._api_key is None:
             raise MissingAPIKeyError(MISSING_KEY_MESSAGE)
-        headers = {
-            "Authorization": f"Bearer {self._api_key}",
-            "User-Agent": USER_AGENT,
-            "Accept": "application/json",
-        }
+        headers = {"User-Agent": USER_AGENT, "Accept": "application/json", **(body_headers or {})}
+        if send_key:
+            headers["Authorization"] = f"Bearer {self._api_key}"
         if idempotency_key is not None:
             headers["Idempotency-Key"] = idempotency_key
         clean_params = {k: v for k, v in (params or {}).items() if v is not None}
-        # Built once and sent as is on every attempt: the same body and the same key each time.
-        request = self._http.build_request(
-            method,
-            _parsed_url(url),
-            params=clean_params or None,
-            json=json_body,
-            headers=headers,
-            timeout=httpx2.Timeout(self.timeout),
-        )
+
+        def build() -> httpx2.Request:
+            return self._http.build_request(
+                method,
+                _parsed_url(url),
+                params=clean_params or None,
+                json=json_body,
+                content=body() if body is not None else None,
+                headers=headers,
+                timeout=httpx2.Timeout(self.timeout),
+            )
+
+        # Built once and sent as is on every attempt: the same body and the same key each time
+        # (a streamed body is rebuilt from its factory, with the same headers and key).
+        request = build()
         started = time.perf_counter()
         attempts = 0
         landed = False  # whether any failed attempt may have been acted on by FLORA
@@ -165,6 +177,8 @@ class Transport:
         try:
             while True:
                 attempts += 1
+                if body is not None and attempts > 1:
+                    request = build()
                 outcome = await self._attempt(request, route, attempts)
                 if isinstance(outcome, Answer):
                     status, request_id = outcome.status, outcome.request_id

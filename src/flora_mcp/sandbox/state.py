@@ -112,6 +112,7 @@ class SandboxState:
         self.runs: list[Run] = []
         self.by_id: dict[str, Run] = {}
         self.projects: list[seed.SeedProject] = []  # made through the API, oldest first
+        self.assets: dict[str, Any] = {}  # asset id -> sandbox.assets.Asset
         self.credits_usd = credits_usd
         self.requests: Counter[str] = Counter()
         self.header_keys: dict[str, IdempotencyRecord] = {}

@@ -310,6 +310,7 @@ def create_server(
                 quotes=quotes,
                 confirm_above_usd=settings.confirm_above_usd,
                 strict_params=settings.strict_params,
+                input_dirs=tuple(settings.input_dir_list()),
             )
 
     server = FloraMCPServer(

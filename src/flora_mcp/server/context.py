@@ -12,6 +12,7 @@ from __future__ import annotations
 
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import anyio
@@ -64,6 +65,9 @@ class AppState:
     strict_params: bool = False  # FLORA_STRICT_PARAMS: refuse starts the catalog cannot check
     reads: ReadGate = field(default_factory=ReadGate)
     outputs: OutputService | None = None  # previews, saved files and output resources
+    input_dirs: tuple[Path, ...] = ()  # FLORA_INPUT_DIRS, resolved: where local uploads may come from
+    # upload_asset's memory: (caller, workspace, sha256) -> (asset id, url), so a file sent twice uploads once.
+    uploads: dict[tuple[str, str, str], tuple[str, str]] = field(default_factory=dict)
 
     @property
     def catalog(self) -> Catalog:
@@ -96,6 +100,11 @@ def _request_of(ctx: Context[Any] | ServerRequestContext[Any, Any]) -> Any:
     context = getattr(ctx, "request_context", ctx)
     request = getattr(context, "request", None)
     return request if request is not None and hasattr(request, "scope") else None
+
+
+def served_over_http(ctx: Context[Any]) -> bool:
+    """Whether this call came over HTTP (a request with a scope), not stdio or an in-memory client."""
+    return _request_of(ctx) is not None
 
 
 def state_of(ctx: Context[Any]) -> AppState:
