@@ -245,6 +245,25 @@ def _valid_strategies(generation_run: str, technique_run: str) -> dict[str, st.S
             {}, optional={"workspace_id": ws, "query": query, "limit": limit, "cursor": cursor}
         ),
         "get_technique": st.fixed_dictionaries({"technique_id": tech}),
+        "list_actions": st.just({}),
+        "start_action_run": st.fixed_dictionaries(
+            {
+                "action_id": st.sampled_from(["resize-image-browser", "crop-image-browser", "no-such-action"]),
+                "workspace_id": ws,
+                "project_id": prj,
+                "inputs": st.lists(
+                    st.fixed_dictionaries({"type": st.just("image"), "url": text.map(lambda url: url[:4096])}),
+                    min_size=1,
+                    max_size=3,
+                ),
+            },
+            optional={
+                "params": st.fixed_dictionaries(
+                    {}, optional={"width": st.integers(-10, 5000), "aspect_ratio": st.sampled_from(["1:1", "2:1"])}
+                ),
+                "idempotency_key": key,
+            },
+        ),
         "create_project": st.fixed_dictionaries(
             {"workspace_id": ws, "name": text.filter(str.strip).map(lambda name: name[:200])},
             optional={"idempotency_key": key},
@@ -306,6 +325,14 @@ def _plain_calls(generation_run: str, technique_run: str) -> dict[str, dict[str,
         "list_models": {},
         "list_techniques": {},
         "get_technique": {"technique_id": "tech_sandboxposter"},
+        "list_actions": {},
+        "start_action_run": {
+            "action_id": "resize-image-browser",
+            "workspace_id": WORKSPACE,
+            "project_id": PROJECT,
+            "inputs": [{"type": "image", "url": "https://media.flora.ai/plain.png"}],
+            "params": {"width": 512},
+        },
         "create_project": {"workspace_id": WORKSPACE, "name": "A plain project"},
         "get_spend": {},
         "find_runs": {},
@@ -386,6 +413,10 @@ def _path_allowed(tool: str, args: dict[str, Any], path: str) -> bool | None:
         return path == f"{API}/techniques/{_q(tech)}/runs/{_q(run)}"
     if tool == "get_technique":
         return path == f"{API}/techniques/{_q(tech)}"
+    if tool == "list_actions":
+        return path == f"{API}/actions"
+    if tool == "start_action_run":  # the catalog check reads the actions, then the start
+        return path in (f"{API}/actions", f"{API}/runs/action")
     if tool == "create_project":  # a reused key is answered by finding the project by name
         return path in (f"{API}/workspaces/{_q(args.get('workspace_id'))}/projects", f"{API}/projects")
     if tool == "wait_for_run":

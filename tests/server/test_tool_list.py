@@ -16,7 +16,7 @@ from flora_mcp.server.tools import published
 
 pytestmark = pytest.mark.anyio
 
-STARTS = {"start_generation_run", "start_technique_run", "start_generation_runs"}
+STARTS = {"start_generation_run", "start_technique_run", "start_generation_runs", "start_action_run"}
 EXPECTED = STARTS | {
     "get_technique_run",
     "list_technique_runs",
@@ -29,6 +29,7 @@ EXPECTED = STARTS | {
     "list_models",
     "list_techniques",
     "get_technique",
+    "list_actions",
     "create_project",
     "upload_asset",
     "get_spend",

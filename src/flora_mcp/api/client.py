@@ -29,6 +29,8 @@ from pydantic import BaseModel, TypeAdapter, ValidationError
 
 from flora_mcp.api.errors import FloraAPIError, IdempotencyDuplicateError, UnexpectedResponseError, quote_body
 from flora_mcp.api.models import (
+    ActionList,
+    ActionRunRequest,
     GenerationList,
     GenerationListQuery,
     GenerationRunRequest,
@@ -335,6 +337,12 @@ class FloraClient:
         )
         return await self.start_nested_technique_run(request.technique_id, nested, idempotency_key=key)
 
+    async def start_action_run(
+        self, request: ActionRunRequest, *, idempotency_key: str | None = None
+    ) -> Started[StartResponse] | AcceptedEarlier:
+        """POST /runs/action; the run is then read with GET /runs/{run_id}."""
+        return await self._start("/runs/action", _query(request), idempotency_key, StartResponse)
+
     def _key(self, given: str | None) -> str:
         if given is None:
             return self._new_key()
@@ -471,6 +479,10 @@ class FloraClient:
         """GET /techniques/{technique_id}: a technique's inputs, outputs and run cost."""
         path = f"/techniques/{path_segment(technique_id, 'technique id')}"
         return await self._get(path, Technique, "GET /techniques/{technique_id}")
+
+    async def list_actions(self) -> ActionList:
+        """GET /actions (not paginated): the deterministic media transforms."""
+        return await self._get("/actions", ActionList)
 
     async def paginate(
         self,

@@ -73,6 +73,11 @@ ModelId = Annotated[
         description="From list_models; omit for the type's default.",
     ),
 ]
+ActionId = Annotated[
+    str,
+    StringConstraints(pattern=r"^[A-Za-z0-9][A-Za-z0-9._-]{0,127}$"),
+    Field(description="From list_actions, e.g. resize-image-browser (a -browser suffix is part of the id)."),
+]
 IdempotencyKey = Annotated[
     str,
     StringConstraints(pattern=r"^[A-Za-z0-9._:-]{8,255}$"),
@@ -232,6 +237,44 @@ class StartTechniqueRun(RequestModel):
                 "which takes inputs of every type and JSON values"
             )
         return self
+
+
+ActionMediaType = Literal["image", "video", "text", "audio"]
+
+
+class ActionInput(RequestModel):
+    """One input of an action run: a media file by URL, or text."""
+
+    type: ActionMediaType = Field(description="The input's type as list_actions lists it.")
+    name: str | None = Field(
+        default=None, min_length=1, max_length=128, description="The input's name from list_actions."
+    )
+    url: str | None = Field(default=None, max_length=4096, description="For image, video or audio: the file's URL.")
+    text: str | None = Field(default=None, max_length=20000, description="For a text input: the text.")
+
+    @model_validator(mode="after")
+    def _one_value(self) -> ActionInput:
+        # FLORA reads a text input's `text` and a media input's `url`; the other field is ignored there.
+        if self.type == "text":
+            if self.text is None or self.url is not None:
+                raise ValueError("a text input carries text, not url")
+        elif self.url is None or self.text is not None:
+            raise ValueError(f"an {self.type} input carries url (an http(s) link to the file), not text")
+        return self
+
+
+class ActionRunRequest(RequestModel):
+    """Body of POST /runs/action: one deterministic media transform (resize, crop, extract a frame...)."""
+
+    action_id: ActionId
+    workspace_id: WorkspaceId
+    project_id: ProjectId
+    inputs: list[ActionInput] = Field(
+        min_length=1, max_length=64, description="The action's inputs (list_actions); at least one."
+    )
+    params: dict[str, JsonValue] | None = Field(
+        default=None, description='The action\'s params by key (list_actions), e.g. {"width": 512}.'
+    )
 
 
 class TechniqueRunListQuery(RequestModel):
@@ -561,6 +604,45 @@ class Technique(ResponseModel):
     run_cost: Amount = Field(default=None, description="Cost of one run in USD.")
     inputs: list[TechniqueIO] | None = None
     outputs: list[TechniqueIO] | None = None
+
+
+class ActionIO(ResponseModel):
+    """An action's input or output. `multiple` is true, or {min?, max?} bounds on the count."""
+
+    name: str
+    type: str | None = Field(default=None, description="image, video, text, audio, or a type FLORA added.")
+    optional: bool | None = None
+    multiple: bool | dict[str, Any] | None = None
+
+
+class ActionParam(ResponseModel):
+    """One published param of an action; `type` is open (number, string, boolean, or one FLORA added)."""
+
+    key: str
+    type: str | None = None
+    label: str | None = None
+    info_tooltip: str | None = None
+    default_value: Any = None
+    available_values: list[Any] | None = None
+    min_number_value: float | None = None
+    max_number_value: float | None = None
+    number_step: float | None = None
+
+
+class Action(ResponseModel):
+    action_id: str
+    name: str | None = None
+    description: str | None = None
+    charged_cost: Amount = Field(default=None, description="Cost of one run in USD (often 0).")
+    language: str | None = None
+    inputs: list[ActionIO] | None = None
+    outputs: list[ActionIO] | None = None
+    params: list[ActionParam] | None = None
+
+
+class ActionList(ListPage):
+    ITEMS = ("actions", Action)
+    actions: list[Action]
 
 
 class TechniqueList(ListPage):

@@ -1,4 +1,4 @@
-"""FLORA's catalog as this server reads it: models per type and techniques, cached per caller.
+"""FLORA's catalog as this server reads it: models per type, techniques and actions, cached per caller.
 
 Two consumers share one cache: the param checks before a start (server/preflight.py) and the
 quotes for the spend cap and the confirmation threshold (runs/quotes.py). So a start costs at
@@ -24,7 +24,7 @@ from dataclasses import dataclass
 from typing import Generic, TypeVar
 
 from flora_mcp.api.client import FloraClient
-from flora_mcp.api.models import Model, ModelListQuery, Technique
+from flora_mcp.api.models import Action, Model, ModelListQuery, Technique
 
 TTL_SECONDS = 300.0
 MISS_REFETCH_SECONDS = 1.0  # a missing model id refetches the list at most this often per type
@@ -69,6 +69,7 @@ class Catalog:
         self._models: _Table[list[Model]] = _Table(capacity)
         self._techniques: _Table[Technique] = _Table(capacity)
         self._defaults: _Table[str] = _Table(capacity)
+        self._actions: _Table[list[Action]] = _Table(capacity)
 
     def _fresh(self, entry: _Entry[V] | None) -> bool:
         return entry is not None and self._clock() - entry.at < self.ttl_seconds
@@ -129,6 +130,31 @@ class Catalog:
         technique = await client.get_technique(technique_id)
         self._techniques.put((caller, technique_id), technique, self._clock())
         return technique
+
+    # --- actions (GET /actions: one listing per caller, keyed under "") ---------------------
+    def remember_actions(self, caller: str, actions: Sequence[Action]) -> None:
+        """A listing the caller fetched anyway (list_actions): starts check against it, with no read."""
+        self._actions.put((caller, ""), list(actions), self._clock())
+
+    async def actions(self, client: FloraClient, caller: str) -> list[Action]:
+        """FLORA's actions (raises the client's FloraError or ValueError when the fetch fails)."""
+        entry = self._actions.get((caller, ""))
+        if entry is not None and self._fresh(entry):
+            return entry.value
+        return await self._fetch_actions(client, caller)
+
+    async def _fetch_actions(self, client: FloraClient, caller: str) -> list[Action]:
+        actions = (await client.list_actions()).actions
+        self._actions.put((caller, ""), actions, self._clock())
+        return actions
+
+    async def action(self, client: FloraClient, caller: str, action_id: str) -> Action | None:
+        """The action `action_id`, or None when FLORA does not list it (after one refetch, as for models)."""
+        found = next((a for a in await self.actions(client, caller) if a.action_id == action_id), None)
+        entry = self._actions.get((caller, ""))
+        if found is not None or (entry is not None and self._clock() - entry.at < MISS_REFETCH_SECONDS):
+            return found
+        return next((a for a in await self._fetch_actions(client, caller) if a.action_id == action_id), None)
 
     def learn_default(self, caller: str, generation_type: str, model_id: str | None) -> None:
         """FLORA's answer to a start without `model` named the model it ran: that is the type's default."""

@@ -233,7 +233,7 @@ def while_running(run_id: str, technique_id: str | None, *, delay: float, tool: 
 
 
 def find_accepted_start(
-    kind: Literal["generation", "technique"],
+    kind: Literal["generation", "technique", "action"],
     *,
     workspace_id: str | None,
     project_id: str | None = None,
@@ -242,8 +242,11 @@ def find_accepted_start(
     """After idempotency_duplicate: look the run up in its history, never start again.
 
     Generation runs are listed by list_generations, technique runs by list_technique_runs;
-    both list the newest first, so the run just accepted is near the top.
+    both list the newest first, so the run just accepted is near the top. Action runs have no
+    documented listing: the journal (find_runs) is where the start and its key are kept.
     """
+    if kind == "action":
+        return NextStep(tool="find_runs", arguments={"tool": "start_action_run"}, after_seconds=0)
     args: dict[str, Any] = {"limit": 10}
     if workspace_id:
         args["workspace_id"] = workspace_id

@@ -28,7 +28,16 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from flora_mcp.api.models import Model, ModelParam, Technique, TechniqueInput
+from flora_mcp.api.models import (
+    Action,
+    ActionInput,
+    ActionIO,
+    ActionParam,
+    Model,
+    ModelParam,
+    Technique,
+    TechniqueInput,
+)
 from flora_mcp.api.urls import link_url
 from flora_mcp.runs.source_media import MEDIA_PARAMS, check_source, publishes_media, takes_param
 
@@ -278,3 +287,91 @@ def refusal_text(tool: str, subject: str, problems: Sequence[Problem], *, fix_wi
     lines.append("Start outcome: not started. Nothing was charged.")
     lines.append(f"Next step: fix these (see {fix_with}) and call {tool} again.")
     return "\n".join(lines)
+
+
+# --- action params and inputs ------------------------------------------------------------------
+# FLORA's action params are typed number, string or boolean; a type this server does not know
+# is passed unchecked, as for models (FLORA adds types).
+_ACTION_TYPE_CHECKS = {
+    "number": (_is_number, "a number"),
+    "string": (lambda v: isinstance(v, str), "a string"),
+    "boolean": (lambda v: isinstance(v, bool), "true or false"),
+}
+
+
+def _action_param_problem(param: ActionParam, value: Any) -> str | None:
+    default = f" (default {_show(param.default_value)})" if param.default_value is not None else ""
+    check = _ACTION_TYPE_CHECKS.get(param.type or "")
+    if check is not None and not check[0](value):
+        return f"must be {check[1]}{default}"
+    if param.available_values is not None and not _in_options(value, list(param.available_values)):
+        return f"must be one of {_listed(param.available_values)}{default}"
+    if _is_number(value):
+        low, high = param.min_number_value, param.max_number_value
+        if (low is not None and value < low) or (high is not None and value > high):
+            bounds = f"{_show(low) if low is not None else '…'}..{_show(high) if high is not None else '…'}"
+            return f"must be within {bounds}{default}"
+    return None
+
+
+def check_action_params(params: Mapping[str, Any] | None, action: Action) -> list[Problem]:
+    """The problems with `params` for `action`: unknown keys (the known ones named), types, values."""
+    specs = {p.key: p for p in action.params or []}
+    problems: list[Problem] = []
+    for key, value in (params or {}).items():
+        spec = specs.get(key)
+        if spec is None:
+            known = _listed(list(specs)) if specs else "none"
+            problems.append(
+                Problem(f"params.{key}", f"action {action.action_id} has no such param (its params: {known})")
+            )
+            continue
+        wrong = _action_param_problem(spec, value)
+        if wrong:
+            problems.append(Problem(f"params.{key}", wrong))
+    return problems
+
+
+def _count_bounds(spec: ActionIO) -> tuple[int, int | None]:
+    """How many values an action input takes: `multiple` is true, {min?, max?}, or absent (one)."""
+    if isinstance(spec.multiple, dict):
+        low, high = spec.multiple.get("min"), spec.multiple.get("max")
+        return (low if isinstance(low, int) else 1), (high if isinstance(high, int) else None)
+    return (1, None) if spec.multiple else (1, 1)
+
+
+def check_action_inputs(inputs: Sequence[ActionInput], action: Action) -> list[Problem]:
+    """The problems with `inputs` for `action`: names, types, required inputs and how many values.
+
+    An input without a name fills the first declared input of its type, as FLORA matches it.
+    """
+    specs = {s.name: s for s in action.inputs or []}
+    names = _listed(list(specs)) if specs else "none"
+    problems: list[Problem] = []
+    counts: dict[str, int] = {}
+    for index, item in enumerate(inputs):
+        name = item.name or next((s.name for s in specs.values() if s.type == item.type), None)
+        spec = specs.get(name) if name is not None else None
+        where = f"inputs.{item.name or index}"
+        if spec is None:
+            what = "no such input" if item.name else f"no {item.type} input"
+            problems.append(Problem(where, f"action {action.action_id} has {what} (its inputs: {names})"))
+            continue
+        if spec.type in ("image", "video", "text", "audio") and item.type != spec.type:
+            problems.append(Problem(where, f"has type {item.type} but input {spec.name} is of type {spec.type}"))
+            continue
+        counts[spec.name] = counts.get(spec.name, 0) + 1
+    for spec in specs.values():
+        count = counts.get(spec.name, 0)
+        low, high = _count_bounds(spec)
+        kind = f" ({spec.type})" if spec.type else ""
+        if count == 0:
+            if not spec.optional:
+                problems.append(
+                    Problem(f"inputs.{spec.name}", f"required by action {action.action_id} but missing{kind}")
+                )
+        elif count < low:
+            problems.append(Problem(f"inputs.{spec.name}", f"takes at least {low} values, not {count}"))
+        elif high is not None and count > high:
+            problems.append(Problem(f"inputs.{spec.name}", f"takes at most {high} value(s), not {count}"))
+    return problems

@@ -17,7 +17,7 @@ class StartPlan:
     """One start as the booking sees it, made by a start tool from its validated arguments."""
 
     tool: str
-    kind: Literal["generation", "technique"]
+    kind: Literal["generation", "technique", "action"]
     arguments: Mapping[str, Any]  # canonical: no idempotency_key, no repeat flag
     given_key: str | None
     repeat: bool  # the agent asked for another run of the same thing on purpose
@@ -26,6 +26,7 @@ class StartPlan:
     project_id: str | None = None
     technique_id: str | None = None
     model_id: str | None = None
+    action_id: str | None = None
     prompt: str | None = None
     # What the agent re-sends to retry this start when it is one item of a batch: the batch's
     # tool and key (each item's own key is derived from them), so that following the advice of

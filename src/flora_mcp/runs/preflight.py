@@ -19,11 +19,13 @@ from dataclasses import dataclass
 from typing import Any
 
 from flora_mcp.api.errors import FloraAPIError, FloraError, NotFoundError
-from flora_mcp.api.models import TechniqueInput
+from flora_mcp.api.models import ActionInput, TechniqueInput
 from flora_mcp.runs.caller import Caller
 from flora_mcp.runs.catalog import Catalog
 from flora_mcp.runs.param_checks import (
     Problem,
+    check_action_inputs,
+    check_action_params,
     check_generation_params,
     check_inputs_unchecked,
     check_param_names,
@@ -147,4 +149,27 @@ class CatalogChecks:
                     fix_with=f"get_technique(technique_id={technique_id})",
                 )
             )
+        return Checked()
+
+    async def action(
+        self,
+        who: Caller,
+        *,
+        action_id: str,
+        inputs: Sequence[ActionInput],
+        params: Mapping[str, Any] | None,
+        tool: str = "start_action_run",
+    ) -> Checked:
+        """Check an action's inputs and params against GET /actions; CatalogRefusal when they are a mistake."""
+        try:
+            action = await self.catalog.action(who.client, who.fingerprint, action_id)
+        except (FloraError, ValueError) as exc:
+            return self._unchecked(tool, "the action's inputs and params", "GET /actions", exc)
+        if action is None:
+            ids = ", ".join(a.action_id for a in (await self.catalog.actions(who.client, who.fingerprint))[:20])
+            problem = Problem("action_id", f"FLORA lists no action {action_id} (its actions: {ids or 'none'})")
+            raise CatalogRefusal(refusal_text(tool, f"action {action_id}", [problem], fix_with="list_actions"))
+        problems = check_action_inputs(inputs, action) + check_action_params(params, action)
+        if problems:
+            raise CatalogRefusal(refusal_text(tool, f"action {action_id}", problems, fix_with="list_actions"))
         return Checked()

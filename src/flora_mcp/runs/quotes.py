@@ -6,7 +6,8 @@ confirmation threshold cost no read of their own. A failed lookup makes the quot
 never blocks a start by itself.
 
 Units, stated where an agent and a user can read them (docs/ROBUSTNESS.md):
-- a technique's run_cost is USD, as FLORA documents it;
+- a technique's run_cost is USD, as FLORA documents it; so is an action's charged_cost, and an
+  action listed at 0 is taken as free (FLORA lists many transforms at 0 USD);
 - a model's estimated_credits are FLORA credits, not USD. They become a USD estimate only
   through FLORA_USD_PER_CREDIT (default 0.001: FLORA's guidance measured 1 credit as about
   0.001 USD), and every such figure is labelled an estimate;
@@ -76,6 +77,18 @@ class QuoteBook:
         if technique.run_cost is None:
             return Quote(None, f"technique {technique_id} lists no run_cost")
         return Quote(technique.run_cost, f"technique {technique_id} run_cost")
+
+    async def action(self, client: FloraClient, caller: str, action_id: str) -> Quote:
+        """An action's charged_cost, in USD as FLORA documents it. Unlike a model's 0 credits, an
+        action's 0 is a price: FLORA lists many actions (resize, crop) as free, in USD."""
+        try:
+            action = await self.catalog.action(client, caller, action_id)
+        except (FloraError, ValueError) as exc:
+            logger.warning("could not look up the cost of action %s: %s", action_id, type(exc).__name__)
+            return Quote(None, f"could not look up action {action_id}")
+        if action is None or action.charged_cost is None:
+            return Quote(None, f"action {action_id} lists no charged_cost")
+        return Quote(action.charged_cost, f"action {action_id} charged_cost")
 
     async def generation(self, client: FloraClient, caller: str, generation_type: str, model_id: str | None) -> Quote:
         try:

@@ -15,6 +15,11 @@ as candidates but never taken as the run. Where the generation listing carries t
 (FLORA documents no item shape; some answers have it), a run listed with another prompt is
 never taken: the items of a batch, sent together, differ only by it.
 
+An action run is not searched: FLORA documents no listing of action runs (GET /generations lists
+a project's generations; an action does not change the canvas, and FLORA does not say it lists
+there). Taking a generation of the project for the action's run would be worse than saying none
+was found, so the answer says so and the journal keeps the start's key.
+
 A technique run started by its slug is searched under its tech_ id: FLORA's docs do not say the
 run listing filters by slug.
 """
@@ -46,8 +51,11 @@ class Recovery:
     run_id: str | None = None
     candidates: list[str] = field(default_factory=list)
     failed: str | None = None  # why the listing could not be read
+    unsearchable: str | None = None  # why no listing was searched
 
     def describe(self) -> str:
+        if self.unsearchable:
+            return f"flora-mcp could not search for the run: {self.unsearchable}."
         if self.run_id:
             return f"flora-mcp found the run in {self.searched}: {self.run_id}."
         if self.failed:
@@ -66,6 +74,11 @@ def _seconds(value: Any) -> float | None:
 
 async def find_lost_run(client: FloraClient, store: Store, plan: StartPlan, *, sent_at: float) -> Recovery:
     """Look for the run `plan` started (module docstring); never raises for FLORA failures."""
+    if plan.kind == "action":
+        return Recovery(
+            searched="no run listing",
+            unsearchable="FLORA documents no listing of action runs (find_runs shows this start's key)",
+        )
     since = sent_at - CLOCK_SLACK_SECONDS
     created: dict[str, float | None] = {}
     prompts: dict[str, str] = {}  # run id → the prompt the listing gives for it, where it gives one

@@ -26,6 +26,7 @@ from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
 from flora_mcp.sandbox import media, render, seed
+from flora_mcp.sandbox.actions import ActionRoutes
 from flora_mcp.sandbox.assets import AssetRoutes
 from flora_mcp.sandbox.catalog import CatalogRoutes
 from flora_mcp.sandbox.config import SandboxConfig
@@ -77,6 +78,7 @@ class Sandbox:
         routes = [
             *RunRoutes(self).routes(),
             *CatalogRoutes(self).routes(),
+            *ActionRoutes(self).routes(),
             *AssetRoutes(self).routes(),
             Route("/media/{run_id}/{filename}", self._media, methods=["GET"], name="GET /media/{run_id}/{filename}"),
             *ControlRoutes(self).routes(),

@@ -39,6 +39,10 @@ def poll_url(run: Run, origin: str) -> str:
 def media_seed(run: Run) -> str:
     """What a run's media file is derived from: its source URLs when its model read any (so the
     output depends on the source, as a real edit or animation does), else its run id."""
+    if run.kind == "action":
+        # An action's output is a function of what it was given: its inputs and params.
+        given = [str(v) for v in run.inputs.values()] + [f"{k}={v}" for k, v in sorted((run.params or {}).items())]
+        return f"action:{run.action_id}\n" + "\n".join(given)
     model = seed.find_model(run.model_id) if run.model_id else None
     sources = model.sources(run.params) if model is not None else []
     return "source:" + "\n".join(sources) if sources else run.run_id
@@ -68,6 +72,8 @@ def start_response(run: Run, origin: str) -> dict[str, Any]:
     }
     if run.model_id:
         body["model"] = {"model_id": run.model_id}
+    if run.action_id:
+        body["action"] = {"action_id": run.action_id}
     if run.technique_id:
         body["technique"] = {"name": run.technique_name, "technique_id": run.technique_id}
     return body
@@ -89,8 +95,7 @@ def run_state(run: Run, origin: str, now: float) -> dict[str, Any]:
     if phase.completed is not None:
         body["completed_at"] = _ms(phase.completed)
     if phase.status == "failed":
-        body["error_code"] = "provider_error"
-        body["error_message"] = PROVIDER_ERROR_MESSAGE
+        body["error_code"], body["error_message"] = run.failure or ("provider_error", PROVIDER_ERROR_MESSAGE)
     if phase.status == "completed":
         body["outputs"] = outputs(run, origin)
     return body

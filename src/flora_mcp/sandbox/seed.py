@@ -410,3 +410,105 @@ def find_project(project_id: str) -> SeedProject | None:
 
 def workspace_exists(workspace_id: str) -> bool:
     return any(w["workspace_id"] == workspace_id for w in WORKSPACES)
+
+
+# --- actions: deterministic media transforms (GET /actions, POST /runs/action) -------------------
+@dataclass(frozen=True)
+class SeedAction:
+    """One action; `inputs`/`outputs` and `params` are FLORA's JSON shapes as published."""
+
+    action_id: str
+    name: str
+    description: str
+    charged_cost: float
+    seconds: float
+    inputs: tuple[dict[str, Any], ...]
+    outputs: tuple[dict[str, Any], ...]
+    params: tuple[dict[str, Any], ...] = ()
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "action_id": self.action_id,
+            "name": self.name,
+            "description": self.description,
+            "charged_cost": self.charged_cost,
+            "language": "en",
+            "inputs": [dict(i) for i in self.inputs],
+            "outputs": [dict(o) for o in self.outputs],
+            "params": [dict(p) for p in self.params],
+        }
+
+
+def _size_param(key: str, label: str) -> dict[str, Any]:
+    return {
+        "key": key,
+        "type": "number",
+        "label": label,
+        "default_value": 1024,
+        "min_number_value": 16,
+        "max_number_value": 4096,
+        "number_step": 1,
+    }
+
+
+ACTIONS: tuple[SeedAction, ...] = (
+    SeedAction(
+        action_id="resize-image-browser",
+        name="Resize image",
+        description="Resizes an image to the given width and height.",
+        charged_cost=0.0,
+        seconds=2,
+        inputs=({"name": "image", "type": "image"},),
+        outputs=({"name": "image", "type": "image"},),
+        params=(_size_param("width", "Width"), _size_param("height", "Height")),
+    ),
+    SeedAction(
+        action_id="crop-image-browser",
+        name="Crop image",
+        description="Crops an image to an aspect ratio, around its centre.",
+        charged_cost=0.0,
+        seconds=2,
+        inputs=({"name": "image", "type": "image"},),
+        outputs=({"name": "image", "type": "image"},),
+        params=(
+            {
+                "key": "aspect_ratio",
+                "type": "string",
+                "label": "Aspect ratio",
+                "default_value": "1:1",
+                "available_values": ["1:1", "4:3", "16:9", "9:16"],
+            },
+        ),
+    ),
+    SeedAction(
+        action_id="extract-frame-browser",
+        name="Extract frame",
+        description="Extracts one frame of a video as an image.",
+        charged_cost=0.01,
+        seconds=4,
+        inputs=({"name": "video", "type": "video"},),
+        outputs=({"name": "frame", "type": "image"},),
+        params=(
+            {
+                "key": "position",
+                "type": "string",
+                "label": "Frame",
+                "default_value": "first",
+                "available_values": ["first", "middle", "last"],
+            },
+        ),
+    ),
+    SeedAction(
+        action_id="stitch-videos-browser",
+        name="Stitch videos",
+        description="Joins videos end to end into one.",
+        charged_cost=0.02,
+        seconds=8,
+        inputs=({"name": "videos", "type": "video", "multiple": {"min": 2, "max": 10}},),
+        outputs=({"name": "video", "type": "video"},),
+    ),
+)
+
+
+def find_action(action_id: str) -> SeedAction | None:
+    return next((a for a in ACTIONS if a.action_id == action_id), None)

@@ -30,7 +30,7 @@ PROVIDER_ERROR_MESSAGE = "The provider failed to complete the generation."
 @dataclass
 class Run:
     run_id: str
-    kind: str  # "generation" or "technique"
+    kind: str  # "generation", "technique" or "action"
     seq: int  # creation order; list cursors page on it so new runs never shift a page
     created: float  # clock seconds
     duration: float  # simulated seconds, already scaled
@@ -48,6 +48,10 @@ class Run:
     technique_name: str | None = None
     inputs: dict[str, Any] = field(default_factory=dict)
     params: dict[str, Any] | None = None  # a generation's params, as sent (never checked, as at FLORA)
+    action_id: str | None = None
+    # (error_code, error_message) a failing run ends with, when not the provider failure a fail
+    # marker plays: an action whose inputs FLORA cannot load fails with its own message.
+    failure: tuple[str, str] | None = None
 
     def phase(self, now: float) -> Phase:
         """Where this run is at clock time `now`."""

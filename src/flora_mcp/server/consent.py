@@ -83,6 +83,14 @@ async def quote_technique(ctx: Context[Any], technique_id: str) -> Quote:
     return await state.quotes.technique(who.client, who.fingerprint, technique_id)
 
 
+async def quote_action(ctx: Context[Any], action_id: str) -> Quote:
+    state = state_of(ctx)
+    if not _needs_quotes(state):
+        return NOT_LOOKED_UP
+    who = state.caller(ctx)
+    return await state.quotes.action(who.client, who.fingerprint, action_id)
+
+
 # --- consent -----------------------------------------------------------------------------------
 def shown_prompt(prompt: str) -> str:
     return prompt if len(prompt) <= _PROMPT_SHOWN else prompt[:_PROMPT_SHOWN] + "…"

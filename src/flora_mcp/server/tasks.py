@@ -1,6 +1,6 @@
 """Runs as MCP tasks: the `io.modelcontextprotocol/tasks` extension, on the SDK's extension API.
 
-To a `tools/call` of a start tool (start_generation_run, start_technique_run,
+To a `tools/call` of a start tool (start_generation_run, start_technique_run, start_action_run,
 start_generation_runs) whose request declares the extension, the answer is a
 `CreateTaskResult` whose task follows the started run(s) to the end; the client then polls
 `tasks/get` and spends no agent turns waiting. A request that does not declare it gets the
@@ -44,7 +44,7 @@ from flora_mcp.state import TaskRecord
 logger = logging.getLogger("flora_mcp.server")
 
 TASKS = "io.modelcontextprotocol/tasks"
-TASK_TOOLS = frozenset({"start_generation_run", "start_technique_run", "start_generation_runs"})
+TASK_TOOLS = frozenset({"start_generation_run", "start_technique_run", "start_action_run", "start_generation_runs"})
 TERMINAL = frozenset({"completed", "failed", "cancelled"})
 READ_SECONDS = 15.0  # one tasks/get reads each open run once, never longer than this
 NO_CANCEL = (

@@ -8,12 +8,24 @@ from __future__ import annotations
 
 from mcp.server.mcpserver.tools import Tool
 
-from flora_mcp.server.tools import assets, batches, discovery, history, journal, projects, runs, spend, starts, waiting
+from flora_mcp.server.tools import (
+    actions,
+    assets,
+    batches,
+    discovery,
+    history,
+    journal,
+    projects,
+    runs,
+    spend,
+    starts,
+    waiting,
+)
 from flora_mcp.server.tools.registry import ToolSpec, build_tool
 
 # The order tools/list shows them in: starting first, then following, then finding ids (and making the
 # one id a start can lack, a project), then your own records.
-FAMILIES = (starts, batches, runs, waiting, history, discovery, projects, assets, spend, journal)
+FAMILIES = (starts, actions, batches, runs, waiting, history, discovery, projects, assets, spend, journal)
 
 
 def tool_specs() -> list[ToolSpec]:

@@ -53,7 +53,7 @@ class FindRunsArguments(RequestModel):
         max_length=200,
         description="Words of the prompt or text inputs, matched case-insensitively.",
     )
-    tool: Literal["start_generation_run", "start_technique_run"] | None = Field(
+    tool: Literal["start_generation_run", "start_technique_run", "start_action_run"] | None = Field(
         default=None, description="Only starts made with this tool."
     )
     status: str | None = Field(default=None, min_length=1, max_length=40, description=f"One of: {STATUSES}.")
