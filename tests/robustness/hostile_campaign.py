@@ -334,6 +334,7 @@ def _plain_calls(generation_run: str, technique_run: str) -> dict[str, dict[str,
             "params": {"width": 512},
         },
         "create_project": {"workspace_id": WORKSPACE, "name": "A plain project"},
+        "upload_asset": {"workspace_id": WORKSPACE, "data": PLAIN_PNG_B64, "file_name": "plain.png"},
         "get_spend": {},
         "find_runs": {},
     }
@@ -419,6 +420,8 @@ def _path_allowed(tool: str, args: dict[str, Any], path: str) -> bool | None:
         return path in (f"{API}/actions", f"{API}/runs/action")
     if tool == "create_project":  # a reused key is answered by finding the project by name
         return path in (f"{API}/workspaces/{_q(args.get('workspace_id'))}/projects", f"{API}/projects")
+    if tool == "upload_asset":  # the create (direct or URL), then reads of the asset until it is ready
+        return path == f"{API}/assets" or path.startswith(f"{API}/assets/")
     if tool == "wait_for_run":
         # The technique may come from the run's start (the server remembers it) or its poll_url.
         parts = path.split("/")

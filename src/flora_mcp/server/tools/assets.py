@@ -35,6 +35,7 @@ from flora_mcp.server.context import served_over_http, state_of
 from flora_mcp.server.errors import flora_errors
 from flora_mcp.server.results import Result, tool_result
 from flora_mcp.server.tools.registry import ToolSpec
+from flora_mcp.untrusted import one_line
 
 TOOL = "upload_asset"
 CHUNK = 256 * 1024
@@ -72,8 +73,14 @@ class AssetUploaded(Result):
     next: NextStep
 
 
-def _refuse(text: str) -> ToolError:
-    return ToolError(f"upload_asset: {text}")
+def _refuse(text: str, next_step: str, *, sent: bool = False) -> ToolError:
+    """A refusal that says what went wrong, whether anything reached FLORA, and the one next step."""
+    outcome = "" if sent else " Nothing was sent to FLORA."
+    return ToolError(f"upload_asset: {text}.{outcome}\nNext step: {next_step}")
+
+
+_FIX_INPUT = "call upload_asset again with exactly one of path, url or data (data with file_name)"
+_FIX_TYPE = "convert the file to one of those types, then call upload_asset again"
 
 
 def _allowed_text() -> str:
@@ -84,17 +91,21 @@ def _local_file(ctx: Context[Any], raw: str) -> Path:
     """The real path of `raw` when it lies inside an allowed folder; refused otherwise, before anything is read."""
     if served_over_http(ctx):
         raise _refuse(
-            "a local path cannot be uploaded over HTTP (the file would be the server's, not yours); "
-            "send the file as base64 data with file_name, or give a public https url"
+            "a local path cannot be uploaded over HTTP (the file would be the server's, not yours)",
+            "send the file as base64 data with file_name, or give a public https url",
         )
     allowed = state_of(ctx).input_dirs
     if not allowed:
-        raise _refuse("no folder is allowed for local files; the user can start flora-mcp with --input-dir DIR")
+        raise _refuse(
+            "no folder is allowed for local files",
+            "tell the user: they can start flora-mcp with --input-dir DIR (FLORA_INPUT_DIRS); or send data or a url",
+        )
     real = Path(raw).expanduser().resolve()  # follows every symlink: what is compared is where the bytes are
     if not any(real.is_relative_to(folder) for folder in allowed):
-        raise _refuse(f"{raw} is outside the allowed folders ({', '.join(str(f) for f in allowed)})")
+        folders = ", ".join(str(f) for f in allowed)
+        raise _refuse(f"{raw} is outside the allowed folders ({folders})", "give a file inside them, or send data")
     if not real.is_file():
-        raise _refuse(f"{raw} is not a file")
+        raise _refuse(f"{raw} is not a file", "give the path of a file inside the allowed folders")
     return real
 
 
@@ -146,22 +157,22 @@ async def _payload(ctx: Context[Any], args: UploadAssetArguments) -> Payload:
         name = args.file_name or real.name
         kind = guess_type(name, head)
         if kind is None:
-            raise _refuse(f"cannot tell the type of {name}; {_allowed_text()}")
+            raise _refuse(f"cannot tell the type of {name}; {_allowed_text()}", _FIX_TYPE)
         return _file_payload(real, name, kind, real.stat().st_size)
     assert args.data is not None
     if not args.file_name:
-        raise _refuse("data needs file_name (e.g. photo.png)")
+        raise _refuse("data needs file_name", "call upload_asset again with file_name (e.g. photo.png)")
     if len(args.data) > DATA_MAX_BYTES * 4 // 3 + 4:
-        raise _refuse("data is larger than 4 MB; give a local path (with --input-dir) or a public https url instead")
+        raise _refuse("data is larger than 4 MB", "give a local path (with --input-dir) or a public https url instead")
     try:
         raw = base64.b64decode(args.data, validate=True)
     except (binascii.Error, ValueError):
-        raise _refuse("data is not valid base64") from None
+        raise _refuse("data is not valid base64", "send the file's bytes base64-encoded (standard alphabet)") from None
     if len(raw) > DATA_MAX_BYTES:
-        raise _refuse("data is larger than 4 MB; give a local path (with --input-dir) or a public https url instead")
+        raise _refuse("data is larger than 4 MB", "give a local path (with --input-dir) or a public https url instead")
     kind = guess_type(args.file_name, raw[:32])
     if kind is None:
-        raise _refuse(f"cannot tell the type of {args.file_name}; {_allowed_text()}")
+        raise _refuse(f"cannot tell the type of {args.file_name}; {_allowed_text()}", _FIX_TYPE)
     return _bytes_payload(raw, args.file_name, kind)
 
 
@@ -170,9 +181,18 @@ async def _until_ready(ctx: Context[Any], api: AssetsAPI, asset: Asset) -> Asset
     waited = 0.0
     while asset.status != "ready":
         if asset.status == "failed":
-            raise _refuse(f"FLORA could not take asset {asset.asset_id}: {asset.failure_message or 'failed'}")
+            reason = one_line(asset.failure_message or "failed", 300)
+            raise _refuse(
+                f"FLORA could not take asset {asset.asset_id}: {reason}",
+                "check the file or URL, then call upload_asset again",
+                sent=True,
+            )
         if waited >= READY_WITHIN_SECONDS:
-            raise _refuse(f"asset {asset.asset_id} was not ready within {READY_WITHIN_SECONDS:g} s; try again later")
+            raise _refuse(
+                f"asset {asset.asset_id} was not ready within {READY_WITHIN_SECONDS:g} s",
+                "call upload_asset again with the same arguments in a minute: it is not uploaded twice",
+                sent=True,
+            )
         await state.sleep(POLL_SECONDS)
         waited += POLL_SECONDS
         asset = await api.get(asset.asset_id)
@@ -203,22 +223,22 @@ async def _signed(api: AssetsAPI, payload: Payload, args: UploadAssetArguments, 
 async def upload_asset(ctx: Context[Any], args: UploadAssetArguments) -> CallToolResult:
     sources = [s for s in (args.path, args.url, args.data) if s is not None]
     if len(sources) != 1:
-        raise _refuse("give exactly one of path, url or data")
+        raise _refuse("give exactly one of path, url or data", _FIX_INPUT)
     state = state_of(ctx)
     caller = state.caller(ctx)
     api = AssetsAPI(caller.client)
     if args.url is not None:
         if not args.url.startswith("https://"):
-            raise _refuse("url must be a public https:// URL")
+            raise _refuse("url must be a public https:// URL", "give an https URL, or send the file as data")
         kind = guess_type(args.file_name or args.url.split("?")[0], b"")
         if kind is None and args.file_name:
-            raise _refuse(f"cannot tell the type of {args.file_name}; {_allowed_text()}")
+            raise _refuse(f"cannot tell the type of {args.file_name}; {_allowed_text()}", _FIX_TYPE)
         digest = hashlib.sha256(args.url.encode()).hexdigest()
         payload: Payload | None = None
     else:
         payload = await _payload(ctx, args)
         if payload.content_type not in ALLOWED_TYPES:
-            raise _refuse(f"{payload.file_name} is {payload.content_type}; {_allowed_text()}")
+            raise _refuse(f"{payload.file_name} is {payload.content_type}; {_allowed_text()}", _FIX_TYPE)
         digest = await _digest(payload)
     memo = (caller.fingerprint, args.workspace_id, digest)
     key = "flora-mcp-asset-" + hashlib.sha256("|".join(memo).encode()).hexdigest()[:40]
@@ -244,11 +264,17 @@ async def upload_asset(ctx: Context[Any], args: UploadAssetArguments) -> CallToo
                 raise
             raise _refuse(
                 f"these bytes were already uploaded to {args.workspace_id} (idempotency key {key}) by an earlier "
-                "process; find the asset in FLORA's asset list rather than uploading again"
+                "process",
+                "find the asset in FLORA's asset list rather than uploading again",
+                sent=True,
             ) from None
         asset = await _until_ready(ctx, api, asset)
     if not asset.url:
-        raise _refuse(f"FLORA answered asset {asset.asset_id} ready without a URL")
+        raise _refuse(
+            f"FLORA answered asset {asset.asset_id} ready without a URL",
+            "call upload_asset again in a minute",
+            sent=True,
+        )
     state.uploads[memo] = (asset.asset_id, asset.url)
     return _answer(asset, "uploaded")
 
