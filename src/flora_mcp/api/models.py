@@ -76,7 +76,7 @@ ModelId = Annotated[
 ActionId = Annotated[
     str,
     StringConstraints(pattern=r"^[A-Za-z0-9][A-Za-z0-9._-]{0,127}$"),
-    Field(description="From list_actions, e.g. resize-image-browser (a -browser suffix is part of the id)."),
+    Field(description="From list_actions (e.g. resize-image-browser)."),
 ]
 IdempotencyKey = Annotated[
     str,
@@ -138,9 +138,8 @@ class GenerationRunRequest(RequestModel):
     params: dict[str, Any] | None = Field(
         default=None,
         description=(
-            'From list_models\' params (e.g. {"aspect_ratio": "16:9"}), plus the unlisted source: image_url '
-            "(i2i-, i2v- models), image_urls list (i2t-, r2v-), video_urls list (v2t-). Values FLORA does not "
-            "check still run and bill."
+            'From list_models (e.g. {"aspect_ratio": "16:9"}); a source goes in image_url (i2i-, i2v- models), '
+            "image_urls list (i2t-, r2v-) or video_urls list (v2t-)."
         ),
     )
 
@@ -158,15 +157,12 @@ class TechniqueInput(RequestModel):
 
     id: str = Field(min_length=1, max_length=128, description="From get_technique's inputs.")
     type: TechniqueInputType = Field(
-        description=(
-            'The input\'s type as get_technique lists it: "text" for words; "imageUrl", "videoUrl", '
-            '"audioUrl" or "documentUrl" for a link to a media file or document; "json" for any JSON value.'
-        )
+        description=("As get_technique lists it: text, a URL type (imageUrl, videoUrl, audioUrl, documentUrl) or json.")
     )
     value: JsonValue = Field(
         description=(
-            'The text, or the http(s) URL of the file (a list for an allow_multiple input). A "json" input '
-            "takes any JSON value; json, audioUrl and documentUrl inputs need workspace_id (and no callback_url)."
+            "The text, an http(s) URL (a list if allow_multiple) or, for json, any JSON value. json, audioUrl "
+            "and documentUrl need workspace_id (and no callback_url)."
         ),
     )
 
@@ -243,14 +239,12 @@ ActionMediaType = Literal["image", "video", "text", "audio"]
 
 
 class ActionInput(RequestModel):
-    """One input of an action run: a media file by URL, or text."""
+    """A media URL, or text."""
 
-    type: ActionMediaType = Field(description="The input's type as list_actions lists it.")
-    name: str | None = Field(
-        default=None, min_length=1, max_length=128, description="The input's name from list_actions."
-    )
-    url: str | None = Field(default=None, max_length=4096, description="For image, video or audio: the file's URL.")
-    text: str | None = Field(default=None, max_length=20000, description="For a text input: the text.")
+    type: ActionMediaType = Field(description="As list_actions lists it.")
+    name: str | None = Field(default=None, min_length=1, max_length=128, description="From list_actions.")
+    url: str | None = Field(default=None, max_length=4096, description="For media.")
+    text: str | None = Field(default=None, max_length=20000, description="For text.")
 
     @model_validator(mode="after")
     def _one_value(self) -> ActionInput:
@@ -269,12 +263,8 @@ class ActionRunRequest(RequestModel):
     action_id: ActionId
     workspace_id: WorkspaceId
     project_id: ProjectId
-    inputs: list[ActionInput] = Field(
-        min_length=1, max_length=64, description="The action's inputs (list_actions); at least one."
-    )
-    params: dict[str, JsonValue] | None = Field(
-        default=None, description='The action\'s params by key (list_actions), e.g. {"width": 512}.'
-    )
+    inputs: list[ActionInput] = Field(min_length=1, max_length=64, description="From list_actions.")
+    params: dict[str, JsonValue] | None = Field(default=None, description='By key (list_actions), e.g. {"width": 512}.')
 
 
 class TechniqueRunListQuery(RequestModel):

@@ -160,11 +160,9 @@ async def start_action_run(
 
 
 START_ACTION = (
-    "Start an action: a deterministic media transform such as resizing or cropping an image or extracting a "
-    "video frame (list_actions gives ids, inputs, params and cost). Input media must be FLORA URLs, such as a "
-    "run's outputs. Most actions are free; some cost money.\n\n"
-    "Returns run_id at once; then call wait_for_run for the output. A retry with the same arguments returns the "
-    "run already started, never charged twice."
+    "Start an action, a media transform (resize, crop, extract a frame; see list_actions). Input media must be "
+    "FLORA URLs (run outputs, upload_asset). Most are free; some cost money.\n\n"
+    "Returns run_id; then call wait_for_run. A retry with the same arguments is never charged twice."
 )
 
 SPECS = [
@@ -172,8 +170,7 @@ SPECS = [
         name="list_actions",
         title="List actions",
         description=(
-            "List FLORA's actions (deterministic media transforms: resize, crop, extract frames, stitch videos): "
-            "ids, inputs, params and cost per run in USD."
+            "List FLORA's actions (media transforms: resize, crop, extract frames...): ids, inputs, params, USD cost."
         ),
         arguments=NoArguments,
         output=ActionsResult,

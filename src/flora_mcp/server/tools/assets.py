@@ -52,13 +52,13 @@ class UploadAssetArguments(RequestModel):
     """upload_asset's arguments: where the asset goes, and exactly one source."""
 
     workspace_id: WorkspaceId
-    project_id: ProjectId | None = Field(default=None, description="Also place the asset on this project's canvas.")
+    project_id: ProjectId | None = Field(default=None, description="Also put it on this project's canvas.")
     path: str | None = Field(
-        default=None, description="A local file inside a folder the user allowed (--input-dir); stdio only."
+        default=None, description="A local file in a folder the user allowed (--input-dir); stdio only."
     )
     url: str | None = Field(default=None, description="A public https URL; FLORA fetches it.")
-    data: str | None = Field(default=None, description="The file's bytes in base64 (at most 4 MB); needs file_name.")
-    file_name: str | None = Field(default=None, max_length=200, description="The file's name (with data: required).")
+    data: str | None = Field(default=None, description="Base64 bytes, at most 4 MB; needs file_name.")
+    file_name: str | None = Field(default=None, max_length=200, description="Required with data.")
 
 
 class AssetUploaded(Result):
@@ -308,10 +308,9 @@ SPECS = [
         name=TOOL,
         title="Upload an input file",
         description=(
-            "Upload an image, video, audio or PDF so runs can use it (runs read media only from FLORA's hosts). "
-            "Give exactly one of: path (a local file in a folder the user allowed; not over HTTP), url (public "
-            "https; FLORA fetches it) or data (base64, at most 4 MB, with file_name). Answers the asset's url "
-            "to pass as params.image_url or a technique input. Free; the same file twice uploads once."
+            "Upload an image, video, audio or PDF for runs to use (they read media only from FLORA's hosts). "
+            "Give one of path, url or data. Answers the url to pass as params.image_url or an input. Free; "
+            "the same file twice uploads once."
         ),
         arguments=UploadAssetArguments,
         output=AssetUploaded,

@@ -119,8 +119,8 @@ SPECS = [
         name=TOOL,
         title="Create a project",
         description=(
-            "Create a project in a workspace, for a workspace with none to start generations in. Free. "
-            "Re-sending the same call (same name, same workspace, soon after) answers the same project."
+            "Create a project to start generations in (e.g. in an empty workspace). Free; the same call re-sent "
+            "soon after answers the same project."
         ),
         arguments=CreateProjectArguments,
         output=ProjectCreated,
