@@ -38,7 +38,7 @@ def clip() -> dict[str, Any]:
     return {
         "technique_id": CLIP,
         "workspace_id": WORKSPACE,
-        "inputs": [{"id": "product_image", "type": "imageUrl", "value": "https://cdn.example.com/mug.png"}],
+        "inputs": [{"id": "product_image", "type": "imageUrl", "value": "https://media.flora.ai/mug.png"}],
     }
 
 

@@ -23,7 +23,7 @@ ERAS = pytest.mark.parametrize("mode", ["auto", "legacy"], ids=["2026-07-28", "2
 CLIP = {
     "technique_id": "tech_sandboxclip",  # 0.9 USD a run
     "workspace_id": "ws_sandbox",
-    "inputs": [{"id": "product_image", "type": "imageUrl", "value": "https://cdn.example.com/mug.png"}],
+    "inputs": [{"id": "product_image", "type": "imageUrl", "value": "https://media.flora.ai/mug.png"}],
 }
 VIDEO = {"workspace_id": "ws_sandbox", "project_id": "prj_sandbox", "prompt": "waves", "type": "video"}  # 0.5 USD
 IMAGE = {**VIDEO, "type": "image", "prompt": "a mug"}  # 0.04 USD

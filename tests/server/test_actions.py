@@ -86,10 +86,10 @@ async def test_the_same_call_sent_again_is_one_run(client: Client, sandbox: Sand
     assert another["outcome"] == "started" and sandbox.requests[START] == 2
 
 
-async def test_an_input_off_floras_hosts_fails_the_run_as_flora_does(client: Client) -> None:
-    start = (await call_ok(client, "start_action_run", resize("https://example.com/cat.png"))).structured_content
-    done = (await call_ok(client, "wait_for_run", {"run_id": (start or {})["run_id"]})).structured_content or {}
-    assert done["status"] == "failed" and "Failed to load inputs" in str(done)
+async def test_an_input_off_floras_hosts_is_refused_before_it_fails_the_run(client: Client, sandbox: Sandbox) -> None:
+    # FLORA would fail (and bill) the run with "Failed to load inputs": refused here, unsent.
+    text = await call_error(client, "start_action_run", resize("https://example.com/cat.png"))
+    assert "upload_asset(" in text and sandbox.requests[START] == 0
 
 
 async def test_under_a_cap_the_actions_charged_cost_counts(sandbox: Sandbox, fake_time: FakeClock) -> None:

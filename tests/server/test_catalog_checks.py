@@ -56,7 +56,7 @@ async def test_the_catalog_is_read_once_per_caller_and_type_for_many_starts(clie
 
 
 async def test_several_references_go_as_a_list_and_a_json_input_as_json(client: Client, sandbox: Sandbox) -> None:
-    refs = ["https://cdn.example/a.png", "https://cdn.example/b.png"]
+    refs = ["https://media.flora.ai/a.png", "https://media.flora.ai/b.png"]
     inputs = [
         {"id": "subject", "type": "text", "value": "a fox"},
         {"id": "references", "type": "imageUrl", "value": refs},
@@ -69,11 +69,11 @@ async def test_several_references_go_as_a_list_and_a_json_input_as_json(client: 
 async def test_on_the_nested_route_several_references_become_repeated_items(client: Client, sandbox: Sandbox) -> None:
     inputs = [
         {"id": "subject", "type": "text", "value": "a fox"},
-        {"id": "references", "type": "imageUrl", "value": "https://cdn.example/a.png"},
-        {"id": "references", "type": "imageUrl", "value": "https://cdn.example/b.png"},
+        {"id": "references", "type": "imageUrl", "value": "https://media.flora.ai/a.png"},
+        {"id": "references", "type": "imageUrl", "value": "https://media.flora.ai/b.png"},
     ]
     await call_ok(client, "start_technique_run", {"technique_id": "poster-maker", "inputs": inputs})
-    assert sandbox.runs[-1].inputs["references"] == ["https://cdn.example/a.png", "https://cdn.example/b.png"]
+    assert sandbox.runs[-1].inputs["references"] == ["https://media.flora.ai/a.png", "https://media.flora.ai/b.png"]
 
 
 async def test_get_technique_fills_the_check_so_a_refusal_sends_nothing(client: Client, sandbox: Sandbox) -> None:

@@ -10,6 +10,7 @@ turns them into tool errors in one place (server/errors.py, `refusal_text`):
     ├── StillInFlight            the same start is being sent by an earlier call; nothing sent now
     ├── KeyExpired               outcome unknown, and FLORA no longer holds the key; nothing sent now
     ├── CatalogRefusal           a billable mistake found in FLORA's catalog; nothing sent
+    │   └── UnloadableInput      an input's media is on a host FLORA does not load from; nothing sent
     ├── TechniqueNotFound        the technique a start names does not exist; nothing sent
     ├── Unsendable               the client would never send it (an input given twice); nothing sent
     └── StartFailed              FLORA refused the start, or its outcome is unknown (`error` says which)
@@ -59,6 +60,10 @@ class KeyExpired(Refusal):
 
 class CatalogRefusal(Refusal):
     """A mistake FLORA would bill (an unknown model or param, a missing input), found before sending."""
+
+
+class UnloadableInput(CatalogRefusal):
+    """An action's or technique's input media is on a host FLORA cannot load from (runs/input_hosts.py)."""
 
 
 class TechniqueNotFound(Refusal):

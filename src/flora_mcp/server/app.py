@@ -39,6 +39,7 @@ from flora_mcp.runs.booking import Booking
 from flora_mcp.runs.caller import Caller
 from flora_mcp.runs.catalog import Catalog
 from flora_mcp.runs.following import RunMemory
+from flora_mcp.runs.input_hosts import allowed_origins
 from flora_mcp.runs.quotes import QuoteBook
 from flora_mcp.runs.refusals import Refusal
 from flora_mcp.runs.upkeep import TICK_SECONDS, run_upkeep
@@ -311,6 +312,10 @@ def create_server(
                 confirm_above_usd=settings.confirm_above_usd,
                 strict_params=settings.strict_params,
                 input_dirs=tuple(settings.input_dir_list()),
+                # The sandbox serves its media under its own origin, as FLORA's API origin may.
+                input_origins=allowed_origins(
+                    [*settings.media_origin_list(), base_url, *filter(None, [outputs.trusted_origin])]
+                ),
             )
 
     server = FloraMCPServer(

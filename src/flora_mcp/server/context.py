@@ -66,6 +66,9 @@ class AppState:
     reads: ReadGate = field(default_factory=ReadGate)
     outputs: OutputService | None = None  # previews, saved files and output resources
     input_dirs: tuple[Path, ...] = ()  # FLORA_INPUT_DIRS, resolved: where local uploads may come from
+    # The origins FLORA loads action and technique input media from (runs/input_hosts.py): its media
+    # origins and the API's own. None (a state built without settings) leaves inputs unchecked.
+    input_origins: frozenset[str] | None = None
     # upload_asset's memory: (caller, workspace, sha256) -> (asset id, url), so a file sent twice uploads once.
     uploads: dict[tuple[str, str, str], tuple[str, str]] = field(default_factory=dict)
 

@@ -20,6 +20,7 @@ from pydantic import Field
 
 from flora_mcp.api.client import AcceptedEarlier, FloraClient, Started
 from flora_mcp.api.models import Action, ActionRunRequest, IdempotencyKey, StartResponse
+from flora_mcp.runs.input_hosts import action_media_urls, refuse_unloadable, unloadable_inputs
 from flora_mcp.runs.plan import StartPlan
 from flora_mcp.runs.preflight import Checked
 from flora_mcp.runs.quotes import NOT_LOOKED_UP, Quote
@@ -118,13 +119,21 @@ async def action_quote(ctx: Context[Any], args: ParsedAction) -> Quote:
 
 
 async def action_checked(ctx: Context[Any], args: ParsedAction) -> Checked:
-    """The catalog check before anyone is asked: a user never approves a mistake."""
+    """The catalog check, then FLORA's input hosts, before anyone is asked: a user never approves a mistake."""
     if args is None:
         return Checked()
     state = state_of(ctx)
-    return await state.checks.action(
+    checked = await state.checks.action(
         state.caller(ctx), action_id=args.action_id, inputs=args.inputs, params=args.params
     )
+    if state.input_origins is not None:
+        refuse_unloadable(
+            "start_action_run",
+            f"action {args.action_id}",
+            unloadable_inputs(action_media_urls(args.inputs), state.input_origins),
+            workspace_id=args.workspace_id,
+        )
+    return checked
 
 
 async def confirm_action(

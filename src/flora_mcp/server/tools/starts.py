@@ -29,6 +29,7 @@ from flora_mcp.api.urls import one_line
 from flora_mcp.outputs.blocks import output_blocks
 from flora_mcp.runs import following, texts
 from flora_mcp.runs.booking import Booked, finite_or_none
+from flora_mcp.runs.input_hosts import refuse_unloadable, technique_media_urls, unloadable_inputs
 from flora_mcp.runs.plan import StartPlan
 from flora_mcp.runs.preflight import Checked
 from flora_mcp.runs.quotes import NOT_LOOKED_UP, Quote
@@ -153,7 +154,16 @@ async def technique_checked(ctx: Context[Any], args: ParsedTechnique) -> Checked
     if args is None:
         return Checked()
     state = state_of(ctx)
-    return await state.checks.technique(state.caller(ctx), technique_id=args.technique_id, inputs=args.inputs)
+    checked = await state.checks.technique(state.caller(ctx), technique_id=args.technique_id, inputs=args.inputs)
+    # After the catalog check, which words a value that is no http(s) URL at all more exactly.
+    if state.input_origins is not None:
+        refuse_unloadable(
+            "start_technique_run",
+            f"technique {args.technique_id}'s inputs",
+            unloadable_inputs(technique_media_urls(args.inputs), state.input_origins),
+            workspace_id=args.workspace_id or "<the workspace>",
+        )
+    return checked
 
 
 async def confirm_generation(
