@@ -106,6 +106,15 @@ M = TypeVar("M", bound=BaseModel)
 ItemT = TypeVar("ItemT")
 
 _KEY_ADAPTER: TypeAdapter[str] = TypeAdapter(IdempotencyKey)
+# What a 2xx that cannot be read means, for what was created.
+_START_LOST = (
+    "The start was probably accepted (idempotency key {key}): look for the run in the run history, or retry "
+    "with the same idempotency key, before starting again"
+)
+_PROJECT_LOST = (
+    "The project was probably created (idempotency key {key}): look for it with list_projects, or retry with "
+    "the same idempotency key, before creating it again"
+)
 _RUN_ID_ADAPTER: TypeAdapter[str] = TypeAdapter(RunId)
 
 
@@ -356,7 +365,13 @@ class FloraClient:
         model: type[M],
         *,
         route: str | None = None,
+        lost: str = _START_LOST,
     ) -> Started[M] | AcceptedEarlier:
+        """POST a keyed request that creates something (a run, a project): the same key on every retry.
+
+        FLORA's idempotency_duplicate becomes `AcceptedEarlier` (it exists, its answer was lost); a
+        2xx that cannot be read says, in `lost`'s words, that it was probably made.
+        """
         route = route or f"POST {path}"
         key = self._key(idempotency_key)
         answer: Answer | None = None
@@ -376,8 +391,7 @@ class FloraClient:
                 raise
             # A 2xx to a start means FLORA accepted it: say so, or the agent would start again.
             accepted = UnexpectedResponseError(
-                f"{err.message}. The start was probably accepted (idempotency key {key}): look for "
-                "the run in the run history, or retry with the same idempotency key, before starting again",
+                f"{err.message}. {lost.format(key=key)}",
                 status=err.status,
                 request_id=err.request_id,
                 attempts=err.attempts,
@@ -399,33 +413,10 @@ class FloraClient:
         project exists and its answer was lost; find it by name rather than creating it again.
         """
         request = ProjectCreateRequest(workspace_id=workspace_id, name=name)
-        key = self._key(idempotency_key)
+        path = f"/workspaces/{path_segment(request.workspace_id, 'workspace id')}/projects"
         route = "POST /workspaces/{workspace_id}/projects"
-        url = f"{self._base_url}/workspaces/{path_segment(request.workspace_id, 'workspace id')}/projects"
-        answer: Answer | None = None
-        try:
-            answer = await self._transport.request(
-                "POST", route, url, json_body={"name": request.name}, idempotency_key=key
-            )
-            parsed = self._parse(answer, Project, route)
-        except IdempotencyDuplicateError as err:
-            if err.code != "idempotency_duplicate":
-                raise
-            return AcceptedEarlier(idempotency_key=key, request_id=err.request_id, route=route)
-        except UnexpectedResponseError as err:
-            if not 200 <= err.status < 300:
-                raise
-            # A 2xx means the project was made: say so, or the agent would make another.
-            made = UnexpectedResponseError(
-                f"{err.message}. The project was probably created (idempotency key {key}): look for it "
-                "with list_projects, or retry with the same idempotency key, before creating it again",
-                status=err.status,
-                request_id=err.request_id,
-                attempts=err.attempts,
-            )
-            made.may_have_been_processed = True
-            raise made from None
-        return Started(response=parsed, idempotency_key=key, request_id=answer.request_id, route=route)
+        body = {"name": request.name}
+        return await self._start(path, body, idempotency_key, Project, route=route, lost=_PROJECT_LOST)
 
     # --- reads ---------------------------------------------------------------------------------
     async def get_run(self, run_id: str) -> RunState:
